@@ -1,0 +1,168 @@
+"""The `nnplay` command: train in the terminal, list presets, serve the playground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from nnplay.presets import PRESETS, UnknownPreset, get_preset
+from nnplay.spec import ExperimentSpec, SpecError, deep_merge, parse_spec, set_dotted
+from nnplay.train.callbacks import Callback
+from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
+from nnplay.train.trainer import Trainer, TrainerOptions
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class ProgressBar(Callback):
+    """Shows steps, loss, accuracy and steps/s on stderr."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.bar = tqdm(total=total, desc=label or "train", unit="step", file=sys.stderr,
+                        dynamic_ncols=True, leave=True)
+
+    def on_metrics(self, event: MetricsEvent) -> None:
+        self.bar.update(event.step - self.bar.n)
+        shown: dict[str, Any] = {"loss": f"{event.train_loss:.4f}"}
+        if event.test_loss is not None:
+            shown["test"] = f"{event.test_loss:.4f}"
+        if event.test_accuracy is not None:
+            shown["acc"] = f"{event.test_accuracy:.3f}"
+        shown["steps/s"] = f"{event.steps_per_second:.0f}"
+        self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, result: TrainResult) -> None:
+        self.bar.update(result.steps - self.bar.n)
+        self.bar.close()
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # bare words such as `relu` are strings
+
+
+def _load_specs(args: argparse.Namespace) -> list[tuple[str, ExperimentSpec]]:
+    overrides: dict[str, Any] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpecError([f"--set {item!r}: expected dotted.key=value"])
+        overrides = set_dotted(overrides, key.strip(), _parse_value(value.strip()))
+    if args.steps is not None:
+        overrides["max_steps"] = args.steps
+    if args.preset:
+        return get_preset(args.preset).race(overrides)
+    if not args.spec:
+        raise SpecError(["give a spec file or --preset NAME (see `nnplay presets`)"])
+    path = Path(args.spec)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise SpecError([f"cannot read {path}: {error.strerror}"]) from None
+    except json.JSONDecodeError as error:
+        raise SpecError([f"{path} is not valid JSON: {error}"]) from None
+    if not isinstance(data, dict):
+        raise SpecError([f"{path} must hold a JSON object"])
+    if "preset" in data:
+        preset = get_preset(str(data["preset"]))
+        return preset.race(deep_merge(data.get("overrides", {}), overrides))
+    spec = parse_spec(deep_merge(data, overrides))
+    return [(spec.name or path.stem, spec)]
+
+
+def _train(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    try:
+        runs = _load_specs(args)
+    except (SpecError, UnknownPreset) as error:
+        messages = error.messages if isinstance(error, SpecError) else [str(error)]
+        for message in messages:
+            print(f"nnplay: invalid spec: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summaries = []
+    for label, spec in runs:
+        options = TrainerOptions(device=args.device, snapshot_interval=0,
+                                 metrics_interval=0.1)
+        if not args.quiet:
+            options.callbacks.append(ProgressBar(spec.max_steps, label))
+        try:
+            result = Trainer(spec, options).run()
+        except ValueError as error:  # e.g. cuda requested but absent
+            print(f"nnplay: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        summary = result.summary()
+        if result.status == RunStatus.failed and not args.quiet:
+            print(f"nnplay: {label}: {result.reason}", file=sys.stderr)
+        summaries.append({"label": label, **summary} if len(runs) > 1 else summary)
+    output = summaries[0] if len(summaries) == 1 else {"race": summaries}
+    print(json.dumps(output))
+    failed = any(s["status"] == RunStatus.failed.value for s in summaries)
+    return EXIT_FAILED if failed else 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    width = max(len(name) for name in PRESETS)
+    for preset in PRESETS.values():
+        race = f" (race of {len(preset.variants)})" if preset.variants else ""
+        print(f"{preset.name:<{width}}  {preset.summary}{race}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from nnplay.api.server import serve  # the web stack loads only when serving
+
+    overrides = {key: value for key, value in {
+        "host": args.host, "port": args.port, "data_dir": args.data_dir,
+        "device": args.device, "max_running_jobs": args.max_jobs,
+    }.items() if value is not None}
+    return serve(overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="nnplay", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a spec or preset in the terminal")
+    train.add_argument("spec", nargs="?", help="path to a spec JSON file")
+    train.add_argument("--preset", help="train a preset instead of a file")
+    train.add_argument("--steps", type=int, help="override max_steps")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a field, e.g. --set optimizer.lr=0.1 (repeatable)")
+    train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    presets = sub.add_parser("presets", help="list the presets (lessons)")
+    presets.set_defaults(func=_presets)
+
+    serve = sub.add_parser("serve", help="start the playground server")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 for a class)")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", dest="data_dir")
+    serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    serve.add_argument("--max-jobs", dest="max_jobs", type=int,
+                       help="jobs that train at once; the rest queue")
+    serve.set_defaults(func=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `nnplay` command."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

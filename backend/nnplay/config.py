@@ -1,0 +1,27 @@
+"""Server and engine settings, read from `NNPLAY_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of a running nnplay, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="NNPLAY_", extra="ignore")
+
+    host: str = "127.0.0.1"  # 0.0.0.0 is opt-in: a classroom server must ask for it
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_threads: int = Field(1, ge=1, le=64)  # tiny nets run fastest single-threaded
+    max_running_jobs: int = Field(100, ge=1, le=1000)  # the rest wait in the queue
+    max_jobs: int = Field(200, ge=1, le=10000)  # queued + running; past it, 429
+    frame_rate: float = Field(20.0, gt=0, le=60)  # binary frames per second per job
+    frame_budget: float = Field(0.1, gt=0, le=1)  # most of a job's time spent on frames
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    log_level: str = "info"

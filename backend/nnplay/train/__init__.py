@@ -1,0 +1,1 @@
+"""Training: the trainer loop, loss heads, optimizers, metrics and probes."""

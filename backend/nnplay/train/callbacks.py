@@ -1,0 +1,27 @@
+"""Typed callback hooks the trainer calls; subclasses override what they need."""
+
+from __future__ import annotations
+
+from nnplay.train.events import MetricsEvent, Snapshot, TrainResult, TrainStart
+
+
+class Callback:
+    """Do-nothing hooks; every method runs on the training thread, so keep them quick."""
+
+    def on_train_start(self, start: TrainStart) -> None:
+        """Called once before the first step."""
+
+    def on_metrics(self, event: MetricsEvent) -> None:
+        """Called with each new point of the curves."""
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Called with each probe snapshot (boundary, neurons, weights)."""
+
+    def on_pause(self, step: int) -> None:
+        """Called when the loop parks itself because it was paused."""
+
+    def on_resume(self, step: int) -> None:
+        """Called when a paused loop continues."""
+
+    def on_train_end(self, result: TrainResult) -> None:
+        """Called once at the end, whatever happened (also after an error)."""

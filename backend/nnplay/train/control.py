@@ -1,0 +1,96 @@
+"""Thread-safe controls for a running trainer: pause, step, stop and live updates."""
+
+from __future__ import annotations
+
+import threading
+
+
+class TrainerControl:
+    """Cooperative flags the trainer polls between steps; any thread may call the setters."""
+
+    def __init__(self, paused: bool = False) -> None:
+        self._cond = threading.Condition()
+        # `dirty` is the one attribute the hot loop reads each step; the rest are
+        # read under the lock only when it is set.
+        self.dirty = paused
+        self._paused = paused
+        self._stop = False
+        self._step_credits = 0
+        self._pending_lr: float | None = None
+
+    def _changed(self) -> None:
+        self.dirty = True
+        self._cond.notify_all()
+
+    def pause(self) -> None:
+        """Park the loop after the current step."""
+        with self._cond:
+            self._paused = True
+            self._changed()
+
+    def resume(self) -> None:
+        """Continue a paused loop."""
+        with self._cond:
+            self._paused = False
+            self._step_credits = 0
+            self._changed()
+
+    def request_steps(self, steps: int) -> None:
+        """Run `steps` more steps while paused, then park again."""
+        with self._cond:
+            self._step_credits += steps
+            self._changed()
+
+    def stop(self) -> None:
+        """End the run after the current step (also wakes a paused loop)."""
+        with self._cond:
+            self._stop = True
+            self._changed()
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate before the next step."""
+        with self._cond:
+            self._pending_lr = lr
+            self._changed()
+
+    @property
+    def paused(self) -> bool:
+        """Whether a pause was asked for."""
+        return self._paused
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._stop
+
+    def take_pending_lr(self) -> float | None:
+        """Return and clear a learning-rate change, if any."""
+        with self._cond:
+            lr, self._pending_lr = self._pending_lr, None
+            return lr
+
+    def take_step_credit(self) -> bool:
+        """Use up one requested step; False when none is left."""
+        with self._cond:
+            if self._step_credits > 0:
+                self._step_credits -= 1
+                return True
+            return False
+
+    def has_step_credits(self) -> bool:
+        """Whether requested steps remain."""
+        return self._step_credits > 0
+
+    def settle(self) -> None:
+        """Clear `dirty` once the loop has nothing left to act on."""
+        with self._cond:
+            self.dirty = (
+                self._paused or self._stop or self._pending_lr is not None
+                or self._step_credits > 0
+            )
+
+    def wait_while_paused(self, timeout: float = 0.5) -> None:
+        """Block until resumed, stepped or stopped (or `timeout` passes)."""
+        with self._cond:
+            if self._paused and not self._stop and self._step_credits == 0:
+                self._cond.wait(timeout)
