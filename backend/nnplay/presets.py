@@ -101,8 +101,8 @@ _PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         "gaussians", "Two Gaussians", "Two clouds of points: a single line is enough.",
-        "When the classes form two separated clouds, a straight line splits them, and a "
-        "network with no hidden layer (logistic regression) learns it in a few hundred steps.",
+        "When the classes form two separated clouds, a straight line splits them. A network "
+        "with no hidden layer (logistic regression) learns it in a few hundred steps.",
         {"dataset": {"name": "gaussians", "n_samples": 400, "noise": 0.2},
          "model": {"layers": []}, "optimizer": {"name": "sgd", "lr": 0.03},
          "loss": "bce", "batch_size": 10, "max_steps": 1000},
@@ -220,9 +220,10 @@ _PRESETS: tuple[Preset, ...] = (
     Preset(
         "losses", "Losses for classification",
         "MSE, Huber, BCE, hinge and cross-entropy on the same two-class problem.",
-        "Squared and absolute errors treat the classes as targets -1 and +1; binary "
-        "cross-entropy reads a sigmoid output as a probability; hinge only cares that each "
-        "point is on the right side by a margin; cross-entropy uses one softmax unit per class.",
+        "Squared and absolute errors treat the classes as targets -1 and +1, while binary "
+        "cross-entropy reads a sigmoid output as a probability. Hinge only cares that each "
+        "point is on the right side by a margin, and cross-entropy uses one softmax unit per "
+        "class.",
         {"dataset": {"name": "moons", "n_samples": 400, "noise": 0.2},
          "model": {"layers": _dense(8)}, "optimizer": {"name": "adam", "lr": 0.01},
          "batch_size": 10, "max_steps": 2000},

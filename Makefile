@@ -1,0 +1,52 @@
+# The two commands a person needs: `make serve` and `make test`.
+# Everything installs into .venv (Python) and static/vendor (browser libraries).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test install install-dev vendor lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned: the local CPU build installs at once, and the project's
+# range is then already satisfied (an unpinned torch pulls CUDA packages).
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+static/vendor/.installed: frontend/package.json
+	cd frontend && npm install --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp frontend/node_modules/uplot/dist/uPlot.iife.min.js static/vendor/uPlot.iife.min.js
+	cp frontend/node_modules/uplot/dist/uPlot.min.css static/vendor/uPlot.min.css
+	touch $@
+
+install: $(VENV)/.installed vendor
+install-dev: $(VENV)/.installed-dev vendor
+vendor: static/vendor/.installed
+
+serve: install
+	$(BIN)/nnplay serve --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check backend tests bench
+	$(BIN)/mypy
+
+test: install-dev lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) static/vendor frontend/node_modules

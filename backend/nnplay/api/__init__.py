@@ -1,0 +1,1 @@
+"""The web layer: FastAPI app factory, REST routes, websocket stream, frame encoding."""

@@ -1,0 +1,102 @@
+"""The FastAPI app factory: builds every piece of a server, so each app has fresh state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import torch
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nnplay import __version__
+from nnplay.api import routes_jobs, routes_meta, stream
+from nnplay.api.errors import error_body, install_error_handlers
+from nnplay.api.frames import snapshot_frames
+from nnplay.catalog import build_catalog
+from nnplay.config import Settings
+from nnplay.jobs.manager import JobManager, ThreadExecutor
+from nnplay.resources import resource_dir
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with 413, before they are read whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(error_body(
+            f"request body too large: at most {self.max_bytes} bytes")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app with its own job manager, hub and settings."""
+    settings = settings or Settings()
+    torch.set_num_threads(settings.torch_threads)
+    manager = JobManager(
+        ThreadExecutor(), snapshot_frames, max_running=settings.max_running_jobs,
+        max_jobs=settings.max_jobs, device=settings.device,
+        snapshot_budget=settings.frame_budget,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        manager.shutdown()
+
+    app = FastAPI(
+        title="nnplay", version=__version__, lifespan=lifespan,
+        description="Train small PyTorch networks and watch them learn: REST jobs and a "
+                    "websocket stream of losses, decision boundaries and neuron heatmaps.",
+    )
+    app.state.settings = settings
+    app.state.manager = manager
+    app.state.encode_frames = snapshot_frames
+    app.state.catalog = build_catalog()
+    app.state.templates = Jinja2Templates(directory=str(resource_dir("frontend")))
+    install_error_handlers(app)
+    app.include_router(routes_meta.router)
+    app.include_router(routes_jobs.router)
+    app.include_router(stream.router)
+    app.mount("/static", StaticFiles(directory=str(resource_dir("static")), check_dir=False),
+              name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

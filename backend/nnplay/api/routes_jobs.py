@@ -1,0 +1,187 @@
+"""REST routes for jobs: create, list, read, control, update, delete and download."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import ValidationError
+from safetensors.torch import save as save_safetensors
+
+from nnplay.api.schemas import JOB_CREATE_EXAMPLES, JobOptions, JobUpdate, StepRequest
+from nnplay.config import Settings
+from nnplay.jobs.job import Job
+from nnplay.jobs.manager import JobManager
+from nnplay.presets import get_preset
+from nnplay.spec import ExperimentSpec, SpecError, describe_validation_error, parse_spec
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+METRIC_COLUMNS = ["step", "epoch", "train_loss", "test_loss", "train_accuracy",
+                  "test_accuracy", "lr", "steps_per_second", "elapsed"]
+_OPTION_KEYS = set(JobOptions.model_fields) - {"name"}
+
+
+def get_manager(request: Request) -> JobManager:
+    """The app's job manager."""
+    manager: JobManager = request.app.state.manager
+    return manager
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Manager = Annotated[JobManager, Depends(get_manager)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]:
+    """Split a create-job body into the spec and the job options.
+
+    Accepted forms: a spec; `{"spec": {...}}`; `{"preset": NAME, "overrides": {...}}`;
+    each may add `paused`, `frame_rate` and (for race presets) `variant`.
+    """
+    body = dict(body)
+    try:
+        options = JobOptions.model_validate({k: body.pop(k) for k in list(body)
+                                             if k in _OPTION_KEYS})
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error)) from None
+    if "preset" in body:
+        preset = get_preset(str(body.pop("preset")))
+        overrides = body.pop("overrides", {}) or {}
+        if body:
+            raise SpecError([f"{key}: is not a known field next to 'preset' (put spec fields "
+                             "in 'overrides')" for key in body])
+        if not isinstance(overrides, dict):
+            raise SpecError(["overrides: must be an object of spec fields"])
+        runs = preset.race(overrides)
+        if options.variant >= len(runs):
+            raise SpecError([f"variant: must be between 0 and {len(runs) - 1} for preset "
+                             f"{preset.name!r} (got {options.variant})"])
+        label, spec = runs[options.variant]
+        if not spec.name:
+            spec = spec.model_copy(update={"name": label})
+        return spec, options
+    if "spec" in body:
+        spec_data = body.pop("spec")
+        if body:
+            raise SpecError([f"{key}: is not a known field next to 'spec'" for key in body])
+        body = spec_data if isinstance(spec_data, dict) else {}
+    return parse_spec(body), options
+
+
+@router.post("", status_code=201)
+async def create_job(
+    manager: Manager, settings: AppSettings,
+    body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
+) -> dict[str, Any]:
+    """Start a training job from a spec or a preset; it queues when the server is busy."""
+    spec, options = parse_job_request(body)
+    job = manager.create(spec, name=spec.name, paused=options.paused,
+                         frame_rate=options.frame_rate or settings.frame_rate)
+    return job.view()
+
+
+@router.get("")
+async def list_jobs(manager: Manager) -> dict[str, Any]:
+    """List every job, oldest first, without their specs."""
+    return {"jobs": [job.view(with_spec=False) for job in manager.list()]}
+
+
+@router.get("/{job_id}")
+async def read_job(job_id: str, manager: Manager) -> dict[str, Any]:
+    """Read a job: status, step, spec and latest metrics."""
+    return manager.get(job_id).view()
+
+
+@router.delete("/{job_id}")
+async def delete_job(job_id: str, manager: Manager) -> dict[str, Any]:
+    """Stop a job if it runs, and forget it."""
+    job = manager.delete(job_id)
+    await asyncio.to_thread(job.wait_finished, 2.0)
+    return {"id": job.id, "deleted": True}
+
+
+@router.post("/{job_id}/pause")
+async def pause_job(job_id: str, manager: Manager) -> dict[str, Any]:
+    """Pause a running job after its current step."""
+    return manager.pause(job_id).view(with_spec=False)
+
+
+@router.post("/{job_id}/resume")
+async def resume_job(job_id: str, manager: Manager) -> dict[str, Any]:
+    """Continue a paused job."""
+    return manager.resume(job_id).view(with_spec=False)
+
+
+@router.post("/{job_id}/step")
+async def step_job(job_id: str, manager: Manager,
+                   body: StepRequest | None = None) -> dict[str, Any]:
+    """Train a paused job for `steps` more steps (default 1)."""
+    steps = body.steps if body else 1
+    return manager.step(job_id, steps).view(with_spec=False)
+
+
+@router.post("/{job_id}/stop")
+async def stop_job(job_id: str, manager: Manager) -> dict[str, Any]:
+    """Stop a job; waits up to two seconds for the trainer to finish its step."""
+    job = manager.stop(job_id)
+    await asyncio.to_thread(job.wait_finished, 2.0)
+    return job.view(with_spec=False)
+
+
+@router.patch("/{job_id}")
+async def update_job(job_id: str, body: JobUpdate, manager: Manager) -> dict[str, Any]:
+    """Change settings live: the learning rate (takes effect at the next step) or the name."""
+    job = manager.get(job_id)
+    if body.lr is not None:
+        manager.set_lr(job_id, body.lr)
+    if body.name is not None:
+        job.name = body.name
+    return job.view(with_spec=False)
+
+
+@router.get("/{job_id}/metrics", response_model=None)
+async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> Any:
+    """The metrics history as JSON (`points`) or CSV (`?format=csv`)."""
+    job = manager.get(job_id)
+    points = job.history.points()
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(points)
+        return Response(buffer.getvalue(), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="nnplay-{job.id}-metrics.csv"'})
+    if format != "json":
+        raise ValueError(f"format must be 'json' or 'csv' (got {format!r})")
+    report = job.latest_metrics.report if job.latest_metrics else None
+    return {"id": job.id, "points": points, "report": report}
+
+
+def _weights_bytes(job: Job) -> bytes:
+    trainer = job.trainer
+    if trainer is None:
+        raise ValueError("the job has no weights yet: it has not started")
+    tensors = {name: tensor.detach().cpu().clone().contiguous()
+               for name, tensor in trainer.network.state_dict().items()}
+    metadata = {"spec": json.dumps(job.spec.model_dump(mode="json")), "step": str(trainer.step),
+                "format": "nnplay"}
+    return save_safetensors(tensors, metadata=metadata)
+
+
+@router.get("/{job_id}/weights", response_class=Response)
+async def job_weights(job_id: str, manager: Manager) -> Response:
+    """The network's weights as a safetensors file (the spec is in its metadata)."""
+    job = manager.get(job_id)
+    data = await asyncio.to_thread(_weights_bytes, job)
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="nnplay-{job.id}.safetensors"'})

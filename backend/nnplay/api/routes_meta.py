@@ -1,0 +1,78 @@
+"""REST routes that describe the server: health, catalog, presets, dataset previews, the page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import torch
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from nnplay import __version__
+from nnplay.data import build_dataset
+from nnplay.presets import PRESETS, get_preset
+from nnplay.spec import LIMITS, DatasetName, parse_spec
+from nnplay.train.device import default_device_name
+
+router = APIRouter()
+
+
+@router.get("/api/health", tags=["meta"])
+async def health() -> dict[str, Any]:
+    """Say the server is up, which device it trains on and which torch it runs."""
+    return {"status": "ok", "device": default_device_name(), "torch": torch.__version__,
+            "version": __version__}
+
+
+@router.get("/api/catalog", tags=["meta"])
+async def catalog(request: Request) -> dict[str, Any]:
+    """Every dataset, feature, layer type, activation, init, optimizer, loss, limit and default."""
+    result: dict[str, Any] = request.app.state.catalog
+    return result
+
+
+@router.get("/api/presets", tags=["presets"])
+async def list_presets() -> dict[str, Any]:
+    """List the presets (lessons) with their one-line summaries."""
+    return {"presets": [{"name": p.name, "title": p.title, "summary": p.summary,
+                         "explanation": p.explanation, "race": len(p.variants)}
+                        for p in PRESETS.values()]}
+
+
+@router.get("/api/presets/{name}", tags=["presets"])
+async def read_preset(name: str) -> dict[str, Any]:
+    """A preset's full spec, explanation, and the spec of each run of a race."""
+    return get_preset(name).to_dict()
+
+
+@router.get("/api/datasets/{name}/preview", tags=["meta"])
+async def preview_dataset(
+    name: DatasetName,
+    n_samples: Annotated[int, Query(ge=LIMITS.min_samples, le=1000)] = 200,
+    noise: Annotated[float, Query(ge=0, le=LIMITS.max_noise)] = 0.0,
+    classes: Annotated[int, Query(ge=LIMITS.min_classes, le=LIMITS.max_classes)] = 3,
+    seed: Annotated[int, Query(ge=0, le=LIMITS.max_seed)] = 0,
+) -> dict[str, Any]:
+    """Sample points of a dataset (for thumbnails): rows of [x1, x2, label]."""
+    from nnplay.spec import DATASET_TASKS
+
+    spec = parse_spec({
+        "task": DATASET_TASKS[name].value, "loss": "mse", "batch_size": 1,
+        "dataset": {"name": name.value, "n_samples": n_samples, "noise": noise,
+                    "classes": classes, "seed": seed, "test_fraction": 0.0},
+    })
+    data = build_dataset(spec)
+    rows = [[round(float(x), 3), round(float(y), 3), round(float(label), 3)]
+            for (x, y), label in zip(data.points_train.tolist(), data.y_train.tolist(),
+                                     strict=True)]
+    return {"name": name.value, "classes": data.n_classes, "domain": list(data.domain),
+            "target_range": list(data.target_range), "points": rows}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def page(request: Request) -> HTMLResponse:
+    """The playground page."""
+    templates = request.app.state.templates
+    response: HTMLResponse = templates.TemplateResponse(request, "index.html",
+                                                        {"version": __version__})
+    return response

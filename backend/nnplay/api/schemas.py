@@ -1,0 +1,44 @@
+"""Request bodies of the REST routes (the experiment spec itself lives in nnplay.spec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nnplay.spec import LIMITS
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobOptions(_Body):
+    """How a job runs, apart from its spec."""
+
+    name: str = Field("", max_length=LIMITS.max_name_length)
+    paused: bool = False  # start parked, so the first thing a person does can be "step"
+    frame_rate: float | None = Field(None, gt=0, le=60)  # frames/s; default from settings
+    variant: int = Field(0, ge=0, le=50)  # which run of a race preset
+
+
+class StepRequest(_Body):
+    """Body of POST /api/jobs/{id}/step."""
+
+    steps: int = Field(1, ge=1, le=LIMITS.max_steps)
+
+
+class JobUpdate(_Body):
+    """Body of PATCH /api/jobs/{id}: settings that change while the job trains."""
+
+    lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)
+    name: str | None = Field(None, max_length=LIMITS.max_name_length)
+
+
+JOB_CREATE_EXAMPLES: list[dict[str, Any]] = [
+    {"preset": "spiral"},
+    {"preset": "optimizers", "overrides": {"max_steps": 2000}, "variant": 6},
+    {"task": "classification", "dataset": {"name": "circle", "noise": 0.1},
+     "model": {"layers": [{"type": "dense", "units": 4, "activation": "relu"}]},
+     "optimizer": {"name": "adam", "lr": 0.01}, "loss": "bce", "max_steps": 2000},
+]

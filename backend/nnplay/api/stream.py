@@ -1,0 +1,145 @@
+"""The websocket stream of a job: catch-up on connect, then live messages and frames.
+
+Only the sender task writes to the socket; replies to the client's own messages
+go through its subscription so they stay in order with everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from nnplay.api.frames import points_frame
+from nnplay.jobs.hub import Subscription
+from nnplay.jobs.job import Job
+from nnplay.jobs.manager import JobManager, UnknownJob
+from nnplay.jobs.status import IllegalTransition
+
+router = APIRouter()
+
+MAX_CLIENT_MESSAGE = 4096  # bytes; controls are tiny
+CONTROL_ACTIONS = ("pause", "resume", "step", "stop")
+
+
+def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None:
+    """Carry out one client message; return an error message for the client, if any."""
+    if not isinstance(message, dict):
+        return {"type": "error", "message": "messages must be JSON objects with a 'type'"}
+    kind = message.get("type")
+    try:
+        if kind == "control":
+            action = message.get("action")
+            if action == "pause":
+                manager.pause(job.id)
+            elif action == "resume":
+                manager.resume(job.id)
+            elif action == "step":
+                steps = message.get("steps", 1)
+                if not isinstance(steps, int) or isinstance(steps, bool):
+                    raise ValueError("steps must be a whole number")
+                manager.step(job.id, steps)
+            elif action == "stop":
+                manager.stop(job.id)
+            else:
+                return {"type": "error", "message": f"control action must be one of "
+                        f"{', '.join(CONTROL_ACTIONS)} (got {action!r})"}
+        elif kind == "update":
+            lr = message.get("lr")
+            if lr is None:
+                return {"type": "error", "message": "update needs 'lr' (a number)"}
+            if not isinstance(lr, int | float) or isinstance(lr, bool):
+                return {"type": "error", "message": f"lr must be a number (got {lr!r})"}
+            manager.set_lr(job.id, float(lr))
+            job.hub.publish_message(job.status_message())
+        else:
+            return {"type": "error", "message": f"unknown message type {kind!r}; "
+                    "send 'control' or 'update'"}
+    except (IllegalTransition, ValueError) as error:
+        return {"type": "error", "message": str(error)}
+    return None
+
+
+async def _receive(websocket: WebSocket, manager: JobManager, job: Job,
+                   subscription: Subscription) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            reply: dict[str, Any] | None = {
+                "type": "error", "message": "send JSON text messages, not binary"}
+        elif len(text) > MAX_CLIENT_MESSAGE:
+            reply = {"type": "error",
+                     "message": f"message too large (at most {MAX_CLIENT_MESSAGE} bytes)"}
+        else:
+            try:
+                reply = _apply(manager, job, json.loads(text))
+            except json.JSONDecodeError:
+                reply = {"type": "error", "message": "messages must be valid JSON"}
+        if reply is not None:
+            subscription.put_message(reply)
+
+
+async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> None:
+    # Catch-up first: status, the history so far, the data and the latest frames.
+    await websocket.send_json(job.status_message())
+    history = job.history.points()
+    await websocket.send_json({"type": "metrics", "history": True, "points": history})
+    last_step = history[-1]["step"] if history else -1
+    points_sent = False
+    snapshot = job.latest_snapshot
+    encoder = websocket.app.state.encode_frames
+    pending_frames: list[bytes] = []
+    if snapshot is not None:
+        pending_frames = [data for _, data in encoder(snapshot)]
+    while True:
+        if not points_sent and job.trainer is not None:
+            await websocket.send_bytes(points_frame(job.trainer.dataset))
+            points_sent = True
+        for data in pending_frames:
+            await websocket.send_bytes(data)
+        messages, pending_frames = await subscription.next_batch()
+        for message in messages:
+            if message.get("type") == "metrics" and last_step >= 0:
+                # Points already sent in the history may also be queued; skip them.
+                message["points"] = [p for p in message["points"] if p["step"] > last_step]
+                if not message["points"]:
+                    continue
+                last_step = -1
+            await websocket.send_json(message)
+
+
+@router.websocket("/ws/jobs/{job_id}")
+async def stream_job(websocket: WebSocket, job_id: str) -> None:
+    """Stream a job: status, metrics history and live metrics (text), frames (binary)."""
+    manager: JobManager = websocket.app.state.manager
+    await websocket.accept()
+    try:
+        job = manager.get(job_id)
+    except UnknownJob as error:
+        await websocket.send_json({"type": "error", "message": str(error)})
+        await websocket.close(code=4404)
+        return
+    async with job.hub.subscribe() as subscription:
+        sender = asyncio.create_task(_send(websocket, job, subscription))
+        receiver = asyncio.create_task(_receive(websocket, manager, job, subscription))
+        try:
+            done, _ = await asyncio.wait({sender, receiver},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                # A peer that went away is normal; anything else is a bug worth seeing.
+                if failure is not None and not isinstance(
+                        failure, WebSocketDisconnect | RuntimeError | OSError):
+                    raise failure
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            for task in (sender, receiver):
+                with contextlib.suppress(BaseException):
+                    await task

@@ -1,0 +1,1 @@
+"""Jobs: lifecycle, scheduling and limits, and the hub that fans a job's events out."""

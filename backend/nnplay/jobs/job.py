@@ -1,0 +1,177 @@
+"""A job: one training run with its status, latest state, bounded history and hub."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nnplay.jobs.hub import Hub
+from nnplay.jobs.status import JobStatus, check_transition
+from nnplay.spec import ExperimentSpec
+from nnplay.train.callbacks import Callback
+from nnplay.train.control import TrainerControl
+from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
+from nnplay.train.trainer import Trainer
+
+FrameEncoder = Callable[[Snapshot], list[tuple[str, bytes]]]
+
+
+class MetricsHistory:
+    """Metric points of a run, bounded: when full, every other point is dropped.
+
+    The first point and the latest point are always exact; the rest thins out
+    evenly, so a long run keeps its shape in a fixed amount of memory.
+    """
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self.capacity = capacity
+        self._points: list[dict[str, Any]] = []
+        self._stride = 1
+        self._seen = 0
+        self._tail: dict[str, Any] | None = None  # latest point when the stride skipped it
+
+    def append(self, point: dict[str, Any]) -> None:
+        """Record a point."""
+        if self._seen % self._stride == 0:
+            self._points.append(point)
+            self._tail = None
+        else:
+            self._tail = point
+        self._seen += 1
+        if len(self._points) > self.capacity:
+            self._points = self._points[::2]
+            self._stride *= 2
+
+    def points(self) -> list[dict[str, Any]]:
+        """All kept points in step order, the latest included."""
+        return self._points + ([self._tail] if self._tail is not None else [])
+
+    def __len__(self) -> int:
+        return len(self._points) + (self._tail is not None)
+
+
+class Job:
+    """One training run as the server sees it."""
+
+    def __init__(self, spec: ExperimentSpec, name: str = "", paused: bool = False,
+                 frame_rate: float = 20.0, history_capacity: int = 2000) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.spec = spec
+        self.name = name or spec.name
+        self.frame_rate = frame_rate
+        self.created_at = time.time()
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.status = JobStatus.queued
+        self.reason: str | None = None
+        self.control = TrainerControl(paused=paused)
+        self.hub = Hub()
+        self.history = MetricsHistory(history_capacity)
+        self.latest_metrics: MetricsEvent | None = None
+        self.latest_snapshot: Snapshot | None = None
+        self.start_info: TrainStart | None = None
+        self.trainer: Trainer | None = None
+        self.lr = spec.optimizer.lr
+        self._lock = threading.RLock()
+        self._finished = threading.Event()
+
+    # ----- status -------------------------------------------------------------------
+    def set_status(self, status: JobStatus, reason: str | None = None,
+                   action: str | None = None) -> None:
+        """Move to `status` (raising `IllegalTransition` if it does not apply) and tell viewers."""
+        with self._lock:
+            check_transition(self.status, status, action)
+            if status == self.status and reason is None:
+                return
+            self.status = status
+            if reason is not None:
+                self.reason = reason
+            if status == JobStatus.running and self.started_at is None:
+                self.started_at = time.time()
+            if status.finished:
+                self.finished_at = time.time()
+                self._finished.set()
+            message = self.status_message()
+        self.hub.publish_message(message)
+
+    def wait_finished(self, timeout: float) -> bool:
+        """Block until the job has finished (or `timeout` passes)."""
+        return self._finished.wait(timeout)
+
+    @property
+    def step(self) -> int:
+        """Steps trained so far."""
+        return self.latest_metrics.step if self.latest_metrics else 0
+
+    def status_message(self) -> dict[str, Any]:
+        """The `status` stream message."""
+        return {"type": "status", "id": self.id, "status": self.status.value,
+                "reason": self.reason, "step": self.step, "lr": self.lr}
+
+    def view(self, with_spec: bool = True) -> dict[str, Any]:
+        """The public JSON view of the job."""
+        out: dict[str, Any] = {
+            "id": self.id, "name": self.name, "status": self.status.value,
+            "reason": self.reason, "step": self.step, "max_steps": self.spec.max_steps,
+            "lr": self.lr, "created_at": self.created_at, "started_at": self.started_at,
+            "finished_at": self.finished_at, "frame_rate": self.frame_rate,
+            "metrics": self.latest_metrics.to_dict() if self.latest_metrics else None,
+            "viewers": self.hub.subscriber_count,
+        }
+        if self.start_info is not None:
+            out["device"] = self.start_info.device
+            out["parameter_count"] = self.start_info.parameter_count
+            out["layers"] = self.start_info.layers
+        if with_spec:
+            out["spec"] = self.spec.model_dump(mode="json")
+        return out
+
+
+def metrics_point(event: MetricsEvent) -> dict[str, Any]:
+    """A metrics event as a compact stream point (no None fields)."""
+    return {key: value for key, value in event.to_dict().items() if value is not None}
+
+
+class JobRecorder(Callback):
+    """Keeps a job's state current and feeds its hub; runs on the training thread."""
+
+    def __init__(self, job: Job, encode_frames: FrameEncoder,
+                 on_end: Callable[[Job, TrainResult], None]) -> None:
+        self.job = job
+        self.encode_frames = encode_frames
+        self.on_end = on_end
+
+    def on_train_start(self, start: TrainStart) -> None:
+        self.job.start_info = start
+
+    def on_metrics(self, event: MetricsEvent) -> None:
+        job = self.job
+        job.latest_metrics = event
+        job.lr = event.lr
+        point = metrics_point(event)
+        job.history.append(point)
+        job.hub.publish_metrics(point)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        job = self.job
+        job.latest_snapshot = snapshot
+        if job.hub.has_subscribers:  # nobody watching: skip the encoding work
+            job.hub.publish_frames(self.encode_frames(snapshot))
+
+    def on_pause(self, step: int) -> None:
+        if self.job.status == JobStatus.running:
+            self.job.set_status(JobStatus.paused)
+
+    def on_resume(self, step: int) -> None:
+        if self.job.status == JobStatus.paused:
+            self.job.set_status(JobStatus.running)
+
+    def on_train_end(self, result: TrainResult) -> None:
+        self.on_end(self.job, result)
+
+
+RESULT_STATUS = {RunStatus.completed: JobStatus.completed, RunStatus.stopped: JobStatus.stopped,
+                 RunStatus.failed: JobStatus.failed}
