@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_meta.router)
     app.include_router(routes_jobs.router)
     app.include_router(stream.router)
+    # The page's own ES modules (frontend/js) and what is served as is (static/).
+    app.mount("/js", StaticFiles(directory=str(resource_dir("frontend") / "js"), check_dir=False),
+              name="js")
     app.mount("/static", StaticFiles(directory=str(resource_dir("static")), check_dir=False),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
