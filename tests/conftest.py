@@ -93,3 +93,9 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield make
     for server in started:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's `Settings()` stores runs in its own folder, never in the repo."""
+    monkeypatch.setenv("NNPLAY_DATA_DIR", str(tmp_path / "nnplay-data"))

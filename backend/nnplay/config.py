@@ -24,4 +24,8 @@ class Settings(BaseSettings):
     frame_rate: float = Field(20.0, gt=0, le=60)  # binary frames per second per job
     frame_budget: float = Field(0.1, gt=0, le=1)  # most of a job's time spent on frames
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    persist: bool = True  # keep runs in SQLite + checkpoints under data_dir
+    checkpoint_interval: float = Field(10.0, gt=0)  # seconds between checkpoints of a run
+    max_runs: int = Field(1000, ge=1)  # stored runs; the oldest finished are pruned past it
+    max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning
     log_level: str = "info"

@@ -17,7 +17,9 @@ from nnplay.api.errors import error_body, install_error_handlers
 from nnplay.api.frames import snapshot_frames
 from nnplay.catalog import build_catalog
 from nnplay.config import Settings
+from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.manager import JobManager, ThreadExecutor
+from nnplay.jobs.store import RunStore
 from nnplay.resources import resource_dir
 
 
@@ -71,16 +73,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app with its own job manager, hub and settings."""
     settings = settings or Settings()
     torch.set_num_threads(settings.torch_threads)
+    store = checkpoints = None
+    if settings.persist:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = RunStore(settings.data_dir / "nnplay.sqlite3")
+        checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
     manager = JobManager(
         ThreadExecutor(), snapshot_frames, max_running=settings.max_running_jobs,
         max_jobs=settings.max_jobs, device=settings.device,
-        snapshot_budget=settings.frame_budget,
+        snapshot_budget=settings.frame_budget, store=store, checkpoints=checkpoints,
+        checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
+        max_checkpoint_bytes=settings.max_checkpoint_bytes,
     )
+    manager.restore()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         manager.shutdown()
+        if store is not None:
+            store.close()
 
     app = FastAPI(
         title="nnplay", version=__version__, lifespan=lifespan,

@@ -2,12 +2,15 @@
 
 Payloads are uint8 for grids and images, float32 (little-endian) for weights and
 points; the header names `type`, `step`, `shape`, `dtype` and what the values mean.
+Snapshot frames also carry `t`, the wall-clock time (`time.time()`) they were made,
+so a viewer can measure how late a frame arrives.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import time
 from typing import Any
 
 import numpy as np
@@ -36,16 +39,18 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], np.ndarray]:
 def snapshot_frames(snapshot: Snapshot) -> list[tuple[str, bytes]]:
     """The `boundary`, `neurons` and `weights` frames of one snapshot."""
     boundary, neurons = snapshot.boundary, snapshot.neurons
+    made = round(time.time(), 4)  # seconds since the epoch; encoding follows the probe at once
     frames = [
         ("boundary", encode_frame({
-            "type": "boundary", "step": snapshot.step, "shape": list(boundary.grid.shape),
-            "dtype": "uint8", "value_range": list(boundary.value_range),
-            "domain": list(boundary.domain), "classes": boundary.n_classes,
+            "type": "boundary", "step": snapshot.step, "t": made,
+            "shape": list(boundary.grid.shape), "dtype": "uint8",
+            "value_range": list(boundary.value_range), "domain": list(boundary.domain),
+            "classes": boundary.n_classes,
         }, boundary.grid.tobytes())),
         ("neurons", encode_frame({
-            "type": "neurons", "step": snapshot.step, "shape": list(neurons.grids.shape),
-            "dtype": "uint8", "value_range": list(neurons.value_range),
-            "layer_sizes": list(neurons.layer_sizes),
+            "type": "neurons", "step": snapshot.step, "t": made,
+            "shape": list(neurons.grids.shape), "dtype": "uint8",
+            "value_range": list(neurons.value_range), "layer_sizes": list(neurons.layer_sizes),
         }, neurons.grids.tobytes())),
     ]
     layers = []
@@ -56,7 +61,7 @@ def snapshot_frames(snapshot: Snapshot) -> list[tuple[str, bytes]]:
         parts.append(layer.bias.astype("<f4").tobytes())
     payload = b"".join(parts)
     frames.append(("weights", encode_frame({
-        "type": "weights", "step": snapshot.step, "shape": [len(payload) // 4],
+        "type": "weights", "step": snapshot.step, "t": made, "shape": [len(payload) // 4],
         "dtype": "float32", "layers": layers,
     }, payload)))
     return frames

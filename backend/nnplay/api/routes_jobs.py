@@ -145,7 +145,7 @@ async def update_job(job_id: str, body: JobUpdate, manager: Manager) -> dict[str
     if body.lr is not None:
         manager.set_lr(job_id, body.lr)
     if body.name is not None:
-        job.name = body.name
+        manager.rename(job_id, body.name)
     return job.view(with_spec=False)
 
 
@@ -163,17 +163,14 @@ async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> An
             "Content-Disposition": f'attachment; filename="nnplay-{job.id}-metrics.csv"'})
     if format != "json":
         raise ValueError(f"format must be 'json' or 'csv' (got {format!r})")
-    report = job.latest_metrics.report if job.latest_metrics else None
+    report = job.latest.get("report") if job.latest else None
     return {"id": job.id, "points": points, "report": report}
 
 
-def _weights_bytes(job: Job) -> bytes:
-    trainer = job.trainer
-    if trainer is None:
-        raise ValueError("the job has no weights yet: it has not started")
-    tensors = {name: tensor.detach().cpu().clone().contiguous()
-               for name, tensor in trainer.network.state_dict().items()}
-    metadata = {"spec": json.dumps(job.spec.model_dump(mode="json")), "step": str(trainer.step),
+def _weights_bytes(manager: JobManager, job: Job) -> bytes:
+    state, step = manager.network_state(job.id)
+    tensors = {name: tensor.contiguous() for name, tensor in state.items()}
+    metadata = {"spec": json.dumps(job.spec.model_dump(mode="json")), "step": str(step),
                 "format": "nnplay"}
     return save_safetensors(tensors, metadata=metadata)
 
@@ -182,6 +179,6 @@ def _weights_bytes(job: Job) -> bytes:
 async def job_weights(job_id: str, manager: Manager) -> Response:
     """The network's weights as a safetensors file (the spec is in its metadata)."""
     job = manager.get(job_id)
-    data = await asyncio.to_thread(_weights_bytes, job)
+    data = await asyncio.to_thread(_weights_bytes, manager, job)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.safetensors"'})

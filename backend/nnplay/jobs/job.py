@@ -28,26 +28,47 @@ class MetricsHistory:
 
     def __init__(self, capacity: int = 2000) -> None:
         self.capacity = capacity
-        self._points: list[dict[str, Any]] = []
-        self._stride = 1
+        self._points: list[tuple[int, dict[str, Any]]] = []  # (seq, point), seq % stride == 0
+        self.stride = 1
         self._seen = 0
         self._tail: dict[str, Any] | None = None  # latest point when the stride skipped it
 
-    def append(self, point: dict[str, Any]) -> None:
-        """Record a point."""
-        if self._seen % self._stride == 0:
-            self._points.append(point)
+    def append(self, point: dict[str, Any]) -> tuple[int, bool]:
+        """Record a point; returns its sequence number and whether older points were thinned."""
+        seq = self._seen
+        if seq % self.stride == 0:
+            self._points.append((seq, point))
             self._tail = None
         else:
             self._tail = point
         self._seen += 1
-        if len(self._points) > self.capacity:
-            self._points = self._points[::2]
-            self._stride *= 2
+        thinned = len(self._points) > self.capacity
+        if thinned:
+            self.stride *= 2
+            self._points = [(s, p) for s, p in self._points if s % self.stride == 0]
+        return seq, thinned
+
+    def restore(self, points: list[tuple[int, dict[str, Any]]], stride: int,
+                latest: dict[str, Any] | None) -> None:
+        """Reload a stored history (points with their sequence numbers) and its latest point."""
+        self._points = sorted(points, key=lambda item: item[0])
+        self.stride = max(1, stride)
+        self._seen = self._points[-1][0] + 1 if self._points else 0
+        last_step = self._points[-1][1]["step"] if self._points else -1
+        self._tail = latest if latest is not None and latest["step"] > last_step else None
+        if self._tail is not None:
+            self._seen += 1
+
+    def truncate(self, last_step: int) -> None:
+        """Forget points after `last_step` (a run resumed from an earlier checkpoint)."""
+        self._points = [(s, p) for s, p in self._points if p["step"] <= last_step]
+        if self._tail is not None and self._tail["step"] > last_step:
+            self._tail = None
 
     def points(self) -> list[dict[str, Any]]:
         """All kept points in step order, the latest included."""
-        return self._points + ([self._tail] if self._tail is not None else [])
+        kept = [point for _, point in self._points]
+        return kept + ([self._tail] if self._tail is not None else [])
 
     def __len__(self) -> int:
         return len(self._points) + (self._tail is not None)
@@ -70,11 +91,14 @@ class Job:
         self.control = TrainerControl(paused=paused)
         self.hub = Hub()
         self.history = MetricsHistory(history_capacity)
-        self.latest_metrics: MetricsEvent | None = None
+        self.latest: dict[str, Any] | None = None  # the newest metrics point
         self.latest_snapshot: Snapshot | None = None
         self.start_info: TrainStart | None = None
         self.trainer: Trainer | None = None
         self.lr = spec.optimizer.lr
+        self.resume_from_checkpoint = False
+        # Called after every status change (the manager persists the job there).
+        self.listeners: list[Callable[[Job], None]] = []
         self._lock = threading.RLock()
         self._finished = threading.Event()
 
@@ -94,8 +118,18 @@ class Job:
             if status.finished:
                 self.finished_at = time.time()
                 self._finished.set()
+            else:
+                self._finished.clear()
             message = self.status_message()
+        for listener in self.listeners:
+            listener(self)
         self.hub.publish_message(message)
+
+    def restore_status(self, status: JobStatus) -> None:
+        """Set the status of a job read back from the store (no transition, no viewers yet)."""
+        self.status = status
+        if status.finished:
+            self._finished.set()
 
     def wait_finished(self, timeout: float) -> bool:
         """Block until the job has finished (or `timeout` passes)."""
@@ -104,7 +138,7 @@ class Job:
     @property
     def step(self) -> int:
         """Steps trained so far."""
-        return self.latest_metrics.step if self.latest_metrics else 0
+        return int(self.latest["step"]) if self.latest else 0
 
     def status_message(self) -> dict[str, Any]:
         """The `status` stream message."""
@@ -118,7 +152,7 @@ class Job:
             "reason": self.reason, "step": self.step, "max_steps": self.spec.max_steps,
             "lr": self.lr, "created_at": self.created_at, "started_at": self.started_at,
             "finished_at": self.finished_at, "frame_rate": self.frame_rate,
-            "metrics": self.latest_metrics.to_dict() if self.latest_metrics else None,
+            "metrics": self.latest,
             "viewers": self.hub.subscriber_count,
         }
         if self.start_info is not None:
@@ -139,20 +173,25 @@ class JobRecorder(Callback):
     """Keeps a job's state current and feeds its hub; runs on the training thread."""
 
     def __init__(self, job: Job, encode_frames: FrameEncoder,
-                 on_end: Callable[[Job, TrainResult], None]) -> None:
+                 on_end: Callable[[Job, TrainResult], None],
+                 on_point: Callable[[Job, int, dict[str, Any], bool], None] | None = None
+                 ) -> None:
         self.job = job
         self.encode_frames = encode_frames
         self.on_end = on_end
+        self.on_point = on_point
 
     def on_train_start(self, start: TrainStart) -> None:
         self.job.start_info = start
 
     def on_metrics(self, event: MetricsEvent) -> None:
         job = self.job
-        job.latest_metrics = event
-        job.lr = event.lr
         point = metrics_point(event)
-        job.history.append(point)
+        job.latest = point
+        job.lr = event.lr
+        seq, thinned = job.history.append(point)
+        if self.on_point is not None:
+            self.on_point(job, seq, point, thinned)
         job.hub.publish_metrics(point)
 
     def on_snapshot(self, snapshot: Snapshot) -> None:

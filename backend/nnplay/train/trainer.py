@@ -8,11 +8,13 @@ run is not slowed by its viewers.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -200,6 +202,31 @@ class Trainer:
         self.lr = lr
         set_learning_rate(self.optimizer, lr)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run exactly: weights, optimizer, step, RNGs."""
+        return {
+            "format": 1, "step": self.step, "elapsed": self.elapsed, "lr": self.lr,
+            "network": {k: v.detach().cpu().clone() for k, v in
+                        self.network.state_dict().items()},
+            # The optimizer's state dict holds live tensors (Adam's moments): copy them.
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "shuffle": self._shuffle.get_state(), "order": self._order.cpu().clone(),
+            "cursor": self._cursor, "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()` (the spec must be the same)."""
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+        self.set_lr(float(state["lr"]))
+        self._shuffle.set_state(state["shuffle"])
+        self._order = state["order"].to(self.device)
+        self._cursor = int(state["cursor"])
+        torch.set_rng_state(state["torch_rng"])
+        self._rate_mark = (self.step, self.elapsed)
+
     def start_info(self) -> TrainStart:
         """Sizes and shapes the views need before the first step."""
         return TrainStart(
@@ -273,7 +300,11 @@ class Trainer:
                             callback.on_resume(self.step)
                 control.settle()
 
-            self.train_step()
+            try:
+                self.train_step()
+            except Exception:  # a diverged or broken run still reports its training time
+                self.elapsed += clock() - resumed_at
+                raise
 
             if stepping:
                 self.elapsed += clock() - resumed_at
