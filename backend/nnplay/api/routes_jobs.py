@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import ValidationError
-from safetensors.torch import save as save_safetensors
 
 from nnplay.api.schemas import JOB_CREATE_EXAMPLES, JobOptions, JobUpdate, StepRequest
 from nnplay.config import Settings
-from nnplay.jobs.job import Job
+from nnplay.export import onnx_bytes, safetensors_bytes
 from nnplay.jobs.manager import JobManager
 from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec, SpecError, describe_validation_error, parse_spec
@@ -167,18 +166,30 @@ async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> An
     return {"id": job.id, "points": points, "report": report}
 
 
-def _weights_bytes(manager: JobManager, job: Job) -> bytes:
-    state, step = manager.network_state(job.id)
-    tensors = {name: tensor.contiguous() for name, tensor in state.items()}
-    metadata = {"spec": json.dumps(job.spec.model_dump(mode="json")), "step": str(step),
-                "format": "nnplay"}
-    return save_safetensors(tensors, metadata=metadata)
-
-
 @router.get("/{job_id}/weights", response_class=Response)
 async def job_weights(job_id: str, manager: Manager) -> Response:
     """The network's weights as a safetensors file (the spec is in its metadata)."""
     job = manager.get(job_id)
-    data = await asyncio.to_thread(_weights_bytes, manager, job)
+    state, step = await asyncio.to_thread(manager.network_state, job_id)
+    data = safetensors_bytes(state, job.spec, step)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.safetensors"'})
+
+
+@router.get("/{job_id}/onnx", response_class=Response)
+async def job_onnx(job_id: str, manager: Manager) -> Response:
+    """The run as an ONNX model: raw points (m, 2) in, the shown output out."""
+    job = manager.get(job_id)
+    state, _ = await asyncio.to_thread(manager.network_state, job_id)
+    data = await asyncio.to_thread(onnx_bytes, job.spec, state)
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
+
+
+@router.get("/{job_id}/spec")
+async def job_spec(job_id: str, manager: Manager) -> Response:
+    """The run's spec as a JSON file; POST it to /api/jobs to reproduce the run."""
+    job = manager.get(job_id)
+    text = json.dumps(job.spec.model_dump(mode="json"), indent=2)
+    return Response(text, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="nnplay-{job.id}-spec.json"'})

@@ -46,6 +46,8 @@ class MetricsHistory:
         if thinned:
             self.stride *= 2
             self._points = [(s, p) for s, p in self._points if s % self.stride == 0]
+            if seq % self.stride:  # the newest point was thinned out: keep it as the tail
+                self._tail = point
         return seq, thinned
 
     def restore(self, points: list[tuple[int, dict[str, Any]]], stride: int,

@@ -1,0 +1,70 @@
+"""Export formats of a trained run: safetensors weights and a self-contained ONNX model."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import warnings
+from typing import Any
+
+import torch
+from safetensors.torch import save as save_safetensors
+from torch import Tensor, nn
+
+from nnplay.data import FEATURE_INFO, build_dataset
+from nnplay.models.network import build_network
+from nnplay.spec import ExperimentSpec
+from nnplay.train.heads import Head, make_head
+
+
+def safetensors_bytes(state: dict[str, Tensor], spec: ExperimentSpec, step: int) -> bytes:
+    """The weights as a safetensors file; the spec and step ride in its metadata."""
+    tensors = {name: tensor.contiguous() for name, tensor in state.items()}
+    metadata = {"format": "nnplay", "step": str(step),
+                "spec": json.dumps(spec.model_dump(mode="json"))}
+    return save_safetensors(tensors, metadata=metadata)
+
+
+class PredictionModel(nn.Module):
+    """Raw 2-D points `(m, 2)` in; what the page shows out.
+
+    Output: two classes -> `(m,)` score in [-1, 1] (positive means class 1);
+    more classes -> `(m, k)` probabilities; regression -> `(m,)` predicted value.
+    Features and the training-set normalisation are built in.
+    """
+
+    offset: Tensor  # (f,) buffers registered below
+    scale: Tensor
+
+    def __init__(self, spec: ExperimentSpec, state: dict[str, Tensor]) -> None:
+        super().__init__()
+        dataset = build_dataset(spec)
+        self.head: Head = make_head(spec.task, spec.loss, dataset.n_classes)
+        self.network = build_network(spec.model, dataset.n_inputs, self.head.out_units)
+        self.network.load_state_dict(state)
+        self.network.eval()
+        self.features = [FEATURE_INFO[feature].fn for feature in spec.features]
+        self.register_buffer("offset", dataset.transform.offset.clone())
+        self.register_buffer("scale", dataset.transform.scale.clone())
+
+    def forward(self, points: Tensor) -> Tensor:
+        columns = torch.stack([feature(points) for feature in self.features], dim=1)
+        inputs = (columns - self.offset) / self.scale  # (m, f)
+        return self.head.display(self.network(inputs))
+
+
+def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor]) -> bytes:
+    """The run as an ONNX model with input `points` `(m, 2)` and output `output`."""
+    model = PredictionModel(spec, state).eval()
+    example = (torch.zeros(4, 2),)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The exporter narrates every phase on the root logger; keep the server log quiet.
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        program: Any = torch.onnx.export(
+            model, example, dynamo=True, input_names=["points"], output_names=["output"],
+            dynamic_shapes=({0: torch.export.Dim("m", min=1, max=1_000_000)},), verbose=False)
+    buffer = io.BytesIO()
+    program.save(buffer)
+    return buffer.getvalue()
