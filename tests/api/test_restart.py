@@ -1,0 +1,92 @@
+"""Runs survive the server: SIGKILL, restart, find them, resume them."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nnplay.client import Client, ServerError
+
+pytestmark = pytest.mark.server
+
+FAST_CHECKPOINTS = {"NNPLAY_CHECKPOINT_INTERVAL": "0.3"}
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sigkill_then_restart_lists_interrupted_run_and_resumes(
+        server_factory: Callable[..., object], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(server.url)  # type: ignore[attr-defined]
+    long_run = client.create_job(preset="spiral", overrides={"max_steps": 10**6})
+    short_run = client.create_job(preset="gaussians", overrides={"max_steps": 150})
+    _wait_for(lambda: client.job(short_run["id"])["status"] == "completed")
+    _wait_for(lambda: client.job(long_run["id"])["step"] > 1500)
+    time.sleep(1.0)  # let at least one checkpoint and a history flush land
+    csv_before = client.metrics_csv(short_run["id"])
+    server.stop(signal.SIGKILL)  # type: ignore[attr-defined]
+
+    restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(restarted.url)  # type: ignore[attr-defined]
+    listed = {job["id"]: job for job in client.jobs()}
+    assert listed[long_run["id"]]["status"] == "interrupted"
+    assert listed[short_run["id"]]["status"] == "completed"
+    history = client.metrics(long_run["id"])
+    assert len(history) > 5 and history[0]["step"] == 0
+    saved_step = history[-1]["step"]
+    assert saved_step > 1000
+    # A completed run's exported metrics are the same, byte for byte.
+    assert client.metrics_csv(short_run["id"]) == csv_before
+
+    resumed = client.resume(long_run["id"])
+    assert resumed["status"] in ("queued", "running")
+    _wait_for(lambda: client.job(long_run["id"])["status"] == "running")
+    first = client.metrics(long_run["id"])
+    # The curve continues from the checkpoint: no restart from step 0.
+    assert all(point["step"] <= first[-1]["step"] for point in first)
+    _wait_for(lambda: client.job(long_run["id"])["step"] > saved_step + 200)
+    steps = [point["step"] for point in client.metrics(long_run["id"])]
+    assert steps == sorted(steps) and steps[0] == 0
+    assert min(s for s in steps if s > 0) < 200  # early points are still there
+    client.stop(long_run["id"])
+
+
+def test_a_corrupted_checkpoint_fails_only_that_run(
+        server_factory: Callable[..., object], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(server.url)  # type: ignore[attr-defined]
+    broken = client.create_job(preset="spiral", overrides={"max_steps": 10**6})
+    healthy = client.create_job(preset="circle", overrides={"max_steps": 10**6})
+    _wait_for(lambda: (data_dir / "checkpoints" / f"{broken['id']}.pt").exists()
+              and (data_dir / "checkpoints" / f"{healthy['id']}.pt").exists())
+    time.sleep(0.5)
+    server.stop(signal.SIGKILL)  # type: ignore[attr-defined]
+    checkpoint = data_dir / "checkpoints" / f"{broken['id']}.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+
+    restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(restarted.url)  # type: ignore[attr-defined]
+    assert client.health()["status"] == "ok"
+    client.resume(broken["id"])
+    client.resume(healthy["id"])
+    _wait_for(lambda: client.job(broken["id"])["status"] == "failed")
+    reason = client.job(broken["id"])["reason"]
+    assert "checkpoint" in reason and "unreadable" in reason
+    _wait_for(lambda: client.job(healthy["id"])["status"] == "running")
+    with pytest.raises(ServerError) as refused:
+        client.resume(broken["id"])
+    assert refused.value.status == 409
+    client.stop(healthy["id"])

@@ -1,0 +1,51 @@
+"""Exported runs re-load: ONNX gives the same predictions, safetensors the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load
+
+from nnplay.export import PredictionModel, onnx_bytes, safetensors_bytes
+from nnplay.presets import get_preset
+from nnplay.spec import parse_spec
+from nnplay.train.trainer import Trainer, TrainerOptions
+
+
+@pytest.mark.parametrize("preset", ["circle-features", "blobs", "plane", "normalization"])
+def test_onnx_matches_the_trained_network(preset: str) -> None:
+    spec = get_preset(preset).race()[-1][1].model_copy(update={"max_steps": 200})
+    trainer = Trainer(spec, TrainerOptions(snapshot_interval=0, metrics_interval=10))
+    trainer.run()
+    state = trainer.state_dict()["network"]
+    session = onnxruntime.InferenceSession(onnx_bytes(spec, state))
+    points = np.random.default_rng(0).uniform(-6, 6, (64, 2)).astype(np.float32)
+    (exported,) = session.run(None, {"points": points})
+    expected = PredictionModel(spec, state)(torch.from_numpy(points)).detach().numpy()
+    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    # And the model's own predictions agree with what the trainer computes on its inputs.
+    x = trainer.dataset.transform(torch.from_numpy(points))
+    shown = trainer.head.display(trainer.network(x)).detach().numpy()
+    np.testing.assert_allclose(exported, shown, atol=1e-5)
+
+
+def test_safetensors_weights_reload_with_the_spec(tmp_path: object) -> None:
+    spec = get_preset("circle").build({"max_steps": 100})
+    trainer = Trainer(spec, TrainerOptions(snapshot_interval=0, metrics_interval=10))
+    trainer.run()
+    data = safetensors_bytes(trainer.state_dict()["network"], spec, trainer.step)
+    weights = load(data)
+    for name, tensor in trainer.network.state_dict().items():
+        assert torch.equal(weights[name], tensor)
+    path = f"{tmp_path}/w.safetensors"
+    with open(path, "wb") as out:
+        out.write(data)
+    with safe_open(path, framework="pt") as handle:
+        metadata = handle.metadata()
+    assert parse_spec(json.loads(metadata["spec"])) == spec
+    assert metadata["step"] == "100"
