@@ -182,7 +182,7 @@ def test_predict_gives_class_ids(loss: LossName) -> None:
         predicted = head.predict(_outputs(60, head.out_units))
         assert predicted.dtype == torch.int64
         assert predicted.shape == (60,)
-        assert 0 <= int(predicted.min()) and int(predicted.max()) < classes
+        assert int(predicted.min()) >= 0 and int(predicted.max()) < classes
 
 
 @pytest.mark.parametrize("loss", CLASSIFICATION_LOSSES)

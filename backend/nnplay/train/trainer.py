@@ -308,10 +308,13 @@ class Trainer:
 
             if stepping:
                 self.elapsed += clock() - resumed_at
-                if not control.has_step_credits():
+                resumed_at = clock()
+                if self.step < max_steps and not control.has_step_credits():
                     self._emit_all()
                 continue
             now = clock()
+            if self.step == max_steps:
+                break  # the final, detailed point and snapshot follow the loop
             if now >= next_metrics:
                 self.elapsed += now - resumed_at
                 resumed_at = now

@@ -1,0 +1,208 @@
+"""Tests for the `nnplay` command: train summaries, overrides, spec files, errors, presets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nnplay.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
+from nnplay.presets import PRESETS, get_preset
+
+NNPLAY = Path(sys.executable).parent / "nnplay"
+SUMMARY_KEYS = {"status", "steps", "train_loss", "test_loss", "train_accuracy", "test_accuracy",
+                "seconds"}
+# Plain SGD on the plane with no hidden layer: lr 0.1 diverges, lr 0.01 converges.
+PLANE = {"task": "regression", "dataset": {"name": "plane", "n_samples": 200, "noise": 0.1},
+         "model": {"layers": []}, "optimizer": {"name": "sgd", "lr": 0.1}, "max_steps": 300}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run `nnplay argv` in-process; return exit code, stdout and stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json_line(out: str) -> Any:
+    """The single JSON line `out` must consist of."""
+    lines = out.splitlines()
+    assert len(lines) == 1, f"expected one line on stdout, got {out!r}"
+    return json.loads(lines[0])
+
+
+def _spec_file(tmp_path: Path, data: dict[str, Any], name: str = "spec.json") -> str:
+    """Write `data` as JSON under `tmp_path` and return the path."""
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_train_preset_prints_one_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "train", "--preset", "circle-features", "--steps", "300",
+                        "--quiet")
+    assert code == 0
+    summary = _json_line(out)
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["status"] == "completed"
+    assert summary["steps"] == 300
+    assert summary["test_accuracy"] > 0.8
+    assert summary["seconds"] >= 0
+
+
+def test_progress_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "train", "--preset", "circle-features", "--steps", "50")
+    assert code == 0
+    assert _json_line(out)["steps"] == 50
+    assert "50/50" in err  # the progress bar reached the end
+
+
+def test_set_overrides_a_field(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "train", "--preset", "lr-too-high", "--quiet")
+    assert code == EXIT_FAILED
+    assert _json_line(out)["status"] == "failed"
+    code, out, _ = _cli(capsys, "train", "--preset", "lr-too-high", "--quiet",
+                        "--set", "optimizer.lr=0.01", "--steps", "300")
+    assert code == 0
+    summary = _json_line(out)
+    assert summary["status"] == "completed" and summary["steps"] == 300
+    assert summary["test_loss"] < 0.05
+    assert "train_accuracy" not in summary  # regression
+
+
+def test_spec_file_trains(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = _spec_file(tmp_path, {**PLANE, "optimizer": {"name": "sgd", "lr": 0.01}})
+    code, out, _ = _cli(capsys, "train", path, "--quiet")
+    assert code == 0
+    summary = _json_line(out)
+    assert summary["status"] == "completed" and summary["steps"] == 300
+
+
+def test_set_and_steps_apply_to_a_spec_file(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    path = _spec_file(tmp_path, PLANE)
+    code, out, _ = _cli(capsys, "train", path, "--quiet")
+    assert code == EXIT_FAILED and "diverged" in _json_line(out)["reason"]
+    code, out, _ = _cli(capsys, "train", path, "--quiet", "--set", "optimizer.lr=0.01",
+                        "--set", "model.layers=[{\"units\": 2}]", "--steps", "120")
+    assert code == 0
+    assert _json_line(out)["steps"] == 120
+
+
+def test_set_takes_bare_words(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = _spec_file(tmp_path, {"dataset": {"name": "circle", "n_samples": 100},
+                                 "max_steps": 20})
+    code, _, err = _cli(capsys, "train", path, "--quiet", "--set", "dataset.name=plane")
+    assert code == EXIT_BAD_INPUT  # a regression dataset under a classification task
+    assert "dataset.name 'plane'" in err
+    code, out, _ = _cli(capsys, "train", path, "--quiet", "--set", "loss=bce")
+    assert code == 0 and _json_line(out)["status"] == "completed"
+
+
+def test_spec_file_may_name_a_preset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = _spec_file(tmp_path, {"preset": "xor", "overrides": {"max_steps": 40}})
+    code, out, _ = _cli(capsys, "train", path, "--quiet")
+    assert code == 0
+    assert _json_line(out)["steps"] == 40
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"optimizer": {"lr": -1}}, "optimizer.lr"),
+    ({"learning_rate": 0.1}, "learning_rate"),
+    ({"model": {"layers": [{"units": 4, "activation": "relu6"}]}}, "model.layers.0.activation"),
+    ({"batch_size": 9999}, "batch_size"),
+])
+def test_invalid_spec_exits_2_naming_the_field(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path, data: dict[str, Any],
+                                               field: str) -> None:
+    code, out, err = _cli(capsys, "train", _spec_file(tmp_path, data), "--quiet")
+    assert code == EXIT_BAD_INPUT
+    assert out == ""
+    assert field in err
+    assert err.startswith("nnplay: invalid spec:")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--preset", "no-such-lesson"],
+    ["train", "/no/such/spec.json"],
+    ["train"],
+    ["train", "--preset", "xor", "--set", "optimizer.lr"],
+    ["train", "--preset", "xor", "--set", "optimizer.lr=0"],
+])
+def test_bad_input_exits_2_with_a_message(capsys: pytest.CaptureFixture[str],
+                                          argv: list[str]) -> None:
+    code, out, err = _cli(capsys, *argv, "--quiet")
+    assert code == EXIT_BAD_INPUT
+    assert out == ""
+    assert err.startswith("nnplay: ") and len(err.strip()) > len("nnplay: invalid spec: ")
+
+
+def test_non_json_spec_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    code, _, err = _cli(capsys, "train", str(path), "--quiet")
+    assert code == EXIT_BAD_INPUT
+    assert "not valid JSON" in err
+
+
+def test_divergence_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "train", "--preset", "lr-too-high")
+    assert code == EXIT_FAILED
+    summary = _json_line(out)
+    assert summary["status"] == "failed"
+    assert "diverged" in summary["reason"] and "at step" in summary["reason"]
+    assert "diverged" in err
+    assert summary["steps"] < get_preset("lr-too-high").build().max_steps
+    assert summary["seconds"] > 0
+
+
+def test_presets_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "presets")
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == list(PRESETS)
+    for line, preset in zip(lines, PRESETS.values(), strict=True):
+        assert preset.summary in line
+        assert ("race of" in line) == bool(preset.variants)
+
+
+def test_race_preset_prints_one_summary_per_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _cli(capsys, "train", "--preset", "batch-vs-online", "--steps", "50",
+                        "--quiet")
+    assert code == 0
+    output = _json_line(out)
+    assert list(output) == ["race"]
+    runs = output["race"]
+    assert [run["label"] for run in runs] == [label for label, _ in
+                                              get_preset("batch-vs-online").variants]
+    for run in runs:
+        assert set(run) == SUMMARY_KEYS | {"label"}
+        assert run["status"] == "completed" and run["steps"] == 50
+
+
+@pytest.mark.skipif(not NNPLAY.exists(), reason="the nnplay script is not installed")
+def test_installed_command_runs() -> None:
+    done = subprocess.run(
+        [str(NNPLAY), "train", "--preset", "circle-features", "--steps", "300"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = _json_line(done.stdout)
+    assert set(summary) == SUMMARY_KEYS and summary["status"] == "completed"
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not NNPLAY.exists(), reason="the nnplay script is not installed")
+def test_installed_command_reports_bad_specs_without_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(NNPLAY), "train", _spec_file(tmp_path, {"batch_size": 0})],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stdout == ""
+    assert "batch_size" in done.stderr and "Traceback" not in done.stderr
