@@ -46,13 +46,14 @@ class ServerProcess:
 
 
 def start_server(data_dir: Path, env: dict[str, str] | None = None,
-                 timeout: float = 30.0) -> ServerProcess:
+                 timeout: float = 60.0) -> ServerProcess:
     """Start `nnplay serve` on a free port and wait until /api/health answers."""
     port = free_port()
     log = data_dir / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "NNPLAY_DATA_DIR": str(data_dir), "NNPLAY_LOG_LEVEL": "warning",
-                **(env or {})}
+    full_env = {key: value for key, value in os.environ.items() if key != "NNPLAY_WORKERS"}
+    full_env.update({"NNPLAY_DATA_DIR": str(data_dir), "NNPLAY_LOG_LEVEL": "warning",
+                     **(env or {})})
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "nnplay.cli", "serve", "--host", "127.0.0.1",
@@ -99,3 +100,5 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test's `Settings()` stores runs in its own folder, never in the repo."""
     monkeypatch.setenv("NNPLAY_DATA_DIR", str(tmp_path / "nnplay-data"))
+    # In-process apps (TestClient) train on threads; real servers use worker processes.
+    monkeypatch.setenv("NNPLAY_WORKERS", "0")

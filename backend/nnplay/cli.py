@@ -122,7 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {key: value for key, value in {
         "host": args.host, "port": args.port, "data_dir": args.data_dir,
-        "device": args.device, "max_running_jobs": args.max_jobs,
+        "device": args.device, "max_running_jobs": args.max_jobs, "workers": args.workers,
     }.items() if value is not None}
     return serve(overrides)
 
@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", choices=["auto", "cpu", "cuda"])
     serve.add_argument("--max-jobs", dest="max_jobs", type=int,
                        help="jobs that train at once; the rest queue")
+    serve.add_argument("--workers", type=int,
+                       help="worker processes that train jobs (default: one per CPU core; "
+                            "0: threads in the server process)")
     serve.set_defaults(func=_serve)
     return parser
 

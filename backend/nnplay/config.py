@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_threads: int = Field(1, ge=1, le=64)  # tiny nets run fastest single-threaded
+    # Worker processes that train jobs: None = one per CPU core; 0 = threads in the
+    # server process (one interpreter lock for every job and the event loop).
+    workers: int | None = Field(None, ge=0, le=64)
     max_running_jobs: int = Field(100, ge=1, le=1000)  # the rest wait in the queue
     max_jobs: int = Field(200, ge=1, le=10000)  # queued + running; past it, 429
     frame_rate: float = Field(20.0, gt=0, le=60)  # binary frames per second per job
@@ -29,3 +33,9 @@ class Settings(BaseSettings):
     max_runs: int = Field(1000, ge=1)  # stored runs; the oldest finished are pruned past it
     max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning
     log_level: str = "info"
+
+    def worker_count(self) -> int:
+        """How many worker processes to start."""
+        if self.workers is not None:
+            return self.workers
+        return max(1, os.cpu_count() or 1)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import torch
 from fastapi import FastAPI
@@ -18,9 +21,11 @@ from nnplay.api.frames import snapshot_frames
 from nnplay.catalog import build_catalog
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.manager import JobManager, ThreadExecutor
+from nnplay.jobs.executors import Executor, ProcessExecutor, ThreadExecutor
+from nnplay.jobs.manager import JobManager
 from nnplay.jobs.store import RunStore
 from nnplay.resources import resource_dir
+from nnplay.train.trainer import warm_up
 
 
 class BodyLimit:
@@ -78,8 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = RunStore(settings.data_dir / "nnplay.sqlite3")
         checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
+    workers = settings.worker_count()
+    executor: Executor = ThreadExecutor()
+    if workers > 0:
+        executor = ProcessExecutor(workers, settings.torch_threads)
+        if checkpoints is None:  # weights of a job in a worker travel as a checkpoint
+            checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(
-        ThreadExecutor(), snapshot_frames, max_running=settings.max_running_jobs,
+        executor, snapshot_frames, max_running=settings.max_running_jobs,
         max_jobs=settings.max_jobs, device=settings.device,
         snapshot_budget=settings.frame_budget, store=store, checkpoints=checkpoints,
         checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
@@ -89,6 +100,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Serve only once torch's one-off start-up costs are paid (in each worker, or
+        # here), so the first job a person starts begins training at once.
+        if isinstance(executor, ProcessExecutor):
+            await asyncio.to_thread(executor.wait_ready, 120.0)
+        else:
+            await asyncio.to_thread(warm_up)
         yield
         manager.shutdown()
         if store is not None:

@@ -98,8 +98,8 @@ async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> N
     if snapshot is not None:
         pending_frames = [data for _, data in encoder(snapshot)]
     while True:
-        if not points_sent and job.trainer is not None:
-            await websocket.send_bytes(points_frame(job.trainer.dataset))
+        if not points_sent and job.start_info is not None:
+            await websocket.send_bytes(points_frame(job.dataset))
             points_sent = True
         for data in pending_frames:
             await websocket.send_bytes(data)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nnplay.data import Dataset, build_dataset
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
 from nnplay.spec import ExperimentSpec
-from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
+from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainStart
 from nnplay.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from nnplay.jobs.executors import Controls
 
 FrameEncoder = Callable[[Snapshot], list[tuple[str, bytes]]]
 
@@ -90,7 +94,10 @@ class Job:
         self.finished_at: float | None = None
         self.status = JobStatus.queued
         self.reason: str | None = None
-        self.control = TrainerControl(paused=paused)
+        self.start_paused = paused
+        # Until the executor starts the run this is a placeholder; then the run's own.
+        self.control: Controls = TrainerControl(paused=paused)
+        self.checkpoint_saved = threading.Event()
         self.hub = Hub()
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
@@ -126,6 +133,11 @@ class Job:
         for listener in self.listeners:
             listener(self)
         self.hub.publish_message(message)
+
+    @functools.cached_property
+    def dataset(self) -> Dataset:
+        """The job's data, built here too (deterministic, ~1 ms) for the points frame."""
+        return build_dataset(self.spec)
 
     def restore_status(self, status: JobStatus) -> None:
         """Set the status of a job read back from the store (no transition, no viewers yet)."""
@@ -169,49 +181,6 @@ class Job:
 def metrics_point(event: MetricsEvent) -> dict[str, Any]:
     """A metrics event as a compact stream point (no None fields)."""
     return {key: value for key, value in event.to_dict().items() if value is not None}
-
-
-class JobRecorder(Callback):
-    """Keeps a job's state current and feeds its hub; runs on the training thread."""
-
-    def __init__(self, job: Job, encode_frames: FrameEncoder,
-                 on_end: Callable[[Job, TrainResult], None],
-                 on_point: Callable[[Job, int, dict[str, Any], bool], None] | None = None
-                 ) -> None:
-        self.job = job
-        self.encode_frames = encode_frames
-        self.on_end = on_end
-        self.on_point = on_point
-
-    def on_train_start(self, start: TrainStart) -> None:
-        self.job.start_info = start
-
-    def on_metrics(self, event: MetricsEvent) -> None:
-        job = self.job
-        point = metrics_point(event)
-        job.latest = point
-        job.lr = event.lr
-        seq, thinned = job.history.append(point)
-        if self.on_point is not None:
-            self.on_point(job, seq, point, thinned)
-        job.hub.publish_metrics(point)
-
-    def on_snapshot(self, snapshot: Snapshot) -> None:
-        job = self.job
-        job.latest_snapshot = snapshot
-        if job.hub.has_subscribers:  # nobody watching: skip the encoding work
-            job.hub.publish_frames(self.encode_frames(snapshot))
-
-    def on_pause(self, step: int) -> None:
-        if self.job.status == JobStatus.running:
-            self.job.set_status(JobStatus.paused)
-
-    def on_resume(self, step: int) -> None:
-        if self.job.status == JobStatus.paused:
-            self.job.set_status(JobStatus.running)
-
-    def on_train_end(self, result: TrainResult) -> None:
-        self.on_end(self.job, result)
 
 
 RESULT_STATUS = {RunStatus.completed: JobStatus.completed, RunStatus.stopped: JobStatus.stopped,

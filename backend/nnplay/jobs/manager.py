@@ -2,66 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
-from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, JobRecorder
+from nnplay.jobs.executors import Executor, ThreadExecutor
+from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, metrics_point
+from nnplay.jobs.runner import RunEvents, RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import LIMITS, ExperimentSpec, SpecError, parse_spec
-from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
-from nnplay.train.trainer import Trainer, TrainerOptions
+from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
+from nnplay.train.trainer import Trainer
 
 log = logging.getLogger("nnplay.jobs")
 
 INTERRUPTED_REASON = "the server stopped while it was training"
-
-
-class Executor(Protocol):
-    """Runs job bodies somewhere other than the event loop."""
-
-    def submit(self, body: Callable[[], None], name: str) -> None:
-        """Start `body` soon."""
-
-    def shutdown(self, timeout: float) -> None:
-        """Wait up to `timeout` seconds for running bodies to return."""
-
-
-class ThreadExecutor:
-    """The default executor: one daemon thread per running job, in this process."""
-
-    def __init__(self) -> None:
-        self._threads: set[threading.Thread] = set()
-        self._lock = threading.Lock()
-
-    def submit(self, body: Callable[[], None], name: str) -> None:
-        """Start `body` on a new thread."""
-        def run() -> None:
-            try:
-                body()
-            finally:
-                with self._lock:
-                    self._threads.discard(threading.current_thread())
-
-        thread = threading.Thread(target=run, name=f"nnplay-{name}", daemon=True)
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
-
-    def shutdown(self, timeout: float) -> None:
-        """Join every thread, sharing `timeout` between them."""
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(timeout)
 
 
 class UnknownJob(KeyError):
@@ -157,12 +116,6 @@ class JobManager:
                               started_at=job.started_at, finished_at=job.finished_at,
                               lr=job.lr)
 
-    def _persist_point(self, job: Job, seq: int, point: dict[str, Any], thinned: bool) -> None:
-        assert self.store is not None
-        self.store.add_point(job.id, seq, point, job.history.stride)
-        if thinned:
-            self.store.thin_points(job.id, job.history.stride)
-
     def restore(self) -> int:
         """Load stored runs; those that were active become `interrupted`. Returns how many."""
         if self.store is None:
@@ -233,6 +186,11 @@ class JobManager:
             return state, trainer.step
         if self.checkpoints is None:
             raise ValueError("the job has no weights yet: it has not started")
+        if job.status in (JobStatus.running, JobStatus.paused):
+            # The trainer lives in a worker process: ask it for a checkpoint now.
+            job.checkpoint_saved.clear()
+            self.executor.request_checkpoint(job.id)
+            job.checkpoint_saved.wait(5.0)
         try:
             checkpoint = self.checkpoints.load(job.id)
         except CheckpointError as error:
@@ -247,46 +205,15 @@ class JobManager:
                 continue  # stopped while it waited
             self._running += 1
             job.set_status(JobStatus.running)
-            self.executor.submit(functools.partial(self._run, job), job.id)
-
-    def _run(self, job: Job) -> None:
-        """The job body, on the executor's thread."""
-        on_point = self._persist_point if self.store is not None else None
-        callbacks: list[Callback] = [JobRecorder(job, self.encode_frames, self._finished,
-                                                 on_point)]
-        saver = None
-        if self.checkpoints is not None:
-            saver = CheckpointSaver(job, self.checkpoints, self.store, self.checkpoint_interval)
-            callbacks.insert(0, saver)
-        options = TrainerOptions(
-            metrics_interval=1.0 / job.frame_rate, snapshot_interval=1.0 / job.frame_rate,
-            snapshot_budget=self.snapshot_budget, device=self.device, callbacks=callbacks,
-        )
-        try:
-            trainer = Trainer(job.spec, options, job.control)
-            if job.resume_from_checkpoint:
-                self._load_checkpoint(job, trainer)
-        except Exception as error:  # a bad checkpoint, or cuda asked for but absent
-            self._finished(job, None, f"could not start: {error}")
-            return
-        if saver is not None:
-            saver.trainer = trainer
-        job.trainer = trainer
-        trainer.run()
-
-    def _load_checkpoint(self, job: Job, trainer: Trainer) -> None:
-        assert self.checkpoints is not None
-        job.resume_from_checkpoint = False
-        if not self.checkpoints.path(job.id).exists():
-            step = 0  # killed before its first checkpoint: start again from the beginning
-        else:
-            state = self.checkpoints.load(job.id)
-            trainer.load_state_dict(state)
-            step = trainer.step
-        job.history.truncate(step)
-        job.latest = job.history.points()[-1] if len(job.history) else None
-        if self.store is not None:
-            self.store.truncate_points(job.id, step)
+            request = RunRequest(
+                job_id=job.id, spec=job.spec.model_dump(mode="json"), frame_rate=job.frame_rate,
+                snapshot_budget=self.snapshot_budget, device=self.device,
+                paused=job.start_paused, resume=job.resume_from_checkpoint,
+                checkpoint_dir=str(self.checkpoints.directory) if self.checkpoints else None,
+                checkpoint_interval=self.checkpoint_interval,
+            )
+            job.resume_from_checkpoint = False
+            job.control = self.executor.start(request, JobEvents(self, job))
 
     def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None) -> None:
         why: str | None
@@ -319,6 +246,7 @@ class JobManager:
             if job.status == JobStatus.interrupted and self.checkpoints is not None:
                 job.control = TrainerControl()
                 job.trainer = None
+                job.start_paused = False
                 job.resume_from_checkpoint = True
                 job.set_status(JobStatus.queued, action="resume")
                 self._queue.append(job)
@@ -401,39 +329,64 @@ class JobManager:
             self.store.flush()
 
 
-class CheckpointSaver(Callback):
-    """Saves a job's training state every `interval` seconds, on pause and at the end."""
+class JobEvents(RunEvents):
+    """Keeps one job's state, history, store and viewers current as its run reports."""
 
-    def __init__(self, job: Job, checkpoints: CheckpointStore, store: RunStore | None,
-                 interval: float) -> None:
+    def __init__(self, manager: JobManager, job: Job) -> None:
+        self.manager = manager
         self.job = job
-        self.checkpoints = checkpoints
-        self.store = store
-        self.interval = interval
-        self.trainer: Trainer | None = None
-        self._last = time.monotonic()
 
-    def save(self) -> None:
-        """Write the checkpoint now (on the training thread, between steps)."""
-        if self.trainer is None:
-            return
-        try:
-            size = self.checkpoints.save(self.job.id, self.trainer.state_dict())
-        except OSError as error:  # a full disk must not kill the run
-            log.warning("could not checkpoint run %s: %s", self.job.id, error)
-            return
-        self._last = time.monotonic()
-        if self.store is not None:
-            self.store.update_run(self.job.id, checkpoint_step=self.trainer.step,
-                                  checkpoint_bytes=size)
+    def on_trainer(self, trainer: Trainer) -> None:
+        self.job.trainer = trainer
+
+    def on_train_start(self, start: TrainStart) -> None:
+        self.job.start_info = start
 
     def on_metrics(self, event: MetricsEvent) -> None:
-        if time.monotonic() - self._last >= self.interval:
-            self.save()
+        job, store = self.job, self.manager.store
+        point = metrics_point(event)
+        job.latest = point
+        job.lr = event.lr
+        seq, thinned = job.history.append(point)
+        if store is not None:
+            store.add_point(job.id, seq, point, job.history.stride)
+            if thinned:
+                store.thin_points(job.id, job.history.stride)
+        job.hub.publish_metrics(point)
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        job = self.job
+        job.latest_snapshot = snapshot
+        if job.hub.has_subscribers:  # nobody watching: skip the encoding work
+            job.hub.publish_frames(self.manager.encode_frames(snapshot))
 
     def on_pause(self, step: int) -> None:
-        self.save()
+        if self.job.status == JobStatus.running:
+            self.job.set_status(JobStatus.paused)
+
+    def on_resume(self, step: int) -> None:
+        if self.job.status == JobStatus.paused:
+            self.job.set_status(JobStatus.running)
+
+    def on_restored(self, step: int) -> None:
+        job = self.job
+        job.history.truncate(step)
+        points = job.history.points()
+        job.latest = points[-1] if points else None
+        if self.manager.store is not None:
+            self.manager.store.truncate_points(job.id, step)
+
+    def on_checkpoint(self, step: int, size: int) -> None:
+        if self.manager.store is not None:
+            self.manager.store.update_run(self.job.id, checkpoint_step=step,
+                                          checkpoint_bytes=size)
+        self.job.checkpoint_saved.set()
 
     def on_train_end(self, result: TrainResult) -> None:
-        if result.status != RunStatus.failed:
-            self.save()
+        self.manager._finished(self.job, result)
+
+    def on_start_failed(self, reason: str) -> None:
+        self.manager._finished(self.job, None, reason)
+
+
+__all__ = ["Executor", "JobEvents", "JobManager", "ThreadExecutor", "TooManyJobs", "UnknownJob"]

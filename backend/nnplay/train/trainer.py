@@ -327,3 +327,15 @@ class Trainer:
                 next_snapshot = clock() + max(snapshot_every, cost / options.snapshot_budget)
         self.elapsed += clock() - resumed_at
         return RunStatus.completed
+
+
+def warm_up() -> None:
+    """Pay torch's one-off costs (lazy imports, first kernels) before a person is waiting."""
+    spec = ExperimentSpec.model_validate({
+        "dataset": {"n_samples": 20}, "batch_size": 5, "max_steps": 2,
+        "model": {"layers": [{"units": 2}, {"type": "dropout"}]},
+        "optimizer": {"name": "adam", "lr": 0.01}})
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=0, snapshot_interval=0))
+    trainer.train_step()
+    trainer.snapshot()
+    trainer.evaluate()

@@ -1,0 +1,126 @@
+"""One job's run: build the trainer, restore a checkpoint, train, save checkpoints.
+
+This is the part of a job that may live in another process: it takes a
+picklable `RunRequest`, obeys a control, and reports only through `RunEvents`
+hooks, so the same code runs on a thread or in a worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nnplay.jobs.checkpoints import CheckpointStore
+from nnplay.spec import parse_spec
+from nnplay.train.callbacks import Callback
+from nnplay.train.control import TrainerControl
+from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
+from nnplay.train.trainer import Trainer, TrainerOptions
+
+log = logging.getLogger("nnplay.jobs")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a worker needs to run a job (plain data, so it pickles)."""
+
+    job_id: str
+    spec: dict[str, Any]
+    frame_rate: float
+    snapshot_budget: float = 0.1
+    device: str = "cpu"
+    paused: bool = False
+    resume: bool = False  # continue from the job's checkpoint
+    checkpoint_dir: str | None = None
+    checkpoint_interval: float = 10.0
+
+
+class RunEvents(Callback):
+    """The trainer's hooks plus what a run adds; the job manager implements them."""
+
+    def on_trainer(self, trainer: Trainer) -> None:
+        """The trainer exists (only called when it runs in this process)."""
+
+    def on_restored(self, step: int) -> None:
+        """The run continues from a checkpoint taken at `step` (0: none was saved)."""
+
+    def on_checkpoint(self, step: int, size: int) -> None:
+        """A checkpoint of `size` bytes was written at `step`."""
+
+    def on_start_failed(self, reason: str) -> None:
+        """The run could not start; no other hook follows."""
+
+
+class CheckpointSaver(Callback):
+    """Saves the training state every `interval` s, when asked, on pause and at the end."""
+
+    def __init__(self, job_id: str, checkpoints: CheckpointStore, events: RunEvents,
+                 interval: float, requested: threading.Event) -> None:
+        self.job_id = job_id
+        self.checkpoints = checkpoints
+        self.events = events
+        self.interval = interval
+        self.requested = requested  # set by another thread for a checkpoint now
+        self.trainer: Trainer | None = None
+        self._last = time.monotonic()
+
+    def save(self) -> None:
+        """Write the checkpoint now (on the training thread, between steps)."""
+        self.requested.clear()
+        if self.trainer is None:
+            return
+        try:
+            size = self.checkpoints.save(self.job_id, self.trainer.state_dict())
+        except OSError as error:  # a full disk must not kill the run
+            log.warning("could not checkpoint run %s: %s", self.job_id, error)
+            return
+        self._last = time.monotonic()
+        self.events.on_checkpoint(self.trainer.step, size)
+
+    def on_metrics(self, event: MetricsEvent) -> None:
+        if self.requested.is_set() or time.monotonic() - self._last >= self.interval:
+            self.save()
+
+    def on_pause(self, step: int) -> None:
+        self.save()
+
+    def on_train_end(self, result: TrainResult) -> None:
+        if result.status != RunStatus.failed:
+            self.save()
+
+
+def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
+            checkpoint_requested: threading.Event | None = None) -> None:
+    """Run one job to its end on the calling thread; every outcome reaches `events`."""
+    saver = None
+    callbacks: list[Callback] = [events]
+    checkpoints = None
+    if request.checkpoint_dir is not None:
+        checkpoints = CheckpointStore(Path(request.checkpoint_dir))
+        saver = CheckpointSaver(request.job_id, checkpoints, events,
+                                request.checkpoint_interval,
+                                checkpoint_requested or threading.Event())
+        callbacks.insert(0, saver)
+    options = TrainerOptions(
+        metrics_interval=1.0 / request.frame_rate, snapshot_interval=1.0 / request.frame_rate,
+        snapshot_budget=request.snapshot_budget, device=request.device, callbacks=callbacks,
+    )
+    try:
+        trainer = Trainer(parse_spec(request.spec), options, control)
+        if request.resume:
+            step = 0  # killed before its first checkpoint: start again from the beginning
+            if checkpoints is not None and checkpoints.path(request.job_id).exists():
+                trainer.load_state_dict(checkpoints.load(request.job_id))
+                step = trainer.step
+            events.on_restored(step)
+    except Exception as error:  # a bad checkpoint, or cuda asked for but absent
+        events.on_start_failed(f"could not start: {error}")
+        return
+    if saver is not None:
+        saver.trainer = trainer
+    events.on_trainer(trainer)
+    trainer.run()
