@@ -1,0 +1,624 @@
+// The page: loads the catalog, builds the views, and connects them to the state, the
+// current run (Session) and races. Views only draw; this module decides what happens.
+
+import { api } from './api.js';
+import { CurvesView } from './charts.js';
+import { Controls } from './controls.js';
+import { DatasetPicker } from './datasets.js';
+import { HeatmapView } from './heatmap.js';
+import { edit, toGroups } from './layers.js';
+import { NetworkView } from './network.js';
+import { CATEGORICAL, css, DIVERGING_GRADIENT } from './palette.js';
+import { RaceView } from './race.js';
+import { LayersTable, ReportView, estimateReport } from './report.js';
+import { Session } from './session.js';
+import { ShareDialog, applyHidden } from './share.js';
+import { State } from './state.js';
+import { StatusBar, describeRun } from './status.js';
+import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
+
+const RELOAD_MS = 150; // settings changes settle this long before a new run is prepared
+
+class App {
+  constructor(catalog, presets, health) {
+    this.catalog = catalog;
+    this.presets = presets;
+    this.state = new State(catalog);
+    this.frames = { boundary: null, neurons: null, weights: null, points: null };
+    this.latest = null; // latest metrics point
+    this.exactReport = null; // {report, step}
+    this.hovered = null;
+    this.racing = false;
+    this.connection = 'open';
+    this.structureKey = '';
+    this.scheduler = new FrameScheduler(() => this.draw());
+    this.reload = debounce(() => this.session.load(this.state.jobSpec()), RELOAD_MS);
+    this.saveUrl = debounce(() => this.writeUrl(), 200);
+
+    setText($('#device'), health ? `${health.device} · torch ${health.torch}` : '');
+    this.status = new StatusBar();
+    this.heatmap = new HeatmapView($('#heatmap'), { size: 272 });
+    // The heatmap fills its column (bigger on projectors), within sensible bounds.
+    new ResizeObserver(([entry]) => {
+      const size = Math.max(240, Math.min(440, Math.floor(entry.contentRect.width - 44)));
+      if (Math.abs(size - this.heatmap.size) > 2) this.heatmap.resize(size);
+    }).observe($('.output-main'));
+    this.network = new NetworkView($('#network'), {
+      catalog,
+      onEdit: (e) => this.editNetwork(e),
+      onHoverNeuron: (n) => this.hoverNeuron(n),
+    });
+    this.curves = new CurvesView($('#loss-chart'), $('#accuracy-chart'));
+    this.report = new ReportView($('#report'));
+    this.layersTable = new LayersTable($('#layers'));
+    this.datasets = new DatasetPicker($('#datasets'), {
+      catalog, onPick: (name) => this.change('dataset.name', name),
+    });
+    this.controls = new Controls({
+      catalog, state: this.state,
+      onChange: (path, value) => this.change(path, value),
+      onUi: (name, value) => this.setUi(name, value),
+    });
+    this.session = new Session({
+      onReset: () => this.clearRun(),
+      onStatus: () => this.renderStatus(),
+      onMetrics: (points, history) => this.addMetrics(points, history),
+      onFrame: (frame) => this.addFrame(frame),
+      onConnection: (state) => this.setConnection(state),
+      onError: (error) => this.showError(error),
+      onMessageError: (text) => this.showMessageError(text),
+    });
+    this.race = new RaceView($('#race'), {
+      onStatus: () => this.renderStatus(),
+      onDraw: () => this.scheduler.request(),
+      onError: (text) => this.alert(text, 'race', 'warn'),
+    });
+    this.share = new ShareDialog({
+      link: (hide) => `${location.origin}${location.pathname}#${this.hash({ hide })}`,
+      current: () => this.state.ui.hide,
+    });
+    this.buildLessonMenu();
+    this.bindTransport();
+    this.bindTabs();
+    this.bindKeys();
+    $('#add-layer').addEventListener('click', () => this.change('model.layers', edit.addLayer(this.state.spec.model.layers)));
+    $('#remove-layer').addEventListener('click', () => this.change('model.layers', edit.removeLayer(this.state.spec.model.layers)));
+    $('#lesson-close').addEventListener('click', () => { $('#lesson').hidden = true; });
+    $('#race-leave').addEventListener('click', () => this.leaveRace());
+    window.addEventListener('hashchange', () => {
+      if (location.hash.slice(1) !== this.written) this.openLink(location.hash);
+    });
+    window.addEventListener('pagehide', () => {
+      this.session.dispose();
+      this.race.stop();
+    });
+  }
+
+  // ----- start-up and links ---------------------------------------------------------
+
+  async start() {
+    await this.openLink(location.hash || location.search);
+  }
+
+  /** Apply a share link: its spec, its page settings, its lesson (a race lesson starts the race). */
+  async openLink(link) {
+    this.state = new State(this.catalog);
+    this.controls.state = this.state;
+    const found = this.state.fromHash(link || '');
+    applyHidden(this.state.ui.hide);
+    const lesson = this.state.ui.lesson;
+    let preset = null;
+    if (lesson) {
+      try {
+        preset = await api.preset(lesson);
+      } catch {
+        this.alert(`The link names a lesson this server does not know (${lesson}).`, 'link', 'warn');
+        this.state.ui.lesson = '';
+      }
+    }
+    $('#lesson-menu').value = this.state.ui.lesson;
+    if (preset?.variants) {
+      this.showLesson(preset);
+      this.enterRace(preset);
+      return;
+    }
+    if (preset) {
+      if (!found.spec) this.state.loadSpec(preset.spec);
+      this.showLesson(preset);
+    } else {
+      $('#lesson').hidden = true;
+    }
+    this.leaveRace(false);
+    this.state.normalize();
+    this.renderAll();
+    this.session.load(this.state.jobSpec());
+    this.writeUrl(); // the address bar always holds the experiment
+  }
+
+  hash({ hide = this.state.ui.hide } = {}) {
+    const ui = this.state.ui;
+    const saved = ui.hide;
+    ui.hide = hide;
+    const text = this.racing ? this.state.toHash({ specless: true }) : this.state.toHash();
+    ui.hide = saved;
+    return text;
+  }
+
+  writeUrl() {
+    this.written = this.hash();
+    history.replaceState(null, '', `#${this.written}`);
+  }
+
+  // ----- lessons ----------------------------------------------------------------------
+
+  buildLessonMenu() {
+    const menu = $('#lesson-menu');
+    const single = this.presets.filter((p) => !p.race);
+    const races = this.presets.filter((p) => p.race);
+    menu.append(
+      h('option', { value: '' }, 'Free play (no lesson)'),
+      h('optgroup', { label: 'Lessons' }, ...single.map((p) => h('option', { value: p.name, title: p.summary }, p.title))),
+      h('optgroup', { label: 'Races (several runs, one chart)' }, ...races.map((p) => h('option', { value: p.name, title: p.summary }, p.title))),
+    );
+    menu.addEventListener('change', () => this.loadLesson(menu.value));
+  }
+
+  async loadLesson(name) {
+    if (!name) {
+      this.state.ui.lesson = '';
+      $('#lesson').hidden = true;
+      if (this.racing) this.leaveRace();
+      this.saveUrl();
+      return;
+    }
+    let preset;
+    try {
+      preset = await api.preset(name);
+    } catch (error) {
+      this.alert(error.message, 'lesson', 'warn');
+      return;
+    }
+    this.state.ui.lesson = name;
+    this.showLesson(preset);
+    if (preset.variants) {
+      this.enterRace(preset);
+    } else {
+      this.leaveRace(false);
+      this.state.loadSpec(preset.spec);
+      this.state.normalize();
+      this.renderAll();
+      this.session.reset(this.state.jobSpec());
+    }
+    this.saveUrl();
+  }
+
+  showLesson(preset) {
+    setText($('#lesson-title'), preset.title);
+    setText($('#lesson-text'), preset.explanation);
+    $('#lesson').hidden = false;
+  }
+
+  // ----- races ------------------------------------------------------------------------
+
+  enterRace(preset) {
+    this.racing = true;
+    this.session.dispose();
+    this.clearRun();
+    document.body.classList.add('racing');
+    for (const el of $$('.spec-control')) el.inert = true;
+    $('#race').hidden = false;
+    $('#race').insertBefore($('#lesson'), $('#race .race-body'));
+    // The controls show the shared settings of the race (its first run).
+    this.state.loadSpec(preset.variants[0].spec);
+    this.renderAll();
+    this.race.start(preset);
+    this.renderStatus();
+    this.saveUrl();
+  }
+
+  leaveRace(reload = true) {
+    if (!this.racing) return;
+    this.racing = false;
+    this.race.stop();
+    document.body.classList.remove('racing');
+    for (const el of $$('.spec-control')) el.inert = false;
+    $('#race').hidden = true;
+    $('.network').insertBefore($('#lesson'), $('.network .net-foot'));
+    if (reload) {
+      this.state.ui.lesson = '';
+      $('#lesson-menu').value = '';
+      $('#lesson').hidden = true;
+      this.renderAll();
+      this.session.load(this.state.jobSpec());
+      this.saveUrl();
+    }
+  }
+
+  // ----- editing ----------------------------------------------------------------------
+
+  change(path, value) {
+    if (this.racing) return;
+    const state = this.state;
+    const notes = [];
+    if (path === 'model.activation') {
+      state.set('model.layers', edit.activation(state.spec.model.layers, null, value));
+    } else if (path === 'optimizer.name') {
+      state.set(path, value);
+      const info = state.optimizerInfo();
+      if (info && info.suggested_lr !== state.spec.optimizer.lr) {
+        state.set('optimizer.lr', info.suggested_lr);
+        notes.push(`Learning rate set to ${info.suggested_lr}, a good start for ${info.label}.`);
+      }
+    } else {
+      state.set(path, value);
+    }
+    notes.push(...state.normalize());
+    this.renderAll();
+    this.saveUrl();
+    this.note(notes.join(' '));
+    this.controls.clearErrors();
+    this.hideAlert();
+    if (path === 'optimizer.lr') {
+      this.session.setLearningRate(value, state.jobSpec());
+      return;
+    }
+    this.session.spec = state.jobSpec();
+    this.session.intent = null;
+    this.reload();
+  }
+
+  editNetwork({ kind, index, value }) {
+    const layers = this.state.spec.model.layers;
+    if (kind === 'feature') {
+      const on = new Set(this.state.spec.features);
+      if (on.has(value)) on.delete(value);
+      else on.add(value);
+      this.change('features', this.catalog.features.map((f) => f.name).filter((n) => on.has(n)));
+    } else if (kind === 'units') {
+      this.change('model.layers', edit.units(layers, index, value, this.catalog.limits.max_units));
+    } else if (kind === 'activation') {
+      this.change('model.layers', edit.activation(layers, index, value));
+    } else if (kind === 'dropout') {
+      this.change('model.layers', edit.dropout(layers, index, value));
+    } else if (kind === 'batchnorm') {
+      this.change('model.layers', edit.batchNorm(layers, index, value));
+    }
+  }
+
+  setUi(name, value) {
+    this.state.ui[name] = value;
+    this.heatmap.setOptions({ showTest: this.state.ui.showTest, discretize: this.state.ui.discretize });
+    this.curves.setLog(this.state.ui.logScale);
+    this.scheduler.request();
+    this.saveUrl();
+  }
+
+  renderAll() {
+    this.controls.render();
+    this.renderTabs();
+    this.datasets.update(this.state.spec.dataset.name);
+    this.heatmap.setOptions({ showTest: this.state.ui.showTest, discretize: this.state.ui.discretize });
+    this.curves.setLog(this.state.ui.logScale);
+    this.renderNetwork();
+    this.renderLegend();
+  }
+
+  /** Accuracy and the report only exist for classification. */
+  renderTabs() {
+    const classification = this.state.spec.task === 'classification';
+    for (const id of ['tab-accuracy-btn', 'tab-report-btn']) {
+      const tab = $(`#${id}`);
+      tab.hidden = !classification;
+      if (!classification && tab.getAttribute('aria-selected') === 'true') $('#tab-loss-btn').click();
+    }
+  }
+
+  /** Output units: from the latest weights frame, else what the task implies. */
+  outputUnits() {
+    const layers = this.frames.weights?.header.layers;
+    if (layers?.length) return layers.at(-1).weight[0];
+    const spec = this.state.spec;
+    if (spec.task !== 'classification') return 1;
+    const k = this.state.datasetInfo()?.multi_class ? spec.dataset.classes : 2;
+    return k > 2 || spec.loss === 'cross_entropy' ? k : 1;
+  }
+
+  renderNetwork() {
+    const spec = this.state.spec;
+    const model = {
+      features: this.catalog.features.map((f) => ({
+        name: f.name, label: f.label, on: spec.features.includes(f.name), index: spec.features.indexOf(f.name),
+      })),
+      groups: toGroups(spec.model.layers).groups,
+      outputs: this.outputUnits(),
+    };
+    const key = JSON.stringify([spec.features, spec.model.layers, model.outputs]);
+    if (key === this.structureKey) return;
+    this.structureKey = key;
+    this.network.render(model);
+    const widths = [spec.features.length, ...model.groups.map((g) => g.dense.units), model.outputs];
+    setText($('#network-shape'), widths.join(' → '));
+  }
+
+  renderLegend() {
+    const spec = this.state.spec;
+    const legend = $('#legend');
+    const info = this.state.datasetInfo();
+    if (spec.task === 'regression') {
+      legend.replaceChildren(h('span', {}, 'low'), h('span', { class: 'legend-bar', style: `background:${DIVERGING_GRADIENT}` }), h('span', {}, 'high'));
+    } else if (info?.multi_class) {
+      legend.replaceChildren(...Array.from({ length: spec.dataset.classes }, (_, i) =>
+        h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(CATEGORICAL[i])}` }), `class ${i}`)));
+    } else {
+      legend.replaceChildren(h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(CATEGORICAL[0])}` }), 'class 0'),
+        h('span', { class: 'legend-bar', style: `background:${DIVERGING_GRADIENT}` }),
+        h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(CATEGORICAL[1])}` }), 'class 1'));
+    }
+  }
+
+  // ----- the run ----------------------------------------------------------------------
+
+  clearRun() {
+    this.frames = { boundary: null, neurons: null, weights: null, points: null };
+    this.latest = null;
+    this.exactReport = null;
+    this.layersFetched = false;
+    this.controls.clearErrors();
+    this.hideAlert('refused');
+    this.heatmap.clear();
+    this.network.clear();
+    this.curves.clear();
+    this.report.empty('Press play: the report fills in as the network trains.');
+    this.layersTable.clear();
+    this.renderStatus();
+    this.scheduler.request();
+  }
+
+  addMetrics(points, history) {
+    if (history && !points.length) return;
+    this.curves.add(points, history);
+    const last = points.at(-1);
+    if (last) this.latest = last;
+    for (const p of points) if (p.report) this.exactReport = { report: p.report, step: p.step };
+    this.scheduler.request();
+  }
+
+  addFrame(frame) {
+    const type = frame.header.type;
+    if (type === 'points') {
+      this.frames.points = frame;
+      this.heatmap.setPoints(frame);
+      this.fetchLayers();
+    } else if (type === 'boundary') {
+      this.frames.boundary = frame;
+      this.heatmap.setBoundary(frame);
+      this.framesDirty = true;
+    } else if (type === 'neurons' || type === 'weights') {
+      this.frames[type] = frame;
+      this.framesDirty = true;
+      if (type === 'weights') this.renderNetwork();
+    }
+    this.scheduler.request();
+  }
+
+  async fetchLayers() {
+    const job = this.session.job;
+    if (!job || this.layersFetched) return;
+    this.layersFetched = true;
+    try {
+      const view = await api.job(job.id);
+      if (this.session.job?.id === view.id) {
+        this.layersTable.update(view.layers);
+        setText($('#network-params'), view.parameter_count !== undefined ? `${fmt.int(view.parameter_count)} params` : '');
+      }
+    } catch {
+      this.layersFetched = false;
+    }
+  }
+
+  hoverNeuron(neuron) {
+    this.hovered = neuron;
+    this.refreshHovered();
+    this.scheduler.request();
+  }
+
+  refreshHovered() {
+    const n = this.hovered;
+    const grid = n ? this.network.neuronGrid(n.layer, n.unit) : null;
+    this.heatmap.showNeuron(grid ? { ...grid, label: `${n.label}: its output over the plane` } : null);
+  }
+
+  /** Everything drawn per frame; runs at most once per animation frame. */
+  draw() {
+    if (this.racing) {
+      this.drawRaceCounters();
+      return;
+    }
+    if (this.framesDirty) {
+      this.framesDirty = false;
+      this.network.setFrames(this.frames);
+      this.network.paint();
+      if (this.hovered) this.refreshHovered();
+    }
+    this.heatmap.draw();
+    this.curves.draw();
+    const p = this.latest;
+    this.status.counters({
+      step: Math.max(p?.step ?? 0, this.session.step),
+      epoch: p?.epoch,
+      rate: this.session.playing ? p?.steps_per_second : 0,
+    });
+    setText($('#test-loss'), fmt.loss(p?.test_loss));
+    setText($('#train-loss'), fmt.loss(p?.train_loss));
+    const classification = this.state.spec.task === 'classification';
+    $('#accuracy-score').hidden = !classification;
+    setText($('#test-accuracy'), fmt.pct(p?.test_accuracy ?? p?.train_accuracy));
+    if (!$('#tab-report').hidden) this.renderReport();
+  }
+
+  drawRaceCounters() {
+    const latest = this.race.runs.map((r) => r.points.at(-1)).filter(Boolean);
+    this.status.counters({
+      step: Math.max(0, ...latest.map((p) => p.step)),
+      epoch: latest.length ? Math.max(...latest.map((p) => p.epoch)) : 0,
+      rate: this.race.playing ? latest.reduce((a, p) => a + (p.steps_per_second || 0), 0) : 0,
+    });
+  }
+
+  renderReport() {
+    if (this.state.spec.task !== 'classification') {
+      this.report.empty('Precision, recall and F1 apply to classification; this dataset is a regression task.');
+      return;
+    }
+    const exact = this.exactReport;
+    if (exact && (!this.latest || exact.step >= this.latest.step)) {
+      this.report.update(exact.report, { exact: true, step: exact.step });
+    } else if (this.frames.points && this.frames.boundary) {
+      this.report.update(estimateReport(this.frames.points, this.frames.boundary), { exact: false });
+    }
+  }
+
+  // ----- status and errors ------------------------------------------------------------
+
+  setConnection(state) {
+    this.connection = state;
+    if (state === 'reconnecting') this.alert('Connection to the server lost: reconnecting…', 'connection', 'warn');
+    else this.hideAlert('connection');
+    this.renderStatus();
+  }
+
+  renderStatus() {
+    const racing = this.racing;
+    const playing = racing ? this.race.playing : this.session.playing;
+    const job = this.session.job;
+    this.status.show({
+      playing,
+      ...describeRun({ racing, playing, connection: this.connection, error: this.session.error, job }),
+    });
+    if (!racing && job?.status === 'failed') {
+      const reason = job.reason || 'the run failed';
+      const at = /at step (\d+)/.exec(reason);
+      this.heatmap.showBanner(at ? `Diverged at step ${fmt.int(Number(at[1]))}` : 'Training failed');
+      this.alert(`Training stopped: ${reason}`, 'failed');
+    } else if (!racing && job?.status === 'interrupted' && !job.resuming) {
+      this.heatmap.showBanner('');
+      this.alert('The server restarted while this run was training: press play to continue it, '
+        + 'or reset to start over.', 'failed', 'warn');
+    } else if (!racing) {
+      this.heatmap.showBanner('');
+      this.hideAlert('failed');
+    }
+    this.scheduler.request();
+  }
+
+  showError(error) {
+    if (error.status === 422) {
+      const rest = this.controls.showErrors(error.errors);
+      if (rest.length) this.alert(`The server refused these settings: ${rest.join('; ')}`, 'refused');
+    } else if (error.status === 429) {
+      this.alert(error.message, 'busy', 'warn');
+    } else {
+      this.alert(error.message, 'error');
+    }
+    this.renderStatus();
+  }
+
+  showMessageError(text) {
+    if (/^lr\b/.test(text)) {
+      const rest = this.controls.showErrors([`optimizer.lr: ${text}`]);
+      if (!rest.length) return;
+    }
+    this.alert(text, 'message', 'warn');
+  }
+
+  alert(text, kind, tone) {
+    this.status.alert(text, kind, tone);
+  }
+
+  hideAlert(kind) {
+    this.status.hideAlert(kind);
+  }
+
+  note(text) {
+    this.status.note(text);
+  }
+
+  // ----- input ------------------------------------------------------------------------
+
+  target() {
+    return this.racing ? this.race : this.session;
+  }
+
+  bindTransport() {
+    $('#play').addEventListener('click', () => this.target().toggle());
+    $('#step').addEventListener('click', () => this.target().stepOnce());
+    $('#reset').addEventListener('click', () => this.resetRun());
+  }
+
+  resetRun() {
+    this.controls.clearErrors();
+    this.hideAlert();
+    if (this.racing) this.race.reset();
+    else this.session.reset(this.state.jobSpec());
+  }
+
+  bindTabs() {
+    const tabs = $$('[role="tab"]');
+    $('.tabs').addEventListener('keydown', (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const shown = tabs.filter((t) => !t.hidden);
+      const next = shown[(shown.indexOf(event.target) + step + shown.length) % shown.length];
+      next.click();
+      next.focus();
+    });
+    for (const tab of tabs) {
+      tab.addEventListener('click', () => {
+        for (const other of tabs) {
+          const on = other === tab;
+          other.setAttribute('aria-selected', on ? 'true' : 'false');
+          other.tabIndex = on ? 0 : -1;
+          $(`#${other.getAttribute('aria-controls')}`).hidden = !on;
+        }
+        this.scheduler.request();
+      });
+    }
+  }
+
+  bindKeys() {
+    document.addEventListener('keydown', (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      const el = event.target;
+      if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
+      if (event.key === ' ') {
+        if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
+        event.preventDefault();
+        this.target().toggle();
+      } else if (event.key === 's' || event.key === 'S') {
+        this.target().stepOnce();
+      } else if (event.key === 'r' || event.key === 'R') {
+        this.resetRun();
+      }
+    });
+  }
+}
+
+async function main() {
+  let catalog;
+  let presets;
+  try {
+    [catalog, { presets }] = await Promise.all([api.catalog(), api.presets()]);
+  } catch (error) {
+    document.body.classList.add('failed');
+    $('#boot-error').hidden = false;
+    setText($('#boot-error-text'), error.message);
+    return;
+  }
+  const health = await api.health().catch(() => null);
+  const app = new App(catalog, presets, health);
+  window.nnplay = app; // for the console and the browser tests
+  await app.start();
+  document.body.classList.add('ready');
+}
+
+main();

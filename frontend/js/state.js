@@ -1,0 +1,211 @@
+// The page state: the experiment spec plus a few page-only settings.
+// One table (PROPS) says how each property is written to and read from the share link,
+// like TensorFlow Playground's state table; nothing else knows the URL format.
+
+import { clone, getPath, setPath } from './util.js';
+
+// key: name in the link; path: where it lives in the spec (or ui: a page setting).
+export const PROPS = [
+  { key: 'data', path: 'dataset.name', type: 'string' },
+  { key: 'n', path: 'dataset.n_samples', type: 'int' },
+  { key: 'noise', path: 'dataset.noise', type: 'float' },
+  { key: 'split', path: 'dataset.test_fraction', type: 'float' },
+  { key: 'classes', path: 'dataset.classes', type: 'int' },
+  { key: 'norm', path: 'dataset.normalization', type: 'string' },
+  { key: 'dseed', path: 'dataset.seed', type: 'int' },
+  { key: 'f', path: 'features', type: 'list' },
+  { key: 'layers', path: 'model.layers', type: 'layers' },
+  { key: 'init', path: 'model.init', type: 'string' },
+  { key: 'opt', path: 'optimizer.name', type: 'string' },
+  { key: 'lr', path: 'optimizer.lr', type: 'float' },
+  { key: 'mom', path: 'optimizer.momentum', type: 'float', param: 'momentum' },
+  { key: 'nest', path: 'optimizer.nesterov', type: 'bool', param: 'nesterov' },
+  { key: 'wd', path: 'optimizer.weight_decay', type: 'float', param: 'weight_decay' },
+  { key: 'b1', path: 'optimizer.beta1', type: 'float', param: 'beta1' },
+  { key: 'b2', path: 'optimizer.beta2', type: 'float', param: 'beta2' },
+  { key: 'alpha', path: 'optimizer.alpha', type: 'float', param: 'alpha' },
+  { key: 'rho', path: 'optimizer.rho', type: 'float', param: 'rho' },
+  { key: 'loss', path: 'loss', type: 'string' },
+  { key: 'l1', path: 'regularization.l1', type: 'float' },
+  { key: 'l2', path: 'regularization.l2', type: 'float' },
+  { key: 'batch', path: 'batch_size', type: 'int' },
+  { key: 'seed', path: 'seed', type: 'int' },
+  // Page settings.
+  { key: 'lesson', ui: 'lesson', type: 'string' },
+  { key: 'showtest', ui: 'showTest', type: 'bool' },
+  { key: 'disc', ui: 'discretize', type: 'bool' },
+  { key: 'log', ui: 'logScale', type: 'bool' },
+  { key: 'hide', ui: 'hide', type: 'list' },
+];
+
+// Single runs train until the person stops them (the server's upper limit).
+export const OPEN_ENDED_STEPS = 1_000_000;
+
+export const UI_DEFAULTS = { lesson: '', showTest: false, discretize: false, logScale: false, hide: [] };
+
+// Layers in the link: dense "8.tanh", dropout "d0.3", batch norm "bn", comma separated.
+export function encodeLayers(layers) {
+  return layers.map((layer) => {
+    if (layer.type === 'dropout') return `d${layer.p}`;
+    if (layer.type === 'batchnorm') return 'bn';
+    return `${layer.units}.${layer.activation}`;
+  }).join(',');
+}
+
+export function decodeLayers(text) {
+  if (!text) return [];
+  return text.split(',').map((token) => {
+    if (token === 'bn') return { type: 'batchnorm' };
+    if (/^d[\d.]+$/.test(token)) return { type: 'dropout', p: Number(token.slice(1)) };
+    const [units, activation] = token.split('.');
+    return { type: 'dense', units: Number(units), activation: activation || 'tanh' };
+  });
+}
+
+const ENCODE = {
+  string: (v) => v,
+  int: (v) => String(v),
+  float: (v) => String(v),
+  bool: (v) => (v ? '1' : '0'),
+  list: (v) => v.join(','),
+  layers: encodeLayers,
+};
+
+const DECODE = {
+  string: (s) => s,
+  int: (s) => (/^-?\d+$/.test(s) ? Number(s) : undefined),
+  float: (s) => (s !== '' && Number.isFinite(Number(s)) ? Number(s) : undefined),
+  bool: (s) => s === '1' || s === 'true',
+  list: (s) => (s ? s.split(',') : []),
+  layers: decodeLayers,
+};
+
+const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
+
+/** The app's state: `spec` (the experiment) and `ui` (page settings). */
+export class State {
+  constructor(catalog) {
+    this.catalog = catalog;
+    this.spec = clone(catalog.defaults);
+    this.ui = clone(UI_DEFAULTS);
+    this.syncTask();
+  }
+
+  get(path) {
+    return getPath(this.spec, path);
+  }
+
+  set(path, value) {
+    setPath(this.spec, path, value);
+    if (path === 'dataset.name') this.syncTask();
+  }
+
+  /** Task follows from the dataset. */
+  syncTask() {
+    const info = this.datasetInfo();
+    if (info) this.spec.task = info.task;
+  }
+
+  datasetInfo(name = this.spec.dataset.name) {
+    return this.catalog.datasets.find((d) => d.name === name);
+  }
+
+  optimizerInfo(name = this.spec.optimizer.name) {
+    return this.catalog.optimizers.find((o) => o.name === name);
+  }
+
+  /** Training samples after the test split (the server rounds the same way). */
+  trainSize() {
+    const d = this.spec.dataset;
+    return d.n_samples - Math.round(d.n_samples * d.test_fraction);
+  }
+
+  /**
+   * Keep dependent fields consistent after an edit; returns notes for the person.
+   * (The server checks them too; this only spares an avoidable refusal.)
+   */
+  normalize() {
+    const notes = [];
+    const spec = this.spec;
+    const losses = this.catalog.losses.filter((l) => l.tasks.includes(spec.task));
+    if (!losses.some((l) => l.name === spec.loss) && losses.length) {
+      notes.push(`Loss set to ${losses[0].label}: ${spec.loss} does not apply to ${spec.task}.`);
+      spec.loss = losses[0].name;
+    }
+    const params = this.optimizerInfo()?.params || [];
+    if (spec.optimizer.nesterov && !params.includes('nesterov')) spec.optimizer.nesterov = false;
+    return notes;
+  }
+
+  /** Load a spec (e.g. a preset's) over the catalog defaults. */
+  loadSpec(spec) {
+    const merged = clone(this.catalog.defaults);
+    for (const prop of PROPS) {
+      if (!prop.path) continue;
+      const value = getPath(spec, prop.path);
+      if (value !== undefined) setPath(merged, prop.path, clone(value));
+    }
+    this.spec = merged;
+    this.syncTask();
+  }
+
+  /** The spec sent to the server for a single, open-ended run. */
+  jobSpec() {
+    const spec = clone(this.spec);
+    spec.max_steps = OPEN_ENDED_STEPS;
+    delete spec.name;
+    return spec;
+  }
+
+  /** The share link's fragment: every spec property plus the page settings that differ. */
+  toHash({ specless = false } = {}) {
+    const used = new Set(this.optimizerInfo()?.params || []);
+    const parts = [];
+    for (const prop of PROPS) {
+      let value;
+      if (prop.ui) {
+        value = this.ui[prop.ui];
+        const empty = Array.isArray(value) ? value.length === 0 : value === UI_DEFAULTS[prop.ui];
+        if (empty) continue;
+      } else {
+        if (specless) continue;
+        if (prop.param && !used.has(prop.param)) continue;
+        value = getPath(this.spec, prop.path);
+        if (value === undefined) continue;
+      }
+      parts.push(`${prop.key}=${escape(ENCODE[prop.type](value))}`);
+    }
+    return parts.join('&');
+  }
+
+  /** Read a share link's fragment (or query) over the defaults; says what it held. */
+  fromHash(hash) {
+    const text = hash.replace(/^[#?]/, '');
+    if (!text) return { spec: false, ui: false };
+    const values = new Map();
+    for (const pair of text.split('&')) {
+      const at = pair.indexOf('=');
+      if (at < 0) continue;
+      try {
+        values.set(pair.slice(0, at), decodeURIComponent(pair.slice(at + 1)));
+      } catch {
+        // A mangled value is skipped; the default stays.
+      }
+    }
+    const found = { spec: false, ui: false };
+    for (const prop of PROPS) {
+      if (!values.has(prop.key)) continue;
+      const value = DECODE[prop.type](values.get(prop.key));
+      if (value === undefined) continue;
+      if (prop.ui) {
+        this.ui[prop.ui] = value;
+        found.ui = true;
+      } else {
+        setPath(this.spec, prop.path, value);
+        found.spec = true;
+      }
+    }
+    this.syncTask();
+    return found;
+  }
+}

@@ -1,0 +1,63 @@
+// The run's state in words: the play button, the counters, the status pill, the alert line
+// under the toolbar and the short-lived note. Nothing here decides anything.
+
+import { $, fmt, setText } from './util.js';
+
+/** What the status pill says, and in which tone, for the current run. */
+export function describeRun({ racing, playing, connection, error, job }) {
+  if (racing) return playing ? { text: 'racing', tone: 'live' } : { text: 'race ready', tone: '' };
+  if (connection === 'reconnecting') return { text: 'reconnecting…', tone: 'warn' };
+  if (error) return { text: error.status === 422 ? 'settings refused' : 'not started', tone: 'bad' };
+  if (!job) return { text: 'preparing…', tone: '' };
+  if (job.status === 'failed') {
+    return { text: /diverged/.test(job.reason || '') ? 'diverged' : 'failed', tone: 'bad' };
+  }
+  if (playing) return { text: 'training', tone: 'live' };
+  if (job.status === 'paused' && job.step > 0) return { text: 'paused', tone: '' };
+  if (['completed', 'stopped', 'interrupted'].includes(job.status)) return { text: job.status, tone: '' };
+  return { text: 'ready', tone: '' };
+}
+
+export class StatusBar {
+  constructor() {
+    this.play = $('#play');
+    this.pill = $('#status');
+    this.box = $('#alert');
+    this.noteBox = $('#note');
+    $('#alert-close').addEventListener('click', () => this.hideAlert());
+  }
+
+  show({ playing, text, tone }) {
+    this.play.classList.toggle('playing', playing);
+    this.play.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    this.play.title = playing ? 'Pause (space)' : 'Play (space)';
+    setText(this.pill, text);
+    this.pill.dataset.tone = tone;
+  }
+
+  counters({ step, epoch, rate }) {
+    setText($('#step-count'), fmt.step(step));
+    setText($('#epoch-count'), Number.isFinite(epoch) ? epoch.toFixed(2) : '0.00');
+    setText($('#rate'), rate ? fmt.int(rate) : '–');
+  }
+
+  /** One alert line under the toolbar; `kind` lets the code that raised it take it down. */
+  alert(text, kind = 'error', tone = 'bad') {
+    this.box.dataset.kind = kind;
+    this.box.dataset.tone = tone;
+    setText($('#alert-text'), text);
+    this.box.hidden = false;
+  }
+
+  hideAlert(kind) {
+    if (!kind || this.box.dataset.kind === kind) this.box.hidden = true;
+  }
+
+  /** A passing remark (e.g. a value the page adjusted), gone after a few seconds. */
+  note(text) {
+    setText(this.noteBox, text);
+    this.noteBox.hidden = !text;
+    clearTimeout(this.timer);
+    if (text) this.timer = setTimeout(() => { this.noteBox.hidden = true; }, 6000);
+  }
+}
