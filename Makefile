@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test install install-dev vendor lint bench clean
+.PHONY: serve test install install-dev vendor lint bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ test: install-dev lint
 
 bench: install
 	$(BIN)/python bench/engine.py
+
+# The wheel carries the page and static/vendor, so the vendor step comes first.
+wheel: vendor $(BIN)/python
+	$(BIN)/pip wheel --no-deps -w dist .
 
 clean:
 	rm -rf $(VENV) static/vendor frontend/node_modules

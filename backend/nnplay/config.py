@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(10.0, gt=0)  # seconds between checkpoints of a run
     max_runs: int = Field(1000, ge=1)  # stored runs; the oldest finished are pruned past it
     max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning
+    idle_timeout: float = Field(600.0, gt=0)  # paused jobs with no viewer this long are stopped
     log_level: str = "info"
 
     def worker_count(self) -> int:

@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_jobs=settings.max_jobs, device=settings.device,
         snapshot_budget=settings.frame_budget, store=store, checkpoints=checkpoints,
         checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
-        max_checkpoint_bytes=settings.max_checkpoint_bytes,
+        max_checkpoint_bytes=settings.max_checkpoint_bytes, idle_timeout=settings.idle_timeout,
     )
     manager.restore()
 

@@ -85,7 +85,8 @@ async def create_job(
     """Start a training job from a spec or a preset; it queues when the server is busy."""
     spec, options = parse_job_request(body)
     job = manager.create(spec, name=spec.name, paused=options.paused,
-                         frame_rate=options.frame_rate or settings.frame_rate)
+                         frame_rate=options.frame_rate or settings.frame_rate,
+                         detailed_metrics=options.detailed_metrics)
     return job.view()
 
 

@@ -20,6 +20,8 @@ class JobOptions(_Body):
     paused: bool = False  # start parked, so the first thing a person does can be "step"
     frame_rate: float | None = Field(None, gt=0, le=60)  # frames/s; default from settings
     variant: int = Field(0, ge=0, le=50)  # which run of a race preset
+    # Per-class precision/recall/F1 and the confusion matrix in every metrics point.
+    detailed_metrics: bool = True
 
 
 class StepRequest(_Body):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,6 +98,7 @@ class Hub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
+        self.last_seen = time.monotonic()  # when a viewer last came or went
 
     @property
     def has_subscribers(self) -> bool:
@@ -134,8 +136,10 @@ class Hub:
         subscription = Subscription(asyncio.get_running_loop())
         with self._lock:
             self._subscriptions.add(subscription)
+            self.last_seen = time.monotonic()
         try:
             yield subscription
         finally:
             with self._lock:
                 self._subscriptions.discard(subscription)
+                self.last_seen = time.monotonic()

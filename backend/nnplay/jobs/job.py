@@ -95,6 +95,7 @@ class Job:
         self.status = JobStatus.queued
         self.reason: str | None = None
         self.start_paused = paused
+        self.detailed_metrics = False
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)
         self.checkpoint_saved = threading.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -48,8 +49,10 @@ class JobManager:
                  max_running: int = 100, max_jobs: int = 200, device: str = "auto",
                  snapshot_budget: float = 0.1, store: RunStore | None = None,
                  checkpoints: CheckpointStore | None = None, checkpoint_interval: float = 10.0,
-                 max_runs: int = 1000, max_checkpoint_bytes: int = 2**30) -> None:
+                 max_runs: int = 1000, max_checkpoint_bytes: int = 2**30,
+                 idle_timeout: float = 600.0) -> None:
         self.executor = executor
+        self.idle_timeout = idle_timeout
         self.store = store
         self.checkpoints = checkpoints
         self.checkpoint_interval = checkpoint_interval
@@ -65,6 +68,31 @@ class JobManager:
         self._running = 0
         self._lock = threading.RLock()
         self._shutting_down = False
+        self._stop_reaper = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_idle_loop, name="nnplay-reaper",
+                                        daemon=True)
+        self._reaper.start()
+
+    def _reap_idle_loop(self) -> None:
+        interval = min(30.0, max(0.1, self.idle_timeout / 4))
+        while not self._stop_reaper.wait(interval):
+            self.reap_idle()
+
+    def reap_idle(self) -> list[str]:
+        """Stop paused jobs nobody has watched for `idle_timeout` s (e.g. a closed tab's)."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [job for job in self._jobs.values()
+                    if job.status == JobStatus.paused and job.hub.subscriber_count == 0
+                    and now - job.hub.last_seen > self.idle_timeout]
+        for job in idle:
+            job.reason = (f"stopped after {self.idle_timeout:g} s paused with nobody "
+                          "watching; resume is not possible, start it again")
+            try:
+                self.stop(job.id)
+            except (IllegalTransition, UnknownJob):
+                continue  # it finished or went away meanwhile
+        return [job.id for job in idle]
 
     # ----- lookup -------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -86,7 +114,7 @@ class JobManager:
 
     # ----- creation and scheduling ---------------------------------------------------
     def create(self, spec: ExperimentSpec, *, name: str = "", paused: bool = False,
-               frame_rate: float = 20.0) -> Job:
+               frame_rate: float = 20.0, detailed_metrics: bool = False) -> Job:
         """Add a job; it starts at once if a slot is free, otherwise it queues."""
         with self._lock:
             if self._shutting_down:
@@ -95,6 +123,7 @@ class JobManager:
             if self.active_count() >= self.max_jobs:
                 raise TooManyJobs(self.max_jobs, retry_after=5)
             job = Job(spec, name=name, paused=paused, frame_rate=frame_rate)
+            job.detailed_metrics = detailed_metrics
             self._jobs[job.id] = job
             if self.store is not None:
                 self.store.insert_run(job.id, job.name, spec.model_dump(mode="json"),
@@ -141,7 +170,8 @@ class JobManager:
         job.finished_at = run.finished_at
         job.lr = run.lr if run.lr is not None else spec.optimizer.lr
         job.reason = run.reason
-        job.history.restore(run.points, run.history_stride, run.latest)
+        tail = {k: v for k, v in run.latest.items() if k != "report"} if run.latest else None
+        job.history.restore(run.points, run.history_stride, tail)
         job.latest = run.latest
         status = JobStatus(run.status)
         if status.active:
@@ -209,6 +239,7 @@ class JobManager:
                 job_id=job.id, spec=job.spec.model_dump(mode="json"), frame_rate=job.frame_rate,
                 snapshot_budget=self.snapshot_budget, device=self.device,
                 paused=job.start_paused, resume=job.resume_from_checkpoint,
+                detailed_metrics=job.detailed_metrics,
                 checkpoint_dir=str(self.checkpoints.directory) if self.checkpoints else None,
                 checkpoint_interval=self.checkpoint_interval,
             )
@@ -315,6 +346,7 @@ class JobManager:
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every job, wait for the workers, and mark unfinished jobs interrupted."""
+        self._stop_reaper.set()
         with self._lock:
             self._shutting_down = True
             jobs = list(self._jobs.values())
@@ -347,9 +379,11 @@ class JobEvents(RunEvents):
         point = metrics_point(event)
         job.latest = point
         job.lr = event.lr
-        seq, thinned = job.history.append(point)
+        # The per-class report goes to viewers and the latest state, not the history.
+        kept = {key: value for key, value in point.items() if key != "report"}
+        seq, thinned = job.history.append(kept)
         if store is not None:
-            store.add_point(job.id, seq, point, job.history.stride)
+            store.add_point(job.id, seq, kept, job.history.stride, latest=point)
             if thinned:
                 store.thin_points(job.id, job.history.stride)
         job.hub.publish_metrics(point)

@@ -37,6 +37,7 @@ class RunRequest:
     resume: bool = False  # continue from the job's checkpoint
     checkpoint_dir: str | None = None
     checkpoint_interval: float = 10.0
+    detailed_metrics: bool = False  # per-class report in every metrics point
 
 
 class RunEvents(Callback):
@@ -108,6 +109,7 @@ def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
     options = TrainerOptions(
         metrics_interval=1.0 / request.frame_rate, snapshot_interval=1.0 / request.frame_rate,
         snapshot_budget=request.snapshot_budget, device=request.device, callbacks=callbacks,
+        detailed_metrics=request.detailed_metrics,
     )
     try:
         trainer = Trainer(parse_spec(request.spec), options, control)

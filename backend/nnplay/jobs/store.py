@@ -180,9 +180,11 @@ class RunStore:
         self._submit(lambda db: db.execute(
             f"UPDATE runs SET {columns} WHERE id = ?", (*values, run_id)))
 
-    def add_point(self, run_id: str, seq: int, point: dict[str, Any], stride: int) -> None:
-        """Record a metrics point kept by the history (and the run's latest state)."""
+    def add_point(self, run_id: str, seq: int, point: dict[str, Any], stride: int,
+                  latest: dict[str, Any] | None = None) -> None:
+        """Record a metrics point kept by the history, and the run's latest state."""
         text = json.dumps(point)
+        latest_text = json.dumps(latest) if latest is not None else text
         step = int(point["step"])
         test_loss = point.get("test_loss")
         test_accuracy = point.get("test_accuracy")
@@ -198,7 +200,7 @@ class RunStore:
                 "best_test_accuracy = CASE WHEN ? IS NULL THEN best_test_accuracy "
                 "  ELSE MAX(COALESCE(best_test_accuracy, ?), ?) END "
                 "WHERE id = ?",
-                (text, step, stride, test_loss, test_loss, test_loss,
+                (latest_text, step, stride, test_loss, test_loss, test_loss,
                  test_accuracy, test_accuracy, test_accuracy, run_id))
 
         self._submit(op)
