@@ -90,3 +90,28 @@ def test_a_corrupted_checkpoint_fails_only_that_run(
         client.resume(broken["id"])
     assert refused.value.status == 409
     client.stop(healthy["id"])
+
+
+def test_a_restored_run_shows_its_final_boundary_and_summary(
+        server_factory: Callable[..., object], tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(server.url)  # type: ignore[attr-defined]
+    run = client.create_job(preset="circle", overrides={"max_steps": 300})
+    _wait_for(lambda: client.job(run["id"])["status"] == "completed")
+    time.sleep(0.8)  # the store flushes every half second
+    server.stop()  # type: ignore[attr-defined]
+
+    restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(restarted.url)  # type: ignore[attr-defined]
+    view = client.job(run["id"])
+    assert view["summary"]["dataset"] == "circle"
+    assert view["summary"]["model"] == "4 tanh → 2 tanh"
+    assert view["summary"]["best_test_accuracy"] > 0.8
+    with client.stream(run["id"]) as events:
+        kinds = set()
+        while not {"points", "boundary", "neurons", "weights"} <= kinds:
+            event = events.receive(timeout=10)
+            kinds.add(event.type)
+            if event.type == "boundary":
+                assert event.data["step"] == 300 and event.array.shape == (64, 64)

@@ -93,6 +93,10 @@ async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> N
     last_step = history[-1]["step"] if history else -1
     points_sent = False
     snapshot = job.latest_snapshot
+    if snapshot is None and job.status.finished:
+        # A run restored after a restart: draw its final state from its checkpoint.
+        manager: JobManager = websocket.app.state.manager
+        snapshot = await asyncio.to_thread(manager.snapshot_from_checkpoint, job)
     encoder = websocket.app.state.encode_frames
     pending_frames: list[bytes] = []
     if snapshot is not None:

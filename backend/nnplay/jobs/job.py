@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nnplay.data import Dataset, build_dataset
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
-from nnplay.spec import ExperimentSpec
+from nnplay.spec import DenseLayer, DropoutLayer, ExperimentSpec
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainStart
 from nnplay.train.trainer import Trainer
@@ -36,10 +36,21 @@ class MetricsHistory:
         self.stride = 1
         self._seen = 0
         self._tail: dict[str, Any] | None = None  # latest point when the stride skipped it
+        self.best_test_loss: float | None = None  # over every point seen, thinned or not
+        self.best_test_accuracy: float | None = None
+
+    def _track_best(self, point: dict[str, Any]) -> None:
+        loss, accuracy = point.get("test_loss"), point.get("test_accuracy")
+        if loss is not None and (self.best_test_loss is None or loss < self.best_test_loss):
+            self.best_test_loss = loss
+        if accuracy is not None and (self.best_test_accuracy is None
+                                     or accuracy > self.best_test_accuracy):
+            self.best_test_accuracy = accuracy
 
     def append(self, point: dict[str, Any]) -> tuple[int, bool]:
         """Record a point; returns its sequence number and whether older points were thinned."""
         seq = self._seen
+        self._track_best(point)
         if seq % self.stride == 0:
             self._points.append((seq, point))
             self._tail = None
@@ -64,6 +75,8 @@ class MetricsHistory:
         self._tail = latest if latest is not None and latest["step"] > last_step else None
         if self._tail is not None:
             self._seen += 1
+        for point in self.points():
+            self._track_best(point)
 
     def truncate(self, last_step: int) -> None:
         """Forget points after `last_step` (a run resumed from an earlier checkpoint)."""
@@ -160,6 +173,14 @@ class Job:
         return {"type": "status", "id": self.id, "status": self.status.value,
                 "reason": self.reason, "step": self.step, "lr": self.lr}
 
+    def summary(self) -> dict[str, Any]:
+        """What a table of runs shows: data, model, optimizer and the best test results."""
+        spec = self.spec
+        return {"task": spec.task.value, "dataset": spec.dataset.name.value,
+                "model": model_summary(spec), "optimizer": spec.optimizer.name.value,
+                "loss": spec.loss.value, "best_test_loss": self.history.best_test_loss,
+                "best_test_accuracy": self.history.best_test_accuracy}
+
     def view(self, with_spec: bool = True) -> dict[str, Any]:
         """The public JSON view of the job."""
         out: dict[str, Any] = {
@@ -169,6 +190,7 @@ class Job:
             "finished_at": self.finished_at, "frame_rate": self.frame_rate,
             "metrics": self.latest,
             "viewers": self.hub.subscriber_count,
+            "summary": self.summary(),
         }
         if self.start_info is not None:
             out["device"] = self.start_info.device
@@ -177,6 +199,19 @@ class Job:
         if with_spec:
             out["spec"] = self.spec.model_dump(mode="json")
         return out
+
+
+def model_summary(spec: ExperimentSpec) -> str:
+    """The hidden layers in a few characters, e.g. '8 tanh → 8 tanh → dropout 0.2'."""
+    parts = []
+    for layer in spec.model.layers:
+        if isinstance(layer, DenseLayer):
+            parts.append(f"{layer.units} {layer.activation.value}")
+        elif isinstance(layer, DropoutLayer):
+            parts.append(f"dropout {layer.p:g}")
+        else:
+            parts.append(layer.type)
+    return " → ".join(parts) or "no hidden layer"
 
 
 def metrics_point(event: MetricsEvent) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import LIMITS, ExperimentSpec, SpecError, parse_spec
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
-from nnplay.train.trainer import Trainer
+from nnplay.train.trainer import Trainer, TrainerOptions
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -226,6 +226,20 @@ class JobManager:
         except CheckpointError as error:
             raise ValueError(f"no weights for this job: {error}") from None
         return checkpoint["network"], int(checkpoint["step"])
+
+    def snapshot_from_checkpoint(self, job: Job) -> Snapshot | None:
+        """Probe a finished run restored from the store, from its last checkpoint."""
+        if self.checkpoints is None or job.trainer is not None:
+            return job.latest_snapshot
+        try:
+            state = self.checkpoints.load(job.id)
+        except CheckpointError:
+            return None
+        trainer = Trainer(job.spec, TrainerOptions(metrics_interval=0, snapshot_interval=0))
+        trainer.load_state_dict(state)
+        job.start_info = trainer.start_info()
+        job.latest_snapshot = trainer.snapshot()
+        return job.latest_snapshot
 
     def _schedule(self) -> None:
         # Caller holds the lock.
