@@ -1,0 +1,334 @@
+"""Stream benchmark: many jobs, one websocket viewer each, against a real server on loopback.
+
+Starts `nnplay serve` on a free loopback port, then for each level (number of
+concurrent jobs) creates that many jobs of a preset, opens one websocket per job
+(a thread each, through `nnplay.client`), measures for `--seconds`, and stops
+them. Prints one JSON object:
+
+- `steps_per_s`: training steps per second of each job (min, median);
+- `frames_per_s`: boundary frames per second each viewer receives (min, median);
+- `latency_ms`: receipt time minus the frame header's `t` (when the server made it), p50/p95;
+- `cpu`: cores the server (with its worker processes) and this load generator used;
+- `engine`: steps/s of one streamed job against a bare PyTorch loop of the same
+  network, data and batch size, run in this process just before and just after it
+  (the server idle), so machine noise hits both alike.
+
+    .venv/bin/python bench/stream.py --levels 1,10,50 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+from nnplay.client import Client
+from nnplay.data import build_dataset
+from nnplay.models.network import build_network
+from nnplay.presets import get_preset
+from nnplay.spec import ExperimentSpec
+from nnplay.train.heads import make_head
+from nnplay.train.optimizers import build_optimizer
+
+MAX_STEPS = 1_000_000  # more than any level trains; jobs are stopped after measuring
+WARM_UP = 10.0  # seconds a level waits for every viewer's first frame before measuring
+BARE_SECONDS = 1.5  # each bare-loop measurement (one before, one after the one-job level)
+TARGETS = {"steps_per_s_min": 60, "frames_per_s_min": 15, "latency_p95_ms": 150,
+           "engine_ratio": 0.9}
+
+
+# ----- the server ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(data_dir: Path, env: dict[str, str], timeout: float = 120.0
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `nnplay serve` on loopback and wait for /api/health; returns (process, url)."""
+    port = _free_port()
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nnplay.cli", "serve", "--host", "127.0.0.1", "--port",
+         str(port)], stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "NNPLAY_DATA_DIR": str(data_dir), "NNPLAY_LOG_LEVEL": "warning",
+             **env})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early; see {data_dir / 'server.log'}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1.0).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not answer within {timeout} s")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` and its child processes (Linux /proc), else None."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(child) for child in children]
+        for each in pids:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+# ----- one viewer ------------------------------------------------------------------------
+
+
+@dataclass
+class Viewer:
+    """One websocket reader: when each boundary frame arrived and how late it was."""
+
+    job_id: str
+    frames: list[tuple[float, float]] = field(default_factory=list)  # (receipt, latency s)
+    messages: int = 0
+    error: str | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, client: Client, stop: threading.Event) -> None:
+        """Read the stream until `stop` is set; never slower than the server sends."""
+        try:
+            with client.stream(self.job_id) as stream:
+                connection = stream.connection
+                while not stop.is_set():
+                    try:
+                        message = connection.recv(timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    self.messages += 1
+                    if isinstance(message, bytes):
+                        now = time.time()
+                        length = int.from_bytes(message[:4], "little")
+                        header = json.loads(message[4:4 + length])
+                        if header["type"] == "boundary":
+                            self.frames.append((now, now - header.get("t", now)))
+                            self.ready.set()
+        except Exception as error:  # reported in the output, not raised
+            self.error = f"{type(error).__name__}: {error}"
+            self.ready.set()
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """The `q` quantile (nearest rank) of `values`, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    """`value` rounded, None kept."""
+    return None if value is None else round(value, digits)
+
+
+def run_level(url: str, server_pid: int, jobs: int, seconds: float, preset: str,
+              frame_rate: float) -> dict[str, Any]:
+    """Train `jobs` jobs with one viewer each and measure them for `seconds`."""
+    client = Client(url, timeout=60.0)
+    pool = ThreadPoolExecutor(max_workers=min(jobs, 16))
+    ids = list(pool.map(lambda _: client.create_job(
+        preset=preset, overrides={"max_steps": MAX_STEPS}, frame_rate=frame_rate)["id"],
+        range(jobs)))
+    stop = threading.Event()
+    viewers = [Viewer(job_id) for job_id in ids]
+    threads = [threading.Thread(target=v.run, args=(Client(url), stop), daemon=True)
+               for v in viewers]
+    for thread in threads:
+        thread.start()
+    try:
+        # Warm-up: every job trains and every viewer has its first frame (or time is up).
+        deadline = time.monotonic() + WARM_UP
+        for viewer in viewers:
+            viewer.ready.wait(max(0.0, deadline - time.monotonic()))
+        statuses = {job["id"]: job["status"] for job in client.jobs()}
+
+        cpu_before, own_before = _cpu_seconds(server_pid), time.process_time()
+        steps_before = {job["id"]: job["step"] for job in client.jobs()}
+        start_wall = time.time()
+        time.sleep(seconds)
+        steps_after = {job["id"]: job["step"] for job in client.jobs()}
+        end_wall = time.time()
+        cpu_after, own_after = _cpu_seconds(server_pid), time.process_time()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5.0)
+        def delete(job_id: str) -> None:
+            with contextlib.suppress(Exception):  # best effort: the next level needs quiet
+                client.delete(job_id)
+
+        list(pool.map(delete, ids))  # in parallel: each delete waits for its job to end
+        pool.shutdown()
+        client.close()
+
+    window = end_wall - start_wall
+    steps = [(steps_after[i] - steps_before[i]) / window for i in ids]
+    frames = [sum(start_wall <= t <= end_wall for t, _ in v.frames) / window for v in viewers]
+    latencies = [lat * 1000 for v in viewers for t, lat in v.frames if start_wall <= t <= end_wall]
+    server_cores = ((cpu_after - cpu_before) / window
+                    if cpu_before is not None and cpu_after is not None else None)
+    total_steps = sum(steps) * window
+    return {
+        "jobs": jobs,
+        "running": sum(status == "running" for status in statuses.values()),
+        "steps_per_s": {"min": _round(min(steps)), "median": _round(statistics.median(steps)),
+                        "total": _round(sum(steps))},
+        "frames_per_s": {"min": _round(min(frames)), "median": _round(statistics.median(frames)),
+                         "viewers_without_frames": sum(rate == 0 for rate in frames)},
+        "latency_ms": {"p50": _round(_quantile(latencies, 0.5)),
+                       "p95": _round(_quantile(latencies, 0.95)),
+                       "max": _round(max(latencies) if latencies else None)},
+        "cpu": {"server_cores": _round(server_cores, 2),
+                "load_generator_cores": _round((own_after - own_before) / window, 2),
+                "server_ms_per_step": _round(server_cores * window * 1000 / total_steps, 3)
+                if server_cores is not None and total_steps else None},
+        "viewer_errors": sorted({v.error for v in viewers if v.error}),
+        "seconds": round(window, 2),
+    }
+
+
+# ----- the bare loop ---------------------------------------------------------------------
+
+
+def bare_steps_per_s(spec: ExperimentSpec, seconds: float) -> float:
+    """Steps/s of a hand-written PyTorch loop: same data, network, head, optimizer and batch."""
+    data = build_dataset(spec)
+    head = make_head(spec.task, spec.loss, data.n_classes)
+    torch.manual_seed(spec.seed)
+    network = build_network(spec.model, data.n_inputs, head.out_units)
+    optimizer = build_optimizer(spec.optimizer, network.parameters())
+    x, t = data.x_train, head.targets(data.y_train)  # (n, f), (n,) or (n, k)
+    n, batch = x.shape[0], spec.batch_size
+    generator = torch.Generator().manual_seed(spec.seed)
+    network.train()
+    steps = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        order = torch.randperm(n, generator=generator)
+        for begin in range(0, n, batch):
+            index = order[begin:begin + batch]
+            loss = head.loss(network(x[index]), t[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            steps += 1
+    return steps / (time.perf_counter() - started)
+
+
+# ----- main ------------------------------------------------------------------------------
+
+
+def _verdict(levels: list[dict[str, Any]], engine: dict[str, Any]) -> dict[str, Any]:
+    """Whether the largest level and the engine ratio meet DESIGN.md's targets."""
+    top = levels[-1]
+    return {
+        "jobs": top["jobs"],
+        "steps_per_s_min": (top["steps_per_s"]["min"] or 0) >= TARGETS["steps_per_s_min"],
+        "frames_per_s_min": (top["frames_per_s"]["min"] or 0) >= TARGETS["frames_per_s_min"],
+        "latency_p95_ms": (top["latency_ms"]["p95"] or math.inf) < TARGETS["latency_p95_ms"],
+        "engine_ratio": (engine["ratio"] or 0) >= TARGETS["engine_ratio"],
+    }
+
+
+def main() -> None:
+    """Run the levels and the engine comparison, and print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default="1,10,50", help="concurrent jobs per level")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per level")
+    parser.add_argument("--preset", default="spiral")
+    parser.add_argument("--frame-rate", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="server worker processes (default: the server's own default; "
+                             "0: threads in the server process)")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    torch.set_num_threads(1)  # as the server does
+    env = {"NNPLAY_MAX_RUNNING_JOBS": str(max(100, *levels)),
+           "NNPLAY_MAX_JOBS": str(max(200, *levels))}
+    if args.workers is not None:
+        env["NNPLAY_WORKERS"] = str(args.workers)
+
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    spec = get_preset(args.preset).build({"max_steps": MAX_STEPS})
+    bare_steps_per_s(spec, 0.3)  # warm up torch in this process
+    bare: list[float] = []
+    results = []
+    with tempfile.TemporaryDirectory(prefix="nnplay-bench-") as folder:
+        process, url = start_server(Path(folder), env)
+        try:
+            for jobs in sorted(set(levels) | {1}):
+                if jobs == 1:  # the engine ratio: bare loop just before and just after
+                    bare.append(bare_steps_per_s(spec, BARE_SECONDS))
+                result = run_level(url, process.pid, jobs, args.seconds, args.preset,
+                                   args.frame_rate)
+                if jobs == 1:
+                    bare.append(bare_steps_per_s(spec, BARE_SECONDS))
+                    one = result
+                if jobs in levels:
+                    results.append(result)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    served = one["steps_per_s"]["median"] or 0.0
+    bare_mean = statistics.mean(bare)
+    engine = {"server_steps_per_s": served, "bare_steps_per_s": [round(b, 1) for b in bare],
+              "ratio": round(served / bare_mean, 3) if bare_mean else None}
+    report = {
+        "levels": results,
+        "engine": engine,
+        "targets": TARGETS,
+        "meets_targets": _verdict(results, engine),
+        "preset": args.preset,
+        "frame_rate": args.frame_rate,
+        "workers": args.workers if args.workers is not None else "server default",
+        "cpus": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "torch": torch.__version__,
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
