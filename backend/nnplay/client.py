@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,8 +50,11 @@ class Event:
 class JobStream:
     """A job's websocket: iterate decoded events, send controls."""
 
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
+    def __init__(self, url: str, open_timeout: float = 10.0) -> None:
+        # websockets wants connect() used as a context manager; the stack holds it open.
+        self._stack = contextlib.ExitStack()
+        self.connection: ClientConnection = self._stack.enter_context(
+            connect(url, open_timeout=open_timeout, max_size=2**24))
 
     def receive(self, timeout: float | None = None) -> Event:
         """The next event (raises TimeoutError after `timeout` seconds)."""
@@ -78,7 +82,7 @@ class JobStream:
 
     def close(self) -> None:
         """Close the connection."""
-        self.connection.close()
+        self._stack.close()
 
     def __enter__(self) -> JobStream:
         return self
@@ -184,7 +188,7 @@ class Client:
     def stream(self, job_id: str, open_timeout: float = 10.0) -> JobStream:
         """Open the job's websocket stream."""
         url = self.base_url.replace("http", "ws", 1) + f"/ws/jobs/{job_id}"
-        return JobStream(connect(url, open_timeout=open_timeout, max_size=2**24))
+        return JobStream(url, open_timeout)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

@@ -39,4 +39,5 @@ class Settings(BaseSettings):
         """How many worker processes to start."""
         if self.workers is not None:
             return self.workers
-        return max(1, os.cpu_count() or 1)
+        # The cores this process may use (a container's limit), not the machine's count.
+        return max(1, len(os.sched_getaffinity(0)))

@@ -213,8 +213,6 @@ def test_sigterm_interrupts_running_jobs(server_factory: Callable[..., ServerPro
     assert job["step"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="uvicorn closes websockets (1012) before the lifespan "
-                   "shutdown marks jobs interrupted, so viewers never get that status")
 def test_sigterm_tells_viewers_their_job_was_interrupted(
         server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(env=THREADS)

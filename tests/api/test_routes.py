@@ -527,8 +527,6 @@ def test_body_over_the_limit_is_413(make_client: Callable[..., TestClient]) -> N
     assert create(client, small(paused=True))["status"] in ("queued", "running", "paused")
 
 
-@pytest.mark.xfail(strict=True, reason="BodyLimit raises inside the app, and FastAPI turns "
-                   "any body-reading error into 400 'There was an error parsing the body'")
 def test_chunked_body_over_the_limit_is_413(make_client: Callable[..., TestClient]) -> None:
     client = make_client(max_body_bytes=1024)
     chunks = iter([b'{"name": "', b"x" * 800, b"y" * 800, b'"}'])  # no content-length

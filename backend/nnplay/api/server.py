@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sys
 from typing import Any
 
@@ -9,6 +11,7 @@ import uvicorn
 
 from nnplay.api.app import create_app
 from nnplay.config import Settings
+from nnplay.jobs.manager import JobManager
 
 
 def serve(overrides: dict[str, Any]) -> int:
@@ -20,6 +23,22 @@ def serve(overrides: dict[str, Any]) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     print(f"nnplay: open http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                ws_max_size=64 * 1024)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            log_level=settings.log_level, ws_max_size=64 * 1024)
+    _Server(config, app.state.manager).run()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but jobs are stopped (and viewers told) before websockets close."""
+
+    def __init__(self, config: uvicorn.Config, manager: JobManager) -> None:
+        super().__init__(config)
+        self.manager = manager
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn closes websockets before the app's lifespan shutdown runs; stop the
+        # jobs first so every viewer receives its job's `interrupted` status.
+        await asyncio.to_thread(self.manager.shutdown)
+        await asyncio.sleep(0.3)  # let the senders flush that last status
+        await super().shutdown(sockets)

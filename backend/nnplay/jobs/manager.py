@@ -362,6 +362,8 @@ class JobManager:
         """Stop every job, wait for the workers, and mark unfinished jobs interrupted."""
         self._stop_reaper.set()
         with self._lock:
+            if self._shutting_down:
+                return  # already done (the server stops jobs before closing sockets)
             self._shutting_down = True
             jobs = list(self._jobs.values())
             for job in jobs:

@@ -76,6 +76,10 @@ class StoredRun:
 _Op = Callable[[sqlite3.Connection], object]
 
 
+def _flush_now(db: sqlite3.Connection) -> None:
+    """A marker op: commit what is gathered without waiting out the batching interval."""
+
+
 class RunStore:
     """SQLite persistence with a batching writer thread."""
 
@@ -126,7 +130,7 @@ class RunStore:
                 except queue.Empty:
                     break
                 batch.append(op)
-                if op is None or len(batch) >= 5000:
+                if op is None or op is _flush_now or len(batch) >= 5000:
                     break
             ops = [op for op in batch if op is not None]
             if ops:
@@ -147,6 +151,7 @@ class RunStore:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written."""
         deadline = time.monotonic() + timeout
+        self._submit(_flush_now)
         with self._flushed:
             while self._pending > 0:
                 left = deadline - time.monotonic()
