@@ -45,6 +45,10 @@ export const api = {
   },
   createJob: (spec, options = {}) => request('POST', '/api/jobs', { spec, ...options }),
   job: (id) => request('GET', `/api/jobs/${id}`),
+  jobs: () => request('GET', '/api/jobs'),
+  metrics: (id) => request('GET', `/api/jobs/${id}/metrics`),
+  renameJob: (id, name) => request('PATCH', `/api/jobs/${id}`, { name }),
+  resumeJob: (id) => request('POST', `/api/jobs/${id}/resume`),
   async deleteJob(id) {
     try {
       await request('DELETE', `/api/jobs/${id}`);
@@ -52,6 +56,13 @@ export const api = {
       if (error.status !== 404) throw error;
     }
   },
+  /** Where a run's files download from (plain links; the server names the files). */
+  exports: (id) => ({
+    csv: `/api/jobs/${id}/metrics?format=csv`,
+    weights: `/api/jobs/${id}/weights`,
+    onnx: `/api/jobs/${id}/onnx`,
+    spec: `/api/jobs/${id}/spec`,
+  }),
   /** Delete without waiting, surviving page unload. */
   forgetJob(id) {
     fetch(`/api/jobs/${id}`, { method: 'DELETE', keepalive: true }).catch(() => {});

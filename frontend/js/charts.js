@@ -91,6 +91,13 @@ export class LineChart {
     this.build();
   }
 
+  /** Change the lines drawn (e.g. which runs are compared); the data follows with setData. */
+  setSeries(series) {
+    this.seriesDefs = series;
+    this.data = [[], ...series.map(() => [])];
+    this.build();
+  }
+
   /** Log scales cannot show zero or negative values. */
   plotted() {
     if (!this.log) return this.data;
@@ -134,21 +141,42 @@ export class LineChart {
   }
 }
 
+/**
+ * Curves of several runs on one x axis: per run, its points and the values to draw
+ * (`fields`, functions of a point). Returns uPlot columns: x, then run 0's fields, run 1's...
+ * Points whose x does not increase are skipped (a late duplicate, or a restart).
+ */
+export function joinCurves(runs, xField, fields) {
+  const tables = runs.map((points) => {
+    const xs = [];
+    const columns = fields.map(() => []);
+    for (const p of points) {
+      const x = p[xField];
+      if (x === undefined || x === null || (xs.length && x <= xs.at(-1))) continue;
+      xs.push(x);
+      fields.forEach((field, i) => columns[i].push(field(p) ?? null));
+    }
+    return [xs, ...columns];
+  });
+  if (!tables.some((t) => t[0].length)) return [[], ...tables.flatMap((t) => t.slice(1).map(() => []))];
+  return window.uPlot.join(tables);
+}
+
 export const TRAIN_STROKE = '#9aa3af';
 export const TEST_STROKE = '#1d2330';
 
 /** Loss and accuracy curves of one run. */
 export class CurvesView {
-  constructor(lossRoot, accuracyRoot, { log = false } = {}) {
+  constructor(lossRoot, accuracyRoot, { log = false, height = 128, accuracyHeight = height } = {}) {
     this.loss = new LineChart(lossRoot, {
-      log,
+      log, height,
       series: [
         { label: 'Training loss', stroke: TRAIN_STROKE, width: 1.5 },
         { label: 'Test loss', stroke: TEST_STROKE, width: 2 },
       ],
     });
     this.accuracy = new LineChart(accuracyRoot, {
-      yRange: [0, 1],
+      yRange: [0, 1], height: accuracyHeight,
       series: [
         { label: 'Training accuracy', stroke: TRAIN_STROKE, width: 1.5 },
         { label: 'Test accuracy', stroke: TEST_STROKE, width: 2 },

@@ -11,13 +11,22 @@ import { NetworkView } from './network.js';
 import { CATEGORICAL, css, DIVERGING_GRADIENT } from './palette.js';
 import { RaceView } from './race.js';
 import { LayersTable, ReportView, estimateReport } from './report.js';
+import { RunsView } from './runs.js';
 import { Session } from './session.js';
 import { ShareDialog, applyHidden } from './share.js';
+import { parseSpecText, playable, unusedPaths } from './specfile.js';
 import { State } from './state.js';
 import { StatusBar, describeRun } from './status.js';
 import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings changes settle this long before a new run is prepared
+const VIEWS = ['playground', 'runs'];
+
+/** The view the address asks for: `?view=runs` (the fragment holds the experiment). */
+function viewFromUrl() {
+  const view = new URLSearchParams(location.search).get('view');
+  return VIEWS.includes(view) ? view : 'playground';
+}
 
 class App {
   constructor(catalog, presets, health) {
@@ -40,6 +49,7 @@ class App {
     this.heatmap = new HeatmapView($('#heatmap'), { size: 272 });
     // The heatmap fills its column (bigger on projectors), within sensible bounds.
     new ResizeObserver(([entry]) => {
+      if (!entry.contentRect.width) return; // hidden (the Runs view is shown)
       const size = Math.max(240, Math.min(440, Math.floor(entry.contentRect.width - 44)));
       if (Math.abs(size - this.heatmap.size) > 2) this.heatmap.resize(size);
     }).observe($('.output-main'));
@@ -77,7 +87,15 @@ class App {
       link: (hide) => `${location.origin}${location.pathname}#${this.hash({ hide })}`,
       current: () => this.state.ui.hide,
     });
+    this.runs = new RunsView($('#runs-view'), {
+      catalog,
+      ownIds: () => new Set([this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].filter(Boolean)),
+      onLoad: (spec, label) => this.loadOutsideSpec(spec, label),
+    });
+    this.view = 'playground';
     this.buildLessonMenu();
+    this.bindViews();
+    this.bindImport();
     this.bindTransport();
     this.bindTabs();
     this.bindKeys();
@@ -97,6 +115,7 @@ class App {
   // ----- start-up and links ---------------------------------------------------------
 
   async start() {
+    this.showView(viewFromUrl());
     await this.openLink(location.hash || location.search);
   }
 
@@ -147,6 +166,121 @@ class App {
   writeUrl() {
     this.written = this.hash();
     history.replaceState(null, '', `#${this.written}`);
+    this.renderViewLinks();
+  }
+
+  // ----- views: the playground and the runs -------------------------------------------
+
+  bindViews() {
+    for (const tab of $$('.view-tab')) {
+      tab.addEventListener('click', (event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // a new tab
+        event.preventDefault();
+        this.showView(tab.dataset.view, { push: true });
+      });
+    }
+    window.addEventListener('popstate', () => this.showView(viewFromUrl()));
+  }
+
+  /** The address of a view: the same experiment (fragment), `?view=runs` or none. */
+  viewUrl(view) {
+    const url = new URL(location.href);
+    if (view === 'runs') url.searchParams.set('view', 'runs');
+    else url.searchParams.delete('view');
+    return `${url.pathname}${url.search}${url.hash}`;
+  }
+
+  renderViewLinks() {
+    for (const tab of $$('.view-tab')) {
+      tab.href = this.viewUrl(tab.dataset.view);
+      if (tab.dataset.view === this.view) tab.setAttribute('aria-current', 'page');
+      else tab.removeAttribute('aria-current');
+    }
+  }
+
+  /** Show one view; the other keeps its state (a playground run goes on training). */
+  showView(view, { push = false } = {}) {
+    if (!VIEWS.includes(view)) view = 'playground';
+    const changed = view !== this.view;
+    this.view = view;
+    if (push && this.viewUrl(view) !== `${location.pathname}${location.search}${location.hash}`) {
+      history.pushState(null, '', this.viewUrl(view));
+    }
+    const runs = view === 'runs';
+    document.body.dataset.view = view;
+    $('.toolbar').hidden = runs;
+    $('.workspace').hidden = runs;
+    $('#runs-view').hidden = !runs;
+    document.title = runs ? 'Runs · nnplay' : 'nnplay · neural network playground';
+    this.renderViewLinks();
+    if (runs) this.runs.show();
+    else if (changed) {
+      this.runs.hide();
+      this.scheduler.request();
+    }
+  }
+
+  /** Put a spec from elsewhere (a stored run, a file) into the controls, ready to play. */
+  loadOutsideSpec(spec, source) {
+    this.showView('playground', { push: true });
+    if (this.racing) this.leaveRace(false);
+    this.state.ui.lesson = '';
+    $('#lesson-menu').value = '';
+    $('#lesson').hidden = true;
+    this.state.loadSpec(spec);
+    const notes = this.state.normalize();
+    this.controls.clearErrors();
+    this.hideAlert();
+    this.renderAll();
+    this.session.reset(this.state.jobSpec());
+    this.saveUrl();
+    const unused = unusedPaths(spec);
+    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
+    this.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+    if (unused.length) {
+      this.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
+    }
+  }
+
+  // ----- import a spec file -----------------------------------------------------------
+
+  bindImport() {
+    const input = $('#import-file');
+    $('#import').addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      const file = input.files?.[0];
+      input.value = ''; // the same file can be picked again
+      if (file) this.importSpec(file);
+    });
+  }
+
+  /** Read a spec file, have the server check it, and load it into the controls. */
+  async importSpec(file) {
+    this.showView('playground', { push: true });
+    this.hideAlert();
+    let spec;
+    try {
+      spec = parseSpecText(await file.text());
+    } catch (error) {
+      this.alert(`Cannot import ${file.name}: ${error.message}.`, 'import');
+      return;
+    }
+    // The server is the judge: the same POST that starts a run checks the spec (then the
+    // check's run is dropped; the playground prepares its own).
+    try {
+      const view = await api.createJob(spec, { paused: true });
+      api.deleteJob(view.id).catch(() => {});
+    } catch (error) {
+      const why = error.status === 422 ? `the server refused it: ${error.errors.join('; ')}` : error.message;
+      this.alert(`Cannot import ${file.name}: ${why}`, 'import', error.status === 422 ? 'bad' : 'warn');
+      return;
+    }
+    if (!playable(spec)) {
+      this.alert(`${file.name} describes a ${spec.task} run; the playground trains classification and `
+        + 'regression runs. Start it over REST (POST /api/jobs) instead.', 'import', 'warn');
+      return;
+    }
+    this.loadOutsideSpec(spec, file.name);
   }
 
   // ----- lessons ----------------------------------------------------------------------
@@ -590,6 +724,7 @@ class App {
       if (event.ctrlKey || event.metaKey || event.altKey) return;
       const el = event.target;
       if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
+      if (this.view !== 'playground') return;
       if (event.key === ' ') {
         if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
         event.preventDefault();

@@ -1,7 +1,7 @@
 // Races: one job per variant of a race preset, all test-loss curves on one chart, and a small
 // boundary per run. Each run is an ordinary Session; play/pause/step/reset drive them all.
 
-import { LineChart } from './charts.js';
+import { joinCurves, LineChart } from './charts.js';
 import { HeatmapView } from './heatmap.js';
 import { SERIES } from './palette.js';
 import { Session } from './session.js';
@@ -143,19 +143,8 @@ export class RaceView {
     if (this.joinDirty && now - this.lastJoin >= REDRAW_MS) {
       this.joinDirty = false;
       this.lastJoin = now;
-      const field = this.xField;
-      const tables = this.runs.map((run) => {
-        const xs = [];
-        const ys = [];
-        for (const p of run.points) {
-          const x = p[field];
-          if (xs.length && x <= xs.at(-1)) continue;
-          xs.push(x);
-          ys.push(p.test_loss ?? p.train_loss ?? null);
-        }
-        return [xs, ys];
-      });
-      const joined = tables.some((t) => t[0].length) ? window.uPlot.join(tables) : [[], ...tables.map(() => [])];
+      const joined = joinCurves(this.runs.map((run) => run.points), this.xField,
+        [(p) => p.test_loss ?? p.train_loss]);
       this.chart?.setData(joined);
       for (const run of this.runs) {
         const last = run.points.at(-1);

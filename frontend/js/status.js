@@ -18,6 +18,19 @@ export function describeRun({ racing, playing, connection, error, job }) {
   return { text: 'ready', tone: '' };
 }
 
+/**
+ * A stored run's status as the same pill shows it (the table of runs): the server's word,
+ * 'diverged' for a loss that became infinite, in the playground's tones.
+ */
+export function describeJob(job) {
+  const status = job.status;
+  if (status === 'failed') return { text: /diverged/.test(job.reason || '') ? 'diverged' : 'failed', tone: 'bad' };
+  if (status === 'running') return { text: 'training', tone: 'live' };
+  if (status === 'queued') return { text: 'queued', tone: 'live' };
+  if (status === 'interrupted') return { text: 'interrupted', tone: 'warn' };
+  return { text: status, tone: '' };
+}
+
 export class StatusBar {
   constructor() {
     this.play = $('#play');
