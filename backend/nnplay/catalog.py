@@ -8,7 +8,17 @@ from nnplay.data import DATASET_INFO, FEATURE_INFO
 from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.init import INITS
 from nnplay.presets import PRESETS
-from nnplay.spec import LIMITS, ExperimentSpec, Normalization, Task
+from nnplay.spec import (
+    LIMITS,
+    DatasetName,
+    ExperimentSpec,
+    NoiseKind,
+    Normalization,
+    Task,
+    default_discriminator,
+    default_generator,
+)
+from nnplay.train.gan_objectives import GAN_LOSSES
 from nnplay.train.heads import LOSSES
 from nnplay.train.optimizers import OPTIMIZERS
 
@@ -19,6 +29,58 @@ LAYER_TYPES = [
     {"name": "batchnorm", "label": "Batch norm", "fields": []},
 ]
 
+# Layers a GAN's discriminator may add on images (the generator and 2-D GANs take
+# LAYER_TYPES only).
+IMAGE_LAYER_TYPES = [
+    {"name": "conv2d", "label": "Conv 2-D",
+     "fields": ["filters", "kernel_size", "stride", "padding", "activation"]},
+    {"name": "maxpool2d", "label": "Max pool", "fields": ["kernel_size"]},
+    {"name": "avgpool2d", "label": "Average pool", "fields": ["kernel_size"]},
+    {"name": "flatten", "label": "Flatten", "fields": []},
+]
+
+NOISE_KINDS = {
+    NoiseKind.gaussian: ("Gaussian", "Each latent number is drawn from a standard normal."),
+    NoiseKind.uniform: ("Uniform", "Each latent number is drawn uniformly from [-1, 1]."),
+}
+
+# GAN fields and their limits (names in "limits"), for the page's GAN panel.
+GAN_LIMITS = ["max_latent_dim", "max_manifold_latent_dim", "max_gan_steps",
+              "max_gradient_penalty", "min_modes", "max_modes", "min_drawn_points",
+              "max_drawn_points", "max_coordinate", "max_digits"]
+
+
+def _gan_catalog() -> dict[str, Any]:
+    """The GAN menus: targets, losses, noise kinds, layer types, defaults and limits."""
+    spec = ExperimentSpec()
+    image_target = DatasetName.digits
+    point_target = DatasetName.ring
+    return {
+        "targets": [info.name.value for info in DATASET_INFO.values() if Task.gan in info.tasks],
+        "losses": [{"name": info.name.value, "label": info.label,
+                    "description": info.description,
+                    "suggested_d_steps": info.suggested_d_steps}
+                   for info in GAN_LOSSES.values()],
+        "noises": [{"name": kind.value, "label": label, "description": description}
+                   for kind, (label, description) in NOISE_KINDS.items()],
+        "layer_types": {"generator": LAYER_TYPES, "discriminator": LAYER_TYPES,
+                        "discriminator_images": LAYER_TYPES + IMAGE_LAYER_TYPES},
+        "defaults": {
+            "latent_dim": spec.latent_dim, "noise": spec.noise.value,
+            "gan_loss": spec.gan_loss.value, "d_steps": spec.d_steps, "g_steps": spec.g_steps,
+            "gradient_penalty": spec.gradient_penalty,
+            "modes": spec.dataset.modes,
+            "generator": {
+                "points": default_generator(point_target).model_dump(mode="json"),
+                "images": default_generator(image_target).model_dump(mode="json")},
+            "discriminator": {
+                "points": default_discriminator(point_target).model_dump(mode="json"),
+                "images": default_discriminator(image_target).model_dump(mode="json")},
+        },
+        "limits": {key: getattr(LIMITS, key) for key in GAN_LIMITS},
+    }
+
+
 # A learning rate that trains each optimizer well on the playground's problems.
 SUGGESTED_LR = {"sgd": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 0.003,
                 "adam": 0.01, "adamw": 0.01, "nadam": 0.01}
@@ -27,10 +89,15 @@ SUGGESTED_LR = {"sgd": 0.03, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 0.003,
 def build_catalog() -> dict[str, Any]:
     """Everything the page needs to build its menus, in one JSON-ready dict."""
     return {
-        "tasks": [task.value for task in Task if task != Task.gan],
+        "tasks": [task.value for task in Task],
+        # `task` is the one a dataset is listed under first ("gan" for GAN-only targets);
+        # `tasks` all it serves (gaussians, spiral and moons are GAN targets too).
         "datasets": [{"name": info.name.value, "title": info.title,
                       "description": info.description, "task": info.task.value,
-                      "multi_class": info.multi_class} for info in DATASET_INFO.values()],
+                      "tasks": [task.value for task in info.tasks],
+                      "multi_class": info.multi_class, "gan_description": info.gan_description,
+                      "modes": info.modes, "points": info.points, "image": info.image}
+                     for info in DATASET_INFO.values()],
         "features": [{"name": info.name.value, "label": info.label}
                      for info in FEATURE_INFO.values()],
         "normalizations": [n.value for n in Normalization],
@@ -49,5 +116,7 @@ def build_catalog() -> dict[str, Any]:
         "limits": LIMITS.model_dump(),
         "defaults": ExperimentSpec().model_dump(mode="json"),
         "presets": [{"name": p.name, "title": p.title, "summary": p.summary,
-                     "race": bool(p.variants)} for p in PRESETS.values()],
+                     "race": bool(p.variants), "task": p.build().task.value}
+                    for p in PRESETS.values()],
+        "gan": _gan_catalog(),
     }

@@ -14,23 +14,32 @@ from tqdm import tqdm
 from nnplay.presets import PRESETS, UnknownPreset, get_preset
 from nnplay.spec import ExperimentSpec, SpecError, deep_merge, parse_spec, set_dotted
 from nnplay.train.callbacks import Callback
-from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
-from nnplay.train.trainer import Trainer, TrainerOptions
+from nnplay.train.events import AnyMetricsEvent, GanMetricsEvent, RunStatus, TrainResult
+from nnplay.train.trainer import TrainerOptions, make_trainer
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
 class ProgressBar(Callback):
-    """Shows steps, loss, accuracy and steps/s on stderr."""
+    """Shows steps, loss, accuracy and steps/s on stderr (GANs: D and G loss, distance)."""
 
     def __init__(self, total: int, label: str) -> None:
         self.bar = tqdm(total=total, desc=label or "train", unit="step", file=sys.stderr,
                         dynamic_ncols=True, leave=True)
 
-    def on_metrics(self, event: MetricsEvent) -> None:
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
         self.bar.update(event.step - self.bar.n)
-        shown: dict[str, Any] = {"loss": f"{event.train_loss:.4f}"}
+        if isinstance(event, GanMetricsEvent):
+            shown: dict[str, Any] = {"d_loss": f"{event.d_loss:.3f}",
+                                     "g_loss": f"{event.g_loss:.3f}",
+                                     "distance": f"{event.distance:.3f}"}
+            if event.score is not None:
+                shown["score"] = f"{event.score:.2f}"
+            shown["steps/s"] = f"{event.steps_per_second:.0f}"
+            self.bar.set_postfix(shown, refresh=False)
+            return
+        shown = {"loss": f"{event.train_loss:.4f}"}
         if event.test_loss is not None:
             shown["test"] = f"{event.test_loss:.4f}"
         if event.test_accuracy is not None:
@@ -95,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
         if not args.quiet:
             options.callbacks.append(ProgressBar(spec.max_steps, label))
         try:
-            result = Trainer(spec, options).run()
+            result = make_trainer(spec, options).run()
         except ValueError as error:  # e.g. cuda requested but absent
             print(f"nnplay: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT

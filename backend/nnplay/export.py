@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from nnplay.data import FEATURE_INFO, build_dataset
 from nnplay.models.network import build_network
-from nnplay.spec import ExperimentSpec
+from nnplay.spec import ExperimentSpec, Task
 from nnplay.train.heads import Head, make_head
 
 
@@ -56,6 +56,9 @@ class PredictionModel(nn.Module):
 
 def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor]) -> bytes:
     """The run as an ONNX model with input `points` `(m, 2)` and output `output`."""
+    if spec.task == Task.gan:
+        raise ValueError("ONNX export covers classification and regression runs; for a GAN "
+                         "download the weights (safetensors) instead")
     model = PredictionModel(spec, state).eval()
     example = (torch.zeros(4, 2),)
     with warnings.catch_warnings():

@@ -59,6 +59,15 @@ def _dense(*units: int, activation: str = "tanh") -> list[dict[str, Any]]:
 _SPIRAL_NET = {"features": ["x1", "x2", "sin_x1", "sin_x2"],
                "model": {"layers": _dense(8, 8, 6), "init": "xavier_uniform"}}
 
+# Small 2-D GANs: two 32-unit layers each, Adam with the usual GAN momentum (beta1 0.5).
+_GAN_2D: dict[str, Any] = {
+    "generator": {"layers": _dense(32, 32, activation="relu"), "init": "kaiming_uniform"},
+    "discriminator": {"layers": _dense(32, 32, activation="leaky_relu"),
+                      "init": "kaiming_uniform"},
+    "latent_dim": 2, "noise": "gaussian", "gan_loss": "non_saturating",
+    "optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "batch_size": 64,
+}
+
 _PRESETS: tuple[Preset, ...] = (
     Preset(
         "spiral", "Two spirals", "The classic hard case: two interleaved spirals.",
@@ -247,6 +256,51 @@ _PRESETS: tuple[Preset, ...] = (
                       *_dense(16, activation="relu"), {"type": "dropout", "p": 0.3},
                       *_dense(16, activation="relu"), {"type": "dropout", "p": 0.3},
                       *_dense(16, activation="relu")]}})),
+    ),
+    Preset(
+        "gan-ring", "GAN: a ring", "A generator learns to turn Gaussian noise into a ring.",
+        "The generator maps a cloud of 2-D noise onto the ring, and the manifold view shows "
+        "how it stretches and folds the latent grid to do so. The heatmap is where the "
+        "discriminator believes real data lies, and the arrows show which way its gradient "
+        "pushes each generated point.",
+        {"task": "gan", "dataset": {"name": "ring", "n_samples": 1000},
+         **_GAN_2D, "max_steps": 3000},
+    ),
+    Preset(
+        "gan-gaussians", "GAN: eight Gaussians", "Generator vs discriminator on eight modes.",
+        "The real data is eight separate clusters, so the generator has to split one "
+        "continuous cloud of noise into eight pieces. Watch the distance fall as the "
+        "generated points spread over every mode, and D's heatmap fade towards an even "
+        "0.5 as it can no longer tell real from fake.",
+        {"task": "gan", "dataset": {"name": "gaussians", "modes": 8, "n_samples": 1000},
+         **_GAN_2D, "max_steps": 2000},
+    ),
+    Preset(
+        "gan-mode-collapse", "GAN: mode collapse",
+        "A generator that outpaces its discriminator covers one mode at a time.",
+        "Here the generator learns ten times faster than the discriminator and takes three "
+        "steps for each of its steps, so it piles all its samples onto whichever spot D "
+        "currently rates most real; once D catches up, G jumps to another mode. Coverage "
+        "stays near one mode in eight, where the balanced gan-gaussians run covers nearly "
+        "all of them.",
+        {"task": "gan", "dataset": {"name": "gaussians", "modes": 8, "n_samples": 1000},
+         **_GAN_2D, "g_optimizer": {"name": "adam", "lr": 0.01, "beta1": 0.5},
+         "d_optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "g_steps": 3,
+         "max_steps": 2000},
+    ),
+    Preset(
+        "gan-digits", "GAN: handwritten digits", "A GAN that learns to draw 8x8 digits.",
+        "The generator turns 16 random numbers into an 8x8 image and the discriminator "
+        "compares it with real handwritten digits. Each cell of the sample grid keeps its "
+        "latent vector, so you watch the same cell sharpen from noise into a digit; the "
+        "score, from a small digit classifier, rises as samples become recognisable and "
+        "varied.",
+        {"task": "gan", "dataset": {"name": "digits", "n_samples": 1797}, "latent_dim": 16,
+         "generator": {"layers": _dense(128, activation="relu"), "init": "kaiming_uniform"},
+         "discriminator": {"layers": _dense(128, activation="leaky_relu"),
+                           "init": "kaiming_uniform"},
+         "optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "batch_size": 64,
+         "max_steps": 3000},
     ),
 )
 

@@ -8,6 +8,8 @@ page is derived from the enums and `LIMITS` below.
 from __future__ import annotations
 
 import copy
+import math
+import typing
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -18,6 +20,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
@@ -46,6 +49,17 @@ class Limits(BaseModel):
     max_filters: int = 64
     max_name_length: int = 80
     max_seed: int = 2**31 - 1
+    # GAN specs (task "gan")
+    max_latent_dim: int = 64
+    max_manifold_latent_dim: int = 2  # the generator manifold is drawn up to this latent size
+    max_gan_steps: int = 10  # d_steps and g_steps per iteration
+    max_gradient_penalty: float = 100.0
+    min_modes: int = 2
+    max_modes: int = 25
+    min_drawn_points: int = 3
+    max_drawn_points: int = 2000
+    max_coordinate: float = 6.0  # 2-D data lie in [-6, 6] on both axes
+    max_digits: int = 1797  # images in scikit-learn's 8x8 digits set
 
 
 LIMITS = Limits()
@@ -66,6 +80,13 @@ class DatasetName(StrEnum):
     blobs = "blobs"
     plane = "plane"
     multi_gaussian = "multi_gaussian"
+    # GAN targets (gaussians, spiral and moons serve as GAN targets too)
+    ring = "ring"
+    grid = "grid"
+    line = "line"
+    disjoint = "disjoint"
+    drawn = "drawn"
+    digits = "digits"
 
 
 class Feature(StrEnum):
@@ -117,6 +138,22 @@ class OptimizerName(StrEnum):
     nadam = "nadam"
 
 
+class NoiseKind(StrEnum):
+    """How a GAN's latent vectors are drawn."""
+
+    gaussian = "gaussian"  # standard normal
+    uniform = "uniform"  # uniform in [-1, 1]
+
+
+class GanLoss(StrEnum):
+    """The game a GAN's generator and discriminator play."""
+
+    minimax = "minimax"  # the original log(1 - D(G(z))) objective
+    non_saturating = "non_saturating"  # G maximises log D(G(z)) instead
+    least_squares = "least_squares"  # LSGAN: squared distance to the labels 1 and 0
+    wasserstein_gp = "wasserstein_gp"  # WGAN critic with a gradient penalty
+
+
 class LossName(StrEnum):
     mse = "mse"
     mae = "mae"
@@ -126,17 +163,51 @@ class LossName(StrEnum):
     hinge = "hinge"
 
 
-# Which datasets serve which task; the catalog and the validator both read this.
-DATASET_TASKS: dict[DatasetName, Task] = {
-    DatasetName.circle: Task.classification,
-    DatasetName.xor: Task.classification,
-    DatasetName.gaussians: Task.classification,
-    DatasetName.spiral: Task.classification,
-    DatasetName.moons: Task.classification,
-    DatasetName.blobs: Task.classification,
-    DatasetName.plane: Task.regression,
-    DatasetName.multi_gaussian: Task.regression,
+_CLASSIFICATION = frozenset({Task.classification})
+_REGRESSION = frozenset({Task.regression})
+_GAN = frozenset({Task.gan})
+_CLASSIFICATION_AND_GAN = frozenset({Task.classification, Task.gan})
+
+# Which tasks each dataset serves; the catalog and the validator both read this.
+DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
+    DatasetName.circle: _CLASSIFICATION,
+    DatasetName.xor: _CLASSIFICATION,
+    DatasetName.gaussians: _CLASSIFICATION_AND_GAN,  # GAN: a mixture of `modes` Gaussians
+    DatasetName.spiral: _CLASSIFICATION_AND_GAN,
+    DatasetName.moons: _CLASSIFICATION_AND_GAN,
+    DatasetName.blobs: _CLASSIFICATION,
+    DatasetName.plane: _REGRESSION,
+    DatasetName.multi_gaussian: _REGRESSION,
+    DatasetName.ring: _GAN,
+    DatasetName.grid: _GAN,
+    DatasetName.line: _GAN,
+    DatasetName.disjoint: _GAN,
+    DatasetName.drawn: _GAN,
+    DatasetName.digits: _GAN,
 }
+
+# GAN targets that are images rather than 2-D points.
+IMAGE_TARGETS = frozenset({DatasetName.digits})
+DIGIT_SHAPE = (8, 8)  # height, width of one digits image
+
+
+def primary_task(name: DatasetName) -> Task:
+    """The task a dataset is shown under first: its supervised task, or `gan` for GAN targets."""
+    tasks = DATASET_TASKS[name]
+    for task in (Task.classification, Task.regression):
+        if task in tasks:
+            return task
+    return Task.gan
+
+
+def _served_words(tasks: frozenset[Task]) -> str:
+    """How the validator names what a dataset is, e.g. 'a classification dataset'."""
+    words = [f"a {task.value} dataset" for task in (Task.classification, Task.regression)
+             if task in tasks]
+    if Task.gan in tasks:
+        words.append("a GAN target")
+    return " and ".join(words)
+
 
 REGRESSION_LOSSES = frozenset({LossName.mse, LossName.mae, LossName.huber})
 
@@ -156,6 +227,34 @@ class DatasetSpec(_Strict):
     classes: int = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
     normalization: Normalization = Normalization.none
     seed: int = Field(0, ge=0, le=LIMITS.max_seed)
+    modes: int = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)  # gaussians GAN target only
+    # The "drawn" GAN target only: the points a person drew, [x1, x2] pairs in the domain.
+    points: list[tuple[float, float]] | None = None
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points_in_domain(cls, value: Any) -> Any:
+        # Checked here, before pydantic parses each pair, so a malformed drawing gets one
+        # sentence naming the rule (and a huge one is refused before it is parsed).
+        if value is None:
+            return value
+        low, high = LIMITS.min_drawn_points, LIMITS.max_drawn_points
+        limit = LIMITS.max_coordinate
+        rule = (f"a list of {low} to {high} [x1, x2] points, each coordinate between "
+                f"{-limit:g} and {limit:g}")
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be {rule}")
+        if not low <= len(value) <= high:
+            raise ValueError(f"must be {rule} (got {len(value)} points)")
+        for index, point in enumerate(value):
+            if (not isinstance(point, list | tuple) or len(point) != 2
+                    or not all(isinstance(c, int | float) and not isinstance(c, bool)
+                               for c in point)):
+                raise ValueError(f"must be {rule}; point {index} is {point!r}")
+            if not all(math.isfinite(c) and -limit <= c <= limit for c in point):
+                raise ValueError(f"must be {rule}; point {index} is {list(point)!r}, "
+                                 "outside the domain")
+        return value
 
 
 class DenseLayer(_Strict):
@@ -268,8 +367,83 @@ class RegularizationSpec(_Strict):
     l2: float = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
 
 
+_FLAT_LAYERS = (DenseLayer, DropoutLayer, BatchNormLayer)
+
+
+def default_generator(target: DatasetName) -> ModelSpec:
+    """The generator a GAN spec gets when it names none."""
+    if target in IMAGE_TARGETS:
+        return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.relu)],
+                         init=Init.kaiming_uniform)
+    return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.relu)] * 2,
+                     init=Init.kaiming_uniform)
+
+
+def default_discriminator(target: DatasetName) -> ModelSpec:
+    """The discriminator a GAN spec gets when it names none."""
+    if target in IMAGE_TARGETS:
+        return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.leaky_relu)],
+                         init=Init.kaiming_uniform)
+    return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.leaky_relu)] * 2,
+                     init=Init.kaiming_uniform)
+
+
+def _flat_stack_problem(layers: list[LayerSpec], where: str, data: str) -> str | None:
+    """Why a dense-only stack cannot take these layers, or None."""
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, _FLAT_LAYERS):
+            return (f"{where}.layers.{index}.type '{layer.type}' cannot be used here; "
+                    f"{data} take 'dense', 'dropout' and 'batchnorm' layers")
+    return None
+
+
+def _image_stack_problem(layers: list[LayerSpec], where: str,
+                         shape: tuple[int, int]) -> str | None:
+    """Why a conv stack over an image of `shape` cannot be built, or None.
+
+    Convolutions and pooling come first (each must fit the feature map it gets), then
+    flatten (implicit before the first dense layer), then dense layers.
+    """
+    height, width = shape
+    flat = False
+    for index, layer in enumerate(layers):
+        at = f"{where}.layers.{index}"
+        if isinstance(layer, RecurrentLayer):
+            return (f"{at}.type '{layer.type}' needs sequence data; images take dense and "
+                    "conv layers")
+        if isinstance(layer, FlattenLayer | DenseLayer):
+            flat = True
+            continue
+        if not isinstance(layer, Conv2dLayer | MaxPool2dLayer | AvgPool2dLayer):
+            continue  # dropout and batchnorm work on either side of flatten
+        if flat:
+            return (f"{at}.type '{layer.type}' cannot follow a dense or flatten layer; "
+                    "put convolution and pooling layers first")
+        if isinstance(layer, Conv2dLayer):
+            span = (height + 2 * layer.padding, width + 2 * layer.padding)
+            if layer.kernel_size > min(span):
+                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
+                        f"{height}x{width} feature map it gets; use a smaller kernel "
+                        "or more padding")
+            height = (span[0] - layer.kernel_size) // layer.stride + 1
+            width = (span[1] - layer.kernel_size) // layer.stride + 1
+        else:
+            if layer.kernel_size > min(height, width):
+                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
+                        f"{height}x{width} feature map it gets; use a smaller kernel")
+            height, width = height // layer.kernel_size, width // layer.kernel_size
+    return None
+
+
 class ExperimentSpec(_Strict):
-    """A whole experiment: data, network, optimizer, loss and training budget."""
+    """A whole experiment: data, network, optimizer, loss and training budget.
+
+    GAN specs (`task: "gan"`) train `generator` against `discriminator` on the real
+    samples of `dataset` (`n_samples` of them; `test_fraction`, `normalization`,
+    `features`, `model`, `loss` and `regularization` are not used). `max_steps` then
+    counts iterations, each `d_steps` discriminator updates and `g_steps` generator
+    updates on batches of `batch_size`. The GAN fields are ignored by other tasks.
+    """
 
     name: str = Field("", max_length=LIMITS.max_name_length)
     task: Task = Task.classification
@@ -284,20 +458,32 @@ class ExperimentSpec(_Strict):
     batch_size: int = Field(10, ge=1, le=LIMITS.max_batch_size)
     max_steps: int = Field(20000, ge=1, le=LIMITS.max_steps)
     seed: int = Field(0, ge=0, le=LIMITS.max_seed)
+    # ----- GAN specs only ---------------------------------------------------------------
+    generator: ModelSpec | None = None  # latent -> sample; absent: `default_generator`
+    discriminator: ModelSpec | None = None  # sample -> score; absent: `default_discriminator`
+    latent_dim: int = Field(2, ge=1, le=LIMITS.max_latent_dim)  # 1 or 2 show the manifold
+    noise: NoiseKind = NoiseKind.gaussian  # how latent vectors are drawn
+    gan_loss: GanLoss = GanLoss.non_saturating
+    d_steps: int = Field(1, ge=1, le=LIMITS.max_gan_steps)  # discriminator updates per iteration
+    g_steps: int = Field(1, ge=1, le=LIMITS.max_gan_steps)  # generator updates per iteration
+    g_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
+    d_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
+    gradient_penalty: float = Field(10.0, ge=0.0, le=LIMITS.max_gradient_penalty)  # wgan-gp
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
-        if self.task == Task.gan:
+        served = DATASET_TASKS[self.dataset.name]
+        if self.task not in served:
+            names = sorted(n.value for n, tasks in DATASET_TASKS.items() if self.task in tasks)
             raise ValueError(
-                "task 'gan' is not available yet; use 'classification' or 'regression'"
-            )
-        expected = DATASET_TASKS[self.dataset.name]
-        if expected != self.task:
-            names = sorted(n.value for n, t in DATASET_TASKS.items() if t == self.task)
-            raise ValueError(
-                f"dataset.name '{self.dataset.name.value}' is a {expected.value} dataset; "
+                f"dataset.name '{self.dataset.name.value}' is {_served_words(served)}; "
                 f"for task '{self.task.value}' use one of: {', '.join(names)}"
             )
+        if self.dataset.points is not None and self.dataset.name != DatasetName.drawn:
+            raise ValueError("dataset.points: only the 'drawn' GAN target takes points; "
+                             "leave it out or set dataset.name to 'drawn'")
+        if self.task == Task.gan:
+            return self._consistent_gan()
         if self.task == Task.regression and self.loss not in REGRESSION_LOSSES:
             allowed = ", ".join(sorted(loss.value for loss in REGRESSION_LOSSES))
             raise ValueError(
@@ -326,11 +512,60 @@ class ExperimentSpec(_Strict):
             )
         return self
 
+    def _consistent_gan(self) -> ExperimentSpec:
+        data = self.dataset
+        if data.name == DatasetName.drawn and data.points is None:
+            raise ValueError(
+                f"dataset.points: the 'drawn' target needs the drawn points, "
+                f"{LIMITS.min_drawn_points} to {LIMITS.max_drawn_points} [x1, x2] pairs with "
+                f"each coordinate between {-LIMITS.max_coordinate:g} and "
+                f"{LIMITS.max_coordinate:g}")
+        if data.name == DatasetName.digits and data.n_samples > LIMITS.max_digits:
+            raise ValueError(f"dataset.n_samples: the digits set has {LIMITS.max_digits} images; "
+                             f"use {LIMITS.min_samples} to {LIMITS.max_digits}")
+        # Fill in the default networks so the validated spec says what trains.
+        if self.generator is None:
+            self.generator = default_generator(data.name)
+        if self.discriminator is None:
+            self.discriminator = default_discriminator(data.name)
+        image = data.name in IMAGE_TARGETS
+        problem = _flat_stack_problem(
+            self.generator.layers, "generator",
+            "generators (their output is reshaped into the image)" if image else "2-D GANs")
+        if problem is None:
+            problem = (_image_stack_problem(self.discriminator.layers, "discriminator",
+                                            DIGIT_SHAPE) if image
+                       else _flat_stack_problem(self.discriminator.layers, "discriminator",
+                                                "2-D GANs"))
+        if problem is not None:
+            raise ValueError(problem)
+        for where, model in (("generator", self.generator), ("discriminator", self.discriminator)):
+            if self.batch_size == 1 and any(isinstance(layer, BatchNormLayer)
+                                            for layer in model.layers):
+                raise ValueError(f"batch_size 1 cannot train the {where}'s batchnorm layer; "
+                                 "use 2 or more")
+        if self.gan_loss == GanLoss.wasserstein_gp and any(
+                isinstance(layer, BatchNormLayer) for layer in self.discriminator.layers):
+            raise ValueError("discriminator: batchnorm mixes the samples of a batch, which breaks "
+                             "the gradient penalty of gan_loss 'wasserstein_gp'; use dropout or "
+                             "no normalisation in the discriminator")
+        if self.batch_size > data.n_samples:
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the real sample set "
+                f"(dataset.n_samples = {data.n_samples}); use 1 to {data.n_samples}")
+        return self
+
     @property
     def train_size(self) -> int:
-        """Number of training samples after the test split."""
+        """Number of training samples after the test split (GAN: every real sample)."""
+        if self.task == Task.gan:
+            return self.dataset.n_samples
         n_test = round(self.dataset.n_samples * self.dataset.test_fraction)
         return self.dataset.n_samples - n_test
+
+    def gan_optimizers(self) -> tuple[OptimizerSpec, OptimizerSpec]:
+        """The generator's and the discriminator's optimizer (each falls back to `optimizer`)."""
+        return self.g_optimizer or self.optimizer, self.d_optimizer or self.optimizer
 
 
 class SpecError(ValueError):
@@ -382,8 +617,17 @@ def _field_at(loc: tuple[int | str, ...]) -> FieldInfo | None:
         if not fields or part not in fields:
             return None
         field = fields[part]
-        model = field.annotation if isinstance(field.annotation, type) else None
+        model = _model_of(field.annotation)
     return field
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class an annotation holds: `ModelSpec` for `ModelSpec | None`, else None."""
+    if isinstance(annotation, type):
+        return annotation if issubclass(annotation, BaseModel) else None
+    models = [arg for arg in typing.get_args(annotation)
+              if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    return models[0] if len(models) == 1 else None
 
 
 def _bounds(field: FieldInfo) -> str | None:
@@ -395,10 +639,15 @@ def _bounds(field: FieldInfo) -> str | None:
         for attr in ("le", "lt", "max_length"):
             high = getattr(rule, attr, high)
     if low is not None and high is not None:
-        return f"between {low:g} and {high:g}"
+        return f"between {_number(low)} and {_number(high)}"
     if low is not None:
-        return f"at least {low:g}"
-    return f"at most {high:g}" if high is not None else None
+        return f"at least {_number(low)}"
+    return f"at most {_number(high)}" if high is not None else None
+
+
+def _number(value: float) -> str:
+    # 1000000 reads better than 1e+06; small floats such as 1e-06 stay compact.
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def describe_validation_error(error: ValidationError) -> list[str]:

@@ -4,6 +4,29 @@ Payloads are uint8 for grids and images, float32 (little-endian) for weights and
 points; the header names `type`, `step`, `shape`, `dtype` and what the values mean.
 Snapshot frames also carry `t`, the wall-clock time (`time.time()`) they were made,
 so a viewer can measure how late a frame arrives.
+
+Frame types of a classification or regression job: `boundary`, `neurons`, `weights`
+and, once per viewer, `points`. A GAN job sends, per snapshot:
+
+- `fake` (2-D targets): float32 `(n, 2)`, generated points from latent vectors fixed
+  for the run (so row i moves smoothly from frame to frame); header `domain`.
+- `discriminator` (2-D): uint8 `(64, 64)`, D's output over the plane, row 0 the top
+  (x2 = domain max) and column 0 the left, as in `boundary`; header `value_range`
+  (what 0 and 255 stand for: a probability (0, 1), or for `wasserstein_gp` this
+  frame's lowest and highest critic score) and `domain`.
+- `manifold` (2-D, latent_dim 1 or 2): float32 `(g, g, 2)` (latent 2: cell [i, j] is
+  G(z1 = lo + (hi - lo) j / (g - 1), z2 = hi - (hi - lo) i / (g - 1))) or `(g, 2)`
+  (latent 1); header `latent_dim` and `latent_range` [lo, hi].
+- `gradients` (2-D): float32 `(n, 2)`, at each `fake` point (same rows) the direction
+  the generator's loss pushes it (-d loss_G / d x), scaled so the longest is 1;
+  header `max_norm` (that arrow's true length).
+- `samples` (images): uint8 `(rows * h, cols * w)`, generated images from latent
+  vectors fixed for the run, tiled row by row; header `rows`, `cols`, `cell` [h, w]
+  and `value_range` (the pixel values 0 and 255 stand for).
+
+and once per viewer the real data: `points` (2-D: float32 `(n, 3)` rows
+[x1, x2, 0], header `gan: true`) or `images` (digits: uint8 tiled like `samples`,
+header `count` of real images shown).
 """
 
 from __future__ import annotations
@@ -14,9 +37,11 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 
-from nnplay.data import Dataset
-from nnplay.train.events import Snapshot
+from nnplay.data import Dataset, GanData
+from nnplay.train.events import AnySnapshot, GanSnapshot, SamplesProbe
+from nnplay.train.gan_probes import SAMPLE_COLS, SAMPLE_ROWS, tile_images
 
 _LENGTH = struct.Struct("<I")
 
@@ -36,8 +61,10 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], np.ndarray]:
     return header, array.reshape(header["shape"])
 
 
-def snapshot_frames(snapshot: Snapshot) -> list[tuple[str, bytes]]:
-    """The `boundary`, `neurons` and `weights` frames of one snapshot."""
+def snapshot_frames(snapshot: AnySnapshot) -> list[tuple[str, bytes]]:
+    """The `boundary`, `neurons` and `weights` frames of one snapshot (GAN frames for GANs)."""
+    if isinstance(snapshot, GanSnapshot):
+        return gan_snapshot_frames(snapshot)
     boundary, neurons = snapshot.boundary, snapshot.neurons
     made = round(time.time(), 4)  # seconds since the epoch; encoding follows the probe at once
     frames = [
@@ -67,8 +94,83 @@ def snapshot_frames(snapshot: Snapshot) -> list[tuple[str, bytes]]:
     return frames
 
 
-def points_frame(dataset: Dataset) -> bytes:
-    """The data points as `(n, 3)` float32 rows `[x1, x2, label]`, train rows first."""
+def _samples_frame(kind: str, step: int, samples: SamplesProbe,
+                   extra: dict[str, Any]) -> bytes:
+    return encode_frame({
+        "type": kind, "step": step, "shape": list(samples.grid.shape), "dtype": "uint8",
+        "rows": samples.rows, "cols": samples.cols, "cell": list(samples.cell),
+        "value_range": list(samples.value_range), **extra,
+    }, samples.grid.tobytes())
+
+
+def _float32(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def gan_snapshot_frames(snapshot: GanSnapshot) -> list[tuple[str, bytes]]:
+    """The GAN frames of one snapshot: `fake`, `discriminator`, `manifold`, `gradients`
+    (2-D targets) or `samples` (images); see the module docstring."""
+    step = snapshot.step
+    made = round(time.time(), 4)
+    frames: list[tuple[str, bytes]] = []
+    if snapshot.fake is not None:
+        domain = (list(snapshot.discriminator.domain) if snapshot.discriminator is not None
+                  else None)
+        frames.append(("fake", encode_frame({
+            "type": "fake", "step": step, "t": made, "shape": list(snapshot.fake.shape),
+            "dtype": "float32", "domain": domain}, _float32(snapshot.fake))))
+    if snapshot.discriminator is not None:
+        probe = snapshot.discriminator
+        frames.append(("discriminator", encode_frame({
+            "type": "discriminator", "step": step, "t": made, "shape": list(probe.grid.shape),
+            "dtype": "uint8", "value_range": list(probe.value_range),
+            "domain": list(probe.domain)}, probe.grid.tobytes())))
+    if snapshot.manifold is not None:
+        manifold = snapshot.manifold
+        frames.append(("manifold", encode_frame({
+            "type": "manifold", "step": step, "t": made, "shape": list(manifold.points.shape),
+            "dtype": "float32", "latent_dim": 2 if manifold.points.ndim == 3 else 1,
+            "latent_range": list(manifold.latent_range)}, _float32(manifold.points))))
+    if snapshot.gradients is not None:
+        frames.append(("gradients", encode_frame({
+            "type": "gradients", "step": step, "t": made,
+            "shape": list(snapshot.gradients.shape), "dtype": "float32",
+            "max_norm": snapshot.gradient_norm}, _float32(snapshot.gradients))))
+    if snapshot.samples is not None:
+        frames.append(("samples", _samples_frame("samples", step, snapshot.samples,
+                                                 {"t": made})))
+    return frames
+
+
+def gan_data_frame(data: GanData) -> bytes:
+    """A GAN's real data, once: `points` for 2-D targets, `images` for image targets."""
+    if data.image_shape is not None:
+        shown = data.real[:SAMPLE_ROWS * SAMPLE_COLS]
+        rows = max(1, -(-shown.shape[0] // SAMPLE_COLS))
+        cols = min(SAMPLE_COLS, shown.shape[0])
+        padded = np.full((rows * cols, shown.shape[1]), -1.0, dtype=np.float32)
+        padded[:shown.shape[0]] = shown.numpy()
+        grid = tile_images(torch.from_numpy(padded), rows, cols, data.image_shape)
+        probe = SamplesProbe(grid=grid.numpy(), rows=rows, cols=cols, cell=data.image_shape,
+                             value_range=data.domain)
+        return _samples_frame("images", 0, probe, {"count": int(shown.shape[0]),
+                                                   "n_real": int(data.real.shape[0])})
+    points = data.real.numpy().astype("<f4")
+    table = np.concatenate([points, np.zeros((points.shape[0], 1), dtype="<f4")], axis=1)
+    return encode_frame({
+        "type": "points", "step": 0, "shape": list(table.shape), "dtype": "float32",
+        "n_train": int(table.shape[0]), "n_test": 0, "classes": 0,
+        "domain": list(data.domain), "target_range": [0.0, 0.0], "gan": True,
+    }, table.tobytes())
+
+
+def points_frame(dataset: Dataset | GanData) -> bytes:
+    """The data points as `(n, 3)` float32 rows `[x1, x2, label]`, train rows first.
+
+    For a GAN this is `gan_data_frame`: real points `[x1, x2, 0]`, or real images.
+    """
+    if isinstance(dataset, GanData):
+        return gan_data_frame(dataset)
     rows = []
     for points, labels in ((dataset.points_train, dataset.y_train),
                            (dataset.points_test, dataset.y_test)):

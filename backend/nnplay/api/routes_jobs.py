@@ -16,12 +16,16 @@ from nnplay.config import Settings
 from nnplay.export import onnx_bytes, safetensors_bytes
 from nnplay.jobs.manager import JobManager
 from nnplay.presets import get_preset
-from nnplay.spec import ExperimentSpec, SpecError, describe_validation_error, parse_spec
+from nnplay.spec import ExperimentSpec, SpecError, Task, describe_validation_error, parse_spec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 METRIC_COLUMNS = ["step", "epoch", "train_loss", "test_loss", "train_accuracy",
                   "test_accuracy", "lr", "steps_per_second", "elapsed"]
+# GAN jobs (empty where a metric does not apply: kl/js for 2-D, score for digits).
+GAN_METRIC_COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_real", "d_fake", "distance",
+                      "kl", "js", "coverage", "confidence", "score", "lr", "g_lr", "d_lr",
+                      "steps_per_second", "elapsed"]
 _OPTION_KEYS = set(JobOptions.model_fields) - {"name"}
 
 
@@ -156,7 +160,8 @@ async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> An
     points = job.history.points()
     if format == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        columns = GAN_METRIC_COLUMNS if job.spec.task == Task.gan else METRIC_COLUMNS
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(points)
         return Response(buffer.getvalue(), media_type="text/csv", headers={

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from nnplay import __version__
-from nnplay.data import build_dataset
+from nnplay.data import build_dataset, build_gan_data
+from nnplay.data.gan_targets import TARGETS
 from nnplay.presets import PRESETS, get_preset
-from nnplay.spec import LIMITS, DatasetName, parse_spec
+from nnplay.spec import IMAGE_TARGETS, LIMITS, DatasetName, Task, parse_spec, primary_task
 from nnplay.train.device import default_device_name
 
 router = APIRouter()
@@ -52,12 +53,14 @@ async def preview_dataset(
     noise: Annotated[float, Query(ge=0, le=LIMITS.max_noise)] = 0.0,
     classes: Annotated[int, Query(ge=LIMITS.min_classes, le=LIMITS.max_classes)] = 3,
     seed: Annotated[int, Query(ge=0, le=LIMITS.max_seed)] = 0,
+    modes: Annotated[int, Query(ge=LIMITS.min_modes, le=LIMITS.max_modes)] = 8,
 ) -> dict[str, Any]:
-    """Sample points of a dataset (for thumbnails): rows of [x1, x2, label]."""
-    from nnplay.spec import DATASET_TASKS
-
+    """Sample points of a dataset or 2-D GAN target (for thumbnails): rows of [x1, x2, label]."""
+    task = primary_task(name)
+    if task == Task.gan:
+        return _preview_gan_target(name, n_samples, noise, modes, seed)
     spec = parse_spec({
-        "task": DATASET_TASKS[name].value, "loss": "mse", "batch_size": 1,
+        "task": task.value, "loss": "mse", "batch_size": 1,
         "dataset": {"name": name.value, "n_samples": n_samples, "noise": noise,
                     "classes": classes, "seed": seed, "test_fraction": 0.0},
     })
@@ -67,6 +70,22 @@ async def preview_dataset(
                                      strict=True)]
     return {"name": name.value, "classes": data.n_classes, "domain": list(data.domain),
             "target_range": list(data.target_range), "points": rows}
+
+
+def _preview_gan_target(name: DatasetName, n_samples: int, noise: float, modes: int,
+                        seed: int) -> dict[str, Any]:
+    """Real points of a 2-D GAN target, label 0 (there are no classes)."""
+    if name not in TARGETS:
+        what = "an image set" if name in IMAGE_TARGETS else "what the person draws"
+        raise ValueError(f"dataset '{name.value}' is {what}; only 2-D GAN targets and "
+                         "datasets have a point preview")
+    spec = parse_spec({"task": "gan", "batch_size": 1, "dataset": {
+        "name": name.value, "n_samples": n_samples, "noise": noise, "modes": modes,
+        "seed": seed}})
+    data = build_gan_data(spec)
+    rows = [[round(float(x), 3), round(float(y), 3), 0.0] for x, y in data.real.tolist()]
+    return {"name": name.value, "classes": 0, "domain": list(data.domain),
+            "target_range": [0.0, 0.0], "points": rows}
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

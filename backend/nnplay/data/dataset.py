@@ -77,6 +77,9 @@ class Dataset:
 
 def build_dataset(spec: ExperimentSpec) -> Dataset:
     """Sample, shuffle, split and normalise the spec's dataset; deterministic in its seed."""
+    if spec.task == Task.gan:
+        raise ValueError("GAN specs have real samples, not a labelled dataset: use "
+                         "nnplay.data.build_gan_data")
     data = spec.dataset
     rng = np.random.default_rng(data.seed)
     points, labels = GENERATORS[data.name](data.n_samples, data.noise, rng, data.classes)

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task
+from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task, primary_task
 
 DOMAIN: tuple[float, float] = (-6.0, 6.0)  # both axes
 
@@ -194,6 +194,7 @@ def multi_gaussian(
     return _into_domain(points), target.astype(np.float32)
 
 
+# The supervised sets; GAN targets are sampled by `nnplay.data.gan_targets`.
 GENERATORS: dict[DatasetName, ToyGenerator] = {
     DatasetName.circle: circle,
     DatasetName.xor: xor,
@@ -208,20 +209,28 @@ GENERATORS: dict[DatasetName, ToyGenerator] = {
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """How the catalog describes one toy dataset."""
+    """How the catalog describes one dataset (a supervised set, a GAN target, or both)."""
 
     name: DatasetName
-    task: Task
+    task: Task  # the task it is listed under first (see `primary_task`)
     title: str
     description: str
     multi_class: bool = False  # True where `DatasetSpec.classes` sets the number of classes
+    tasks: tuple[Task, ...] = ()  # every task it serves, from `DATASET_TASKS`
+    gan_description: str = ""  # what it is as a GAN target, where it is one
+    modes: bool = False  # True where `DatasetSpec.modes` sets the number of GAN modes
+    points: bool = False  # True where the person draws the points (`DatasetSpec.points`)
+    image: bool = False  # True for image targets (8x8 digits)
 
 
 def _info(
-    name: DatasetName, title: str, description: str, multi_class: bool = False
+    name: DatasetName, title: str, description: str, multi_class: bool = False, *,
+    gan: str = "", modes: bool = False, points: bool = False, image: bool = False,
 ) -> DatasetInfo:
-    """Catalog entry whose task is read from `DATASET_TASKS`."""
-    return DatasetInfo(name, DATASET_TASKS[name], title, description, multi_class)
+    """Catalog entry whose tasks are read from `DATASET_TASKS`."""
+    tasks = tuple(task for task in Task if task in DATASET_TASKS[name])
+    return DatasetInfo(name, primary_task(name), title, description, multi_class, tasks,
+                       gan or (description if Task.gan in tasks else ""), modes, points, image)
 
 
 DATASET_INFO: dict[DatasetName, DatasetInfo] = {
@@ -229,7 +238,8 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
     for info in (
         _info(DatasetName.circle, "Circle", "A disc of one class inside a ring of the other."),
         _info(DatasetName.xor, "Exclusive or", "The class is the sign of x₁·x₂."),
-        _info(DatasetName.gaussians, "Two Gaussians", "Two round clusters across a diagonal."),
+        _info(DatasetName.gaussians, "Two Gaussians", "Two round clusters across a diagonal.",
+              gan="A mixture of 2 to 25 Gaussians spaced evenly on a circle.", modes=True),
         _info(DatasetName.spiral, "Two spirals", "Two spiral arms winding out from the centre."),
         _info(DatasetName.moons, "Two moons", "Two interlocking half-moons."),
         _info(
@@ -240,6 +250,13 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         ),
         _info(DatasetName.plane, "Plane", "A target that rises linearly along x₁ + x₂."),
         _info(DatasetName.multi_gaussian, "Multi-Gaussian", "Six positive and negative bumps."),
+        _info(DatasetName.ring, "Ring", "A thin ring of radius 4 around the centre."),
+        _info(DatasetName.grid, "Grid", "Twenty-five small Gaussians on a 5 x 5 grid."),
+        _info(DatasetName.line, "Line", "A straight segment across the plane."),
+        _info(DatasetName.disjoint, "Disjoint", "Two separate square patches in opposite corners."),
+        _info(DatasetName.drawn, "Drawn", "The points you draw on the plane.", points=True),
+        _info(DatasetName.digits, "Digits", "Handwritten 8 x 8 digits (scikit-learn's set).",
+              image=True),
     )
 }
 
@@ -247,6 +264,6 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
 def class_count(name: DatasetName, classes: int) -> int:
     """Classes a dataset yields: `classes` if multi-class, else 2; 0 for regression."""
     info = DATASET_INFO[name]
-    if info.task != Task.classification:
+    if Task.classification not in info.tasks:
         return 0
     return classes if info.multi_class else 2

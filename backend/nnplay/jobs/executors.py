@@ -23,7 +23,7 @@ import torch
 
 from nnplay.jobs.runner import RunEvents, RunRequest, run_job
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, Snapshot, TrainResult, TrainStart
+from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.jobs")
@@ -113,10 +113,10 @@ class _QueueEvents(RunEvents):
     def on_train_start(self, start: TrainStart) -> None:
         self._send("on_train_start", start)
 
-    def on_metrics(self, event: MetricsEvent) -> None:
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
         self._send("on_metrics", event)
 
-    def on_snapshot(self, snapshot: Snapshot) -> None:
+    def on_snapshot(self, snapshot: AnySnapshot) -> None:
         self._send("on_snapshot", snapshot)
 
     def on_pause(self, step: int) -> None:

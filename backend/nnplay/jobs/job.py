@@ -9,18 +9,18 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nnplay.data import Dataset, build_dataset
+from nnplay.data import Dataset, GanData, build_dataset, build_gan_data
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
-from nnplay.spec import DenseLayer, DropoutLayer, ExperimentSpec
+from nnplay.spec import DenseLayer, DropoutLayer, ExperimentSpec, LayerSpec, Task
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainStart
-from nnplay.train.trainer import Trainer
+from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainStart
+from nnplay.train.loop import TrainLoop
 
 if TYPE_CHECKING:
     from nnplay.jobs.executors import Controls
 
-FrameEncoder = Callable[[Snapshot], list[tuple[str, bytes]]]
+FrameEncoder = Callable[[AnySnapshot], list[tuple[str, bytes]]]
 
 
 class MetricsHistory:
@@ -115,10 +115,11 @@ class Job:
         self.hub = Hub()
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
-        self.latest_snapshot: Snapshot | None = None
+        self.latest_snapshot: AnySnapshot | None = None
         self.start_info: TrainStart | None = None
-        self.trainer: Trainer | None = None
-        self.lr = spec.optimizer.lr
+        self.trainer: TrainLoop | None = None
+        # GANs report (and take) the generator's lr; a change sets both optimizers'.
+        self.lr = spec.gan_optimizers()[0].lr if spec.task == Task.gan else spec.optimizer.lr
         self.resume_from_checkpoint = False
         # Called after every status change (the manager persists the job there).
         self.listeners: list[Callable[[Job], None]] = []
@@ -149,8 +150,11 @@ class Job:
         self.hub.publish_message(message)
 
     @functools.cached_property
-    def dataset(self) -> Dataset:
-        """The job's data, built here too (deterministic, ~1 ms) for the points frame."""
+    def dataset(self) -> Dataset | GanData:
+        """The job's data (a GAN's real samples), built here too (deterministic, ~1 ms)
+        for the points frame."""
+        if self.spec.task == Task.gan:
+            return build_gan_data(self.spec)
         return build_dataset(self.spec)
 
     def restore_status(self, status: JobStatus) -> None:
@@ -176,9 +180,12 @@ class Job:
     def summary(self) -> dict[str, Any]:
         """What a table of runs shows: data, model, optimizer and the best test results."""
         spec = self.spec
+        gan = spec.task == Task.gan
         return {"task": spec.task.value, "dataset": spec.dataset.name.value,
-                "model": model_summary(spec), "optimizer": spec.optimizer.name.value,
-                "loss": spec.loss.value, "best_test_loss": self.history.best_test_loss,
+                "model": model_summary(spec),
+                "optimizer": (spec.gan_optimizers()[0] if gan else spec.optimizer).name.value,
+                "loss": spec.gan_loss.value if gan else spec.loss.value,
+                "best_test_loss": self.history.best_test_loss,
                 "best_test_accuracy": self.history.best_test_accuracy}
 
     def view(self, with_spec: bool = True) -> dict[str, Any]:
@@ -196,15 +203,27 @@ class Job:
             out["device"] = self.start_info.device
             out["parameter_count"] = self.start_info.parameter_count
             out["layers"] = self.start_info.layers
+            if self.start_info.gan is not None:  # both networks' rows, latent size, loss
+                out["gan"] = self.start_info.gan
         if with_spec:
             out["spec"] = self.spec.model_dump(mode="json")
         return out
 
 
 def model_summary(spec: ExperimentSpec) -> str:
-    """The hidden layers in a few characters, e.g. '8 tanh → 8 tanh → dropout 0.2'."""
+    """The hidden layers in a few characters, e.g. '8 tanh → 8 tanh → dropout 0.2'.
+
+    GANs: both networks, e.g. 'G: 32 relu → 32 relu · D: 32 leaky_relu'.
+    """
+    if spec.task == Task.gan and spec.generator is not None and spec.discriminator is not None:
+        return (f"G: {_layers_summary(spec.generator.layers)} · "
+                f"D: {_layers_summary(spec.discriminator.layers)}")
+    return _layers_summary(spec.model.layers)
+
+
+def _layers_summary(layers: list[LayerSpec]) -> str:
     parts = []
-    for layer in spec.model.layers:
+    for layer in layers:
         if isinstance(layer, DenseLayer):
             parts.append(f"{layer.units} {layer.activation.value}")
         elif isinstance(layer, DropoutLayer):
@@ -214,7 +233,7 @@ def model_summary(spec: ExperimentSpec) -> str:
     return " → ".join(parts) or "no hidden layer"
 
 
-def metrics_point(event: MetricsEvent) -> dict[str, Any]:
+def metrics_point(event: AnyMetricsEvent) -> dict[str, Any]:
     """A metrics event as a compact stream point (no None fields)."""
     return {key: value for key, value in event.to_dict().items() if value is not None}
 

@@ -16,8 +16,9 @@ from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import LIMITS, ExperimentSpec, SpecError, parse_spec
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
-from nnplay.train.trainer import Trainer, TrainerOptions
+from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult, TrainStart
+from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -227,7 +228,7 @@ class JobManager:
             raise ValueError(f"no weights for this job: {error}") from None
         return checkpoint["network"], int(checkpoint["step"])
 
-    def snapshot_from_checkpoint(self, job: Job) -> Snapshot | None:
+    def snapshot_from_checkpoint(self, job: Job) -> AnySnapshot | None:
         """Probe a finished run restored from the store, from its last checkpoint."""
         if self.checkpoints is None or job.trainer is not None:
             return job.latest_snapshot
@@ -235,7 +236,8 @@ class JobManager:
             state = self.checkpoints.load(job.id)
         except CheckpointError:
             return None
-        trainer = Trainer(job.spec, TrainerOptions(metrics_interval=0, snapshot_interval=0))
+        trainer = make_trainer(job.spec,
+                               TrainerOptions(metrics_interval=0, snapshot_interval=0))
         trainer.load_state_dict(state)
         job.start_info = trainer.start_info()
         job.latest_snapshot = trainer.snapshot()
@@ -384,13 +386,13 @@ class JobEvents(RunEvents):
         self.manager = manager
         self.job = job
 
-    def on_trainer(self, trainer: Trainer) -> None:
+    def on_trainer(self, trainer: TrainLoop) -> None:
         self.job.trainer = trainer
 
     def on_train_start(self, start: TrainStart) -> None:
         self.job.start_info = start
 
-    def on_metrics(self, event: MetricsEvent) -> None:
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
         job, store = self.job, self.manager.store
         point = metrics_point(event)
         job.latest = point
@@ -404,7 +406,7 @@ class JobEvents(RunEvents):
                 store.thin_points(job.id, job.history.stride)
         job.hub.publish_metrics(point)
 
-    def on_snapshot(self, snapshot: Snapshot) -> None:
+    def on_snapshot(self, snapshot: AnySnapshot) -> None:
         job = self.job
         job.latest_snapshot = snapshot
         if job.hub.has_subscribers:  # nobody watching: skip the encoding work

@@ -18,8 +18,9 @@ from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
-from nnplay.train.trainer import Trainer, TrainerOptions
+from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainResult
+from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -43,7 +44,7 @@ class RunRequest:
 class RunEvents(Callback):
     """The trainer's hooks plus what a run adds; the job manager implements them."""
 
-    def on_trainer(self, trainer: Trainer) -> None:
+    def on_trainer(self, trainer: TrainLoop) -> None:
         """The trainer exists (only called when it runs in this process)."""
 
     def on_restored(self, step: int) -> None:
@@ -66,7 +67,7 @@ class CheckpointSaver(Callback):
         self.events = events
         self.interval = interval
         self.requested = requested  # set by another thread for a checkpoint now
-        self.trainer: Trainer | None = None
+        self.trainer: TrainLoop | None = None
         self._last = time.monotonic()
 
     def save(self) -> None:
@@ -82,7 +83,7 @@ class CheckpointSaver(Callback):
         self._last = time.monotonic()
         self.events.on_checkpoint(self.trainer.step, size)
 
-    def on_metrics(self, event: MetricsEvent) -> None:
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
         if self.requested.is_set() or time.monotonic() - self._last >= self.interval:
             self.save()
 
@@ -112,7 +113,7 @@ def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
         detailed_metrics=request.detailed_metrics,
     )
     try:
-        trainer = Trainer(parse_spec(request.spec), options, control)
+        trainer = make_trainer(parse_spec(request.spec), options, control)
         if request.resume:
             step = 0  # killed before its first checkpoint: start again from the beginning
             if checkpoints is not None and checkpoints.path(request.job_id).exists():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnplay.train.events import MetricsEvent, Snapshot, TrainResult, TrainStart
+from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
 
 
 class Callback:
@@ -11,11 +11,11 @@ class Callback:
     def on_train_start(self, start: TrainStart) -> None:
         """Called once before the first step."""
 
-    def on_metrics(self, event: MetricsEvent) -> None:
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
         """Called with each new point of the curves."""
 
-    def on_snapshot(self, snapshot: Snapshot) -> None:
-        """Called with each probe snapshot (boundary, neurons, weights)."""
+    def on_snapshot(self, snapshot: AnySnapshot) -> None:
+        """Called with each probe snapshot (boundary, neurons, weights; GAN probes for GANs)."""
 
     def on_pause(self, step: int) -> None:
         """Called when the loop parks itself because it was paused."""

@@ -1,6 +1,8 @@
-"""What the trainer publishes: metrics points, probe snapshots and the final result.
+"""What the trainers publish: metrics points, probe snapshots and the final result.
 
 Plain dataclasses with numpy payloads; the web layer encodes them for the wire.
+Supervised runs publish `MetricsEvent` and `Snapshot`, GANs `GanMetricsEvent` and
+`GanSnapshot`.
 """
 
 from __future__ import annotations
@@ -78,6 +80,90 @@ class Snapshot:
     weights: tuple[LayerWeights, ...]
 
 
+@dataclass(frozen=True)
+class GanMetricsEvent:
+    """One point of a GAN's curves; losses are on fixed evaluation batches (deterministic)."""
+
+    step: int  # iterations: each is d_steps discriminator and g_steps generator updates
+    epoch: float  # real samples the discriminator has seen / real-set size
+    d_loss: float
+    g_loss: float
+    d_real: float  # mean discriminator output on real samples (probability, or raw score)
+    d_fake: float  # the same on generated samples
+    distance: float  # sliced Wasserstein distance real vs generated; falls as G learns
+    lr: float  # the generator's learning rate (a live change sets both)
+    g_lr: float
+    d_lr: float
+    steps_per_second: float
+    elapsed: float  # seconds of training so far (pauses excluded)
+    kl: float | None = None  # 2-D: KL(real || generated) on a grid over the plane, in nats
+    js: float | None = None  # 2-D: Jensen-Shannon divergence on that grid, in nats (<= ln 2)
+    confidence: float | None = None  # digits: the classifier's mean top probability
+    coverage: float | None = None  # share of the target's modes (2-D mixtures) or of the 10
+    # digit classes (digits) that generated samples hit; mode collapse shows as low coverage
+    score: float | None = None  # digits: classifier score exp(E KL(p(y|x) || p(y))), 1..10
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DiscriminatorProbe:
+    """The discriminator's output over the plane: `(n, n)` uint8, row 0 the top (x2 max)."""
+
+    grid: np.ndarray
+    value_range: tuple[float, float]  # what 0 and 255 stand for (a probability: 0, 1)
+    domain: tuple[float, float]  # x1 and x2 both span this
+
+
+@dataclass(frozen=True)
+class ManifoldProbe:
+    """The latent grid mapped through the generator: `(g, g, 2)` (latent 2) or `(g, 2)` float32.
+
+    Cell `[i, j]` is G(z) for z = (lo + (hi - lo) * j / (g - 1), hi - (hi - lo) * i / (g - 1))
+    (row 0 at the top, as an image); for latent_dim 1, entry `[j]` is G(lo + (hi - lo) * j /
+    (g - 1)).
+    """
+
+    points: np.ndarray
+    latent_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class SamplesProbe:
+    """Generated images from fixed latent vectors, tiled: `(rows * h, cols * w)` uint8."""
+
+    grid: np.ndarray
+    rows: int
+    cols: int
+    cell: tuple[int, int]  # (h, w) of one image
+    value_range: tuple[float, float]  # pixel values that 0 and 255 stand for
+
+
+@dataclass(frozen=True)
+class GanSnapshot:
+    """All GAN probes taken at one step; 2-D targets fill the first four, images `samples`.
+
+    `fake` are generated points `(n, 2)` float32 from fixed latent vectors, so each point
+    moves smoothly from frame to frame; `gradients` `(n, 2)` float32 is, per fake point,
+    the direction the generator's loss pushes it (-d loss_G / d x), scaled so the longest
+    arrow has length 1 (`gradient_norm` is that arrow's true length).
+    """
+
+    step: int
+    fake: np.ndarray | None = None
+    discriminator: DiscriminatorProbe | None = None
+    manifold: ManifoldProbe | None = None
+    gradients: np.ndarray | None = None
+    gradient_norm: float = 0.0
+    samples: SamplesProbe | None = None
+
+
+AnyMetricsEvent = MetricsEvent | GanMetricsEvent
+AnySnapshot = Snapshot | GanSnapshot
+
+
 class RunStatus(StrEnum):
     """How a training run ended."""
 
@@ -94,14 +180,19 @@ class TrainResult:
     steps: int
     seconds: float
     reason: str | None = None
-    metrics: MetricsEvent | None = None
+    metrics: AnyMetricsEvent | None = None
 
     def summary(self) -> dict[str, Any]:
         """The one-line JSON summary the CLI prints."""
         out: dict[str, Any] = {"status": self.status.value, "steps": self.steps}
         if self.reason:
             out["reason"] = self.reason
-        if self.metrics is not None:
+        if isinstance(self.metrics, GanMetricsEvent):
+            for key in ("d_loss", "g_loss", "distance", "score", "confidence", "coverage"):
+                value = getattr(self.metrics, key)
+                if value is not None:
+                    out[key] = value
+        elif self.metrics is not None:
             out["train_loss"] = self.metrics.train_loss
             out["test_loss"] = self.metrics.test_loss
             if self.metrics.train_accuracy is not None:
@@ -123,3 +214,6 @@ class TrainStart:
     steps_per_epoch: int
     device: str
     layers: list[dict[str, Any]] = field(default_factory=list)  # per-layer shapes and params
+    # GANs: {"latent_dim", "noise", "gan_loss", "sample_shape", "generator": rows,
+    # "discriminator": rows} (`layers` then holds the generator's rows); None otherwise.
+    gan: dict[str, Any] | None = None

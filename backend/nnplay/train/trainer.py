@@ -1,19 +1,15 @@
-"""The training loop: one spec in, events out through callbacks, a result at the end.
+"""The supervised trainer (classification and regression), and `make_trainer` for any task.
 
-The loop knows nothing about HTTP. It runs on whatever thread calls `run()`,
-polls a `TrainerControl` between steps (one attribute read when nothing is
-asked of it), and takes metrics and probe snapshots on a clock so that a fast
-run is not slowed by its viewers.
+The loop itself (control, clocks, callbacks, checkpoint plumbing) lives in
+`nnplay.train.loop`; this module says what one step, one evaluation and one
+snapshot of a supervised run are. The loop knows nothing about HTTP: it
+publishes events.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import threading
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -21,54 +17,30 @@ from torch import Tensor
 
 from nnplay.data import Dataset, build_dataset
 from nnplay.models.network import Network, build_network
-from nnplay.spec import ExperimentSpec
-from nnplay.train.callbacks import Callback
+from nnplay.spec import ExperimentSpec, Task
 from nnplay.train.control import TrainerControl
 from nnplay.train.device import resolve_device
-from nnplay.train.events import MetricsEvent, RunStatus, Snapshot, TrainResult, TrainStart
+from nnplay.train.events import MetricsEvent, Snapshot, TrainStart
 from nnplay.train.heads import Head, make_head
+from nnplay.train.loop import BUILD_LOCK, Diverged, TrainerOptions, TrainLoop
 from nnplay.train.metrics import classification_report
 from nnplay.train.optimizers import build_optimizer, set_learning_rate
 from nnplay.train.probes import Prober
 
-# torch's default generator is process-wide: building two networks at once on
-# two threads would interleave their random draws and break reproducibility.
-_BUILD_LOCK = threading.Lock()
 
-
-class Diverged(Exception):
-    """The loss stopped being a finite number."""
-
-
-@dataclass
-class TrainerOptions:
-    """How often to report and probe, and where to run."""
-
-    metrics_interval: float = 0.05  # seconds between metric points
-    snapshot_interval: float = 0.05  # seconds between probe snapshots; 0 turns them off
-    snapshot_budget: float = 0.1  # at most this share of wall time goes to snapshots
-    grid_size: int = 64  # boundary image is grid_size x grid_size
-    neuron_grid_size: int = 16  # each neuron heatmap is this square
-    detailed_metrics: bool = False  # per-class report in metrics points, not just the last
-    report_interval: float = 0.5  # with detailed_metrics: seconds between reports
-    device: str = "cpu"  # "auto", "cpu" or "cuda"
-    callbacks: list[Callback] = field(default_factory=list)
-
-
-class Trainer:
+class Trainer(TrainLoop):
     """Trains the network an `ExperimentSpec` describes."""
+
+    network: Network
 
     def __init__(self, spec: ExperimentSpec, options: TrainerOptions | None = None,
                  control: TrainerControl | None = None) -> None:
-        self.spec = spec
-        self.options = options or TrainerOptions()
-        self.control = control or TrainerControl()
-        self.callbacks: Sequence[Callback] = self.options.callbacks
+        super().__init__(spec, options, control)
         self.dataset: Dataset = build_dataset(spec)
         self.head: Head = make_head(spec.task, spec.loss, self.dataset.n_classes)
-        with _BUILD_LOCK:
+        with BUILD_LOCK:
             torch.manual_seed(spec.seed)
-            self.network: Network = build_network(spec.model, self.dataset.n_inputs,
+            self.network = build_network(spec.model, self.dataset.n_inputs,
                                                   self.head.out_units)
         self.device = resolve_device(self.options.device, self.network.parameter_count())
         self.network.to(self.device)
@@ -93,12 +65,6 @@ class Trainer:
         self._penalised = [layer.weight for layer in self.network.dense_layers()]
         self.prober = Prober(self.network, self.head, ds, self.device,
                              self.options.grid_size, self.options.neuron_grid_size)
-
-        self.step = 0
-        self.elapsed = 0.0  # training seconds, pauses excluded
-        self.last_metrics: MetricsEvent | None = None
-        self._rate_mark = (0, 0.0)  # (step, elapsed) at the previous metrics point
-        self._last_report = -math.inf  # monotonic time of the last per-class report
 
     # ----- one step ---------------------------------------------------------------
     def _next_batch(self) -> tuple[Tensor, Tensor]:
@@ -166,46 +132,16 @@ class Trainer:
                         report = classification_report(pred.cpu(), truth.cpu(), k).to_dict()
         finally:
             network.train(was_training)
-        last_step, last_elapsed = self._rate_mark
-        dt = self.elapsed - last_elapsed
-        rate = (self.step - last_step) / dt if dt > 0 else 0.0
-        self._rate_mark = (self.step, self.elapsed)
         return MetricsEvent(
             step=self.step, epoch=self.step * self.batch_size / self.n_train,
             train_loss=train_loss, test_loss=test_loss, train_accuracy=train_acc,
-            test_accuracy=test_acc, lr=self.lr, steps_per_second=rate, elapsed=self.elapsed,
-            report=report,
+            test_accuracy=test_acc, lr=self.lr, steps_per_second=self.steps_per_second(),
+            elapsed=self.elapsed, report=report,
         )
-
-    def _emit_metrics(self, detailed: bool = False) -> None:
-        if not detailed and self.options.detailed_metrics:
-            # The per-class report is the dearest part of a point: a few per second suffice.
-            now = time.monotonic()
-            detailed = now - self._last_report >= self.options.report_interval
-        if detailed:
-            self._last_report = time.monotonic()
-        event = self.evaluate(detailed)
-        self.last_metrics = event
-        for callback in self.callbacks:
-            callback.on_metrics(event)
 
     def snapshot(self) -> Snapshot:
         """Probe the network now."""
         return self.prober.snapshot(self.step)
-
-    def _emit_snapshot(self) -> float:
-        # CPU time of this thread, not wall time: when many jobs share the cores, wall
-        # time inflates with waiting and would throttle frames for no saving.
-        started = time.thread_time()
-        snap = self.snapshot()
-        for callback in self.callbacks:
-            callback.on_snapshot(snap)
-        return time.thread_time() - started
-
-    def _emit_all(self, detailed: bool = False) -> None:
-        self._emit_metrics(detailed)
-        if self.options.snapshot_interval > 0:
-            self._emit_snapshot()
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate from the training thread."""
@@ -215,27 +151,24 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly: weights, optimizer, step, RNGs."""
         return {
-            "format": 1, "step": self.step, "elapsed": self.elapsed, "lr": self.lr,
+            **self.loop_state(), "lr": self.lr,
             "network": {k: v.detach().cpu().clone() for k, v in
                         self.network.state_dict().items()},
             # The optimizer's state dict holds live tensors (Adam's moments): copy them.
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "shuffle": self._shuffle.get_state(), "order": self._order.cpu().clone(),
-            "cursor": self._cursor, "torch_rng": torch.get_rng_state(),
+            "cursor": self._cursor,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a `state_dict()` (the spec must be the same)."""
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
+        self.load_loop_state(state)
         self.set_lr(float(state["lr"]))
         self._shuffle.set_state(state["shuffle"])
         self._order = state["order"].to(self.device)
         self._cursor = int(state["cursor"])
-        torch.set_rng_state(state["torch_rng"])
-        self._rate_mark = (self.step, self.elapsed)
 
     def start_info(self) -> TrainStart:
         """Sizes and shapes the views need before the first step."""
@@ -249,94 +182,15 @@ class Trainer:
                     self.network.layer_summary(self.dataset.n_inputs)],
         )
 
-    # ----- the loop -----------------------------------------------------------------
-    def run(self) -> TrainResult:
-        """Train until `max_steps`, a stop, divergence or an error; hooks always see the end."""
-        status, reason = RunStatus.completed, None
-        try:
-            for callback in self.callbacks:
-                callback.on_train_start(self.start_info())
-            self.network.train()
-            self._emit_all()
-            status = self._loop()
-            self._emit_all(detailed=True)
-        except Diverged as error:
-            status, reason = RunStatus.failed, str(error)
-        except Exception as error:  # the run fails; the process and other runs go on
-            status, reason = RunStatus.failed, f"error at step {self.step}: {error}"
-        result = TrainResult(status=status, steps=self.step, seconds=self.elapsed,
-                             reason=reason, metrics=self.last_metrics)
-        for callback in self.callbacks:
-            callback.on_train_end(result)
-        return result
 
-    def _loop(self) -> RunStatus:
-        control, options = self.control, self.options
-        max_steps = self.spec.max_steps
-        metrics_every = options.metrics_interval
-        snapshot_every = options.snapshot_interval
-        clock = time.perf_counter
-        resumed_at = clock()
-        next_metrics = resumed_at + metrics_every
-        next_snapshot = resumed_at + snapshot_every if snapshot_every > 0 else math.inf
-        parked = False
-        while self.step < max_steps:
-            stepping = False  # True while spending step credits in a pause
-            if control.dirty:
-                lr = control.take_pending_lr()
-                if lr is not None:
-                    self.set_lr(lr)
-                if control.stop_requested:
-                    if not parked:
-                        self.elapsed += clock() - resumed_at
-                    return RunStatus.stopped
-                if control.paused:
-                    if control.take_step_credit():
-                        stepping = True
-                    else:
-                        if not parked:
-                            parked = True
-                            self.elapsed += clock() - resumed_at
-                            self._emit_all()
-                            for callback in self.callbacks:
-                                callback.on_pause(self.step)
-                        control.wait_while_paused()
-                        continue
-                if parked:  # resumed, or a requested step while paused: its time counts
-                    resumed_at = clock()
-                    if not control.paused:
-                        parked = False
-                        for callback in self.callbacks:
-                            callback.on_resume(self.step)
-                control.settle()
+def make_trainer(spec: ExperimentSpec, options: TrainerOptions | None = None,
+                 control: TrainerControl | None = None) -> TrainLoop:
+    """The trainer for the spec's task: `GanTrainer` for GANs, `Trainer` otherwise."""
+    if spec.task == Task.gan:
+        from nnplay.train.gan import GanTrainer  # imports the trainer module itself
 
-            try:
-                self.train_step()
-            except Exception:  # a diverged or broken run still reports its training time
-                self.elapsed += clock() - resumed_at
-                raise
-
-            if stepping:
-                self.elapsed += clock() - resumed_at
-                resumed_at = clock()
-                if self.step < max_steps and not control.has_step_credits():
-                    self._emit_all()
-                continue
-            now = clock()
-            if self.step == max_steps:
-                break  # the final, detailed point and snapshot follow the loop
-            if now >= next_metrics:
-                self.elapsed += now - resumed_at
-                resumed_at = now
-                self._emit_metrics()
-                next_metrics = clock() + metrics_every
-            if now >= next_snapshot:
-                cost = self._emit_snapshot()
-                # Adaptive rate: a slow snapshot pushes the next one further out so
-                # probes never take more than `snapshot_budget` of the time.
-                next_snapshot = clock() + max(snapshot_every, cost / options.snapshot_budget)
-        self.elapsed += clock() - resumed_at
-        return RunStatus.completed
+        return GanTrainer(spec, options, control)
+    return Trainer(spec, options, control)
 
 
 def warm_up() -> None:
@@ -349,3 +203,9 @@ def warm_up() -> None:
     trainer.train_step()
     trainer.snapshot()
     trainer.evaluate()
+    from nnplay.train.gan import warm_up_gan
+
+    warm_up_gan()
+
+
+__all__ = ["Diverged", "TrainLoop", "Trainer", "TrainerOptions", "make_trainer", "warm_up"]
