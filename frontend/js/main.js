@@ -750,7 +750,10 @@ async function main() {
     return;
   }
   const health = await api.health().catch(() => null);
-  const app = new App(catalog, presets, health);
+  // The playground trains classifiers and regressors; GAN lessons and targets have their
+  // own view.
+  const playgroundCatalog = { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') };
+  const app = new App(playgroundCatalog, presets.filter((p) => p.task !== 'gan'), health);
   window.nnplay = app; // for the console and the browser tests
   await app.start();
   document.body.classList.add('ready');

@@ -406,3 +406,26 @@ def test_cli_trains_a_gan_preset(capsys: pytest.CaptureFixture[str]) -> None:
     for key in ("d_loss", "g_loss", "distance", "seconds"):
         assert isinstance(summary[key], float)
     assert "train_loss" not in summary
+
+
+def test_stepping_only_the_discriminator_leaves_the_generator_unchanged() -> None:
+    """GAN Lab's "step D" / "step G": one network moves, the other stays put."""
+    from nnplay.presets import get_preset
+    from nnplay.train.control import TrainerControl
+
+    spec = get_preset("gan-ring").build({"max_steps": 50})
+    trainer = make_trainer(spec, TrainerOptions(metrics_interval=0, snapshot_interval=0),
+                           TrainerControl())
+    g_before = [p.detach().clone() for p in trainer.generator.parameters()]
+    d_before = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    trainer.train_phase("d")
+    assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.generator.parameters(),
+                                                 strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, trainer.discriminator.parameters(),
+                                                     strict=True))
+    d_after = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    trainer.train_phase("g")
+    assert all(torch.equal(a, b) for a, b in zip(d_after, trainer.discriminator.parameters(),
+                                                 strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.generator.parameters(),
+                                                     strict=True))

@@ -130,8 +130,8 @@ async def resume_job(job_id: str, manager: Manager) -> dict[str, Any]:
 async def step_job(job_id: str, manager: Manager,
                    body: StepRequest | None = None) -> dict[str, Any]:
     """Train a paused job for `steps` more steps (default 1)."""
-    steps = body.steps if body else 1
-    return manager.step(job_id, steps).view(with_spec=False)
+    request = body or StepRequest()
+    return manager.step(job_id, request.steps, request.phase).view(with_spec=False)
 
 
 @router.post("/{job_id}/stop")

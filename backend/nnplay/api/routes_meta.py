@@ -36,7 +36,8 @@ async def catalog(request: Request) -> dict[str, Any]:
 async def list_presets() -> dict[str, Any]:
     """List the presets (lessons) with their one-line summaries."""
     return {"presets": [{"name": p.name, "title": p.title, "summary": p.summary,
-                         "explanation": p.explanation, "race": len(p.variants)}
+                         "explanation": p.explanation, "race": len(p.variants),
+                         "task": p.build().task.value}
                         for p in PRESETS.values()]}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ class StepRequest(_Body):
     """Body of POST /api/jobs/{id}/step."""
 
     steps: int = Field(1, ge=1, le=LIMITS.max_steps)
+    phase: Literal["both", "d", "g"] = "both"  # GANs: step only the discriminator or generator
 
 
 class JobUpdate(_Body):

@@ -41,7 +41,7 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
                 steps = message.get("steps", 1)
                 if not isinstance(steps, int) or isinstance(steps, bool):
                     raise ValueError("steps must be a whole number")
-                manager.step(job.id, steps)
+                manager.step(job.id, steps, str(message.get("phase", "both")))
             elif action == "stop":
                 manager.stop(job.id)
             else:

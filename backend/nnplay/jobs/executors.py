@@ -34,7 +34,7 @@ class Controls(Protocol):
 
     def pause(self) -> None: ...
     def resume(self) -> None: ...
-    def request_steps(self, steps: int) -> None: ...
+    def request_steps(self, steps: int, phase: str = "both") -> None: ...
     def stop(self) -> None: ...
     def set_lr(self, lr: float) -> None: ...
 
@@ -196,8 +196,8 @@ class RemoteControl:
     def resume(self) -> None:
         self._send(("control", self.job_id, "resume"))
 
-    def request_steps(self, steps: int) -> None:
-        self._send(("control", self.job_id, "request_steps", steps))
+    def request_steps(self, steps: int, phase: str = "both") -> None:
+        self._send(("control", self.job_id, "request_steps", steps, phase))
 
     def stop(self) -> None:
         self._send(("control", self.job_id, "stop"))

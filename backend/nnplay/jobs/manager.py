@@ -14,13 +14,15 @@ from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, metrics_point
 from nnplay.jobs.runner import RunEvents, RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
-from nnplay.spec import LIMITS, ExperimentSpec, SpecError, parse_spec
+from nnplay.spec import LIMITS, ExperimentSpec, SpecError, Task, parse_spec
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult, TrainStart
 from nnplay.train.loop import TrainerOptions, TrainLoop
 from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
+
+STEP_PHASES = ("both", "d", "g")
 
 INTERRUPTED_REASON = "the server stopped while it was training"
 
@@ -305,16 +307,20 @@ class JobManager:
             job.set_status(JobStatus.running)
         return job
 
-    def step(self, job_id: str, steps: int) -> Job:
-        """Train `steps` more steps of a paused job."""
+    def step(self, job_id: str, steps: int, phase: str = "both") -> Job:
+        """Train `steps` more steps of a paused job (a GAN may step only "d" or "g")."""
         job = self.get(job_id)
         if not 1 <= steps <= LIMITS.max_steps:
             raise ValueError(f"steps must be between 1 and {LIMITS.max_steps} (got {steps})")
+        if phase not in STEP_PHASES:
+            raise ValueError(f"phase must be one of {', '.join(STEP_PHASES)} (got {phase!r})")
+        if phase != "both" and job.spec.task != Task.gan:
+            raise ValueError("phase 'd' or 'g' steps one network of a GAN; this job is not a GAN")
         with self._lock:
             if job.status != JobStatus.paused:
                 raise IllegalTransition(job.status, JobStatus.paused,
                                         "step (pause the job first)")
-            job.control.request_steps(steps)
+            job.control.request_steps(steps, phase)
         return job
 
     def stop(self, job_id: str) -> Job:

@@ -16,6 +16,7 @@ class TrainerControl:
         self._paused = paused
         self._stop = False
         self._step_credits = 0
+        self.step_phase = "both"  # which networks a requested step trains (GANs: d, g, both)
         self._pending_lr: float | None = None
 
     def _changed(self) -> None:
@@ -35,10 +36,14 @@ class TrainerControl:
             self._step_credits = 0
             self._changed()
 
-    def request_steps(self, steps: int) -> None:
-        """Run `steps` more steps while paused, then park again."""
+    def request_steps(self, steps: int, phase: str = "both") -> None:
+        """Run `steps` more steps while paused, then park again.
+
+        `phase` says what a step trains: "both", or for a GAN only "d" or only "g".
+        """
         with self._cond:
             self._step_credits += steps
+            self.step_phase = phase
             self._changed()
 
     def stop(self) -> None:

@@ -116,10 +116,14 @@ class GanTrainer(TrainLoop):
 
         Returns the last generator loss.
         """
+        return self.train_phase("both")
+
+    def train_phase(self, phase: str) -> float:
+        """One iteration of "d" (discriminator only), "g" (generator only) or "both"."""
         generator, discriminator, objective = self.generator, self.discriminator, self.objective
         batch = self.batch_size
         d_loss = g_loss = None
-        for _ in range(self.d_steps):
+        for _ in range(self.d_steps if phase in ("both", "d") else 0):
             real = self._real_batch()
             with torch.no_grad():
                 fake = generator(self._latent(batch))
@@ -130,14 +134,14 @@ class GanTrainer(TrainLoop):
             self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             self.d_optimizer.step()
-        for _ in range(self.g_steps):
+        for _ in range(self.g_steps if phase in ("both", "g") else 0):
             g_loss = objective.g_loss(discriminator(generator(self._latent(batch))))
             self.g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             self.g_optimizer.step()
         self.step += 1
-        assert d_loss is not None and g_loss is not None
-        d_value, g_value = d_loss.item(), g_loss.item()
+        d_value = d_loss.item() if d_loss is not None else 0.0
+        g_value = g_loss.item() if g_loss is not None else 0.0
         if not (math.isfinite(d_value) and math.isfinite(g_value)):
             which = "discriminator" if not math.isfinite(d_value) else "generator"
             value = d_value if which == "discriminator" else g_value

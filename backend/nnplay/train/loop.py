@@ -73,6 +73,10 @@ class TrainLoop(ABC):
     def train_step(self) -> float:
         """One step (raising `Diverged` when a loss stops being finite); returns a loss."""
 
+    def train_phase(self, phase: str) -> float:
+        """One step of part of the model (GANs: "d" or "g"); a plain model steps whole."""
+        return self.train_step()
+
     @abstractmethod
     def evaluate(self, detailed: bool = False) -> AnyMetricsEvent:
         """A metrics point for the current weights (`detailed`: the run's last point)."""
@@ -207,7 +211,10 @@ class TrainLoop(ABC):
                 control.settle()
 
             try:
-                self.train_step()
+                if stepping and control.step_phase != "both":
+                    self.train_phase(control.step_phase)
+                else:
+                    self.train_step()
             except Exception:  # a diverged or broken run still reports its training time
                 self.elapsed += clock() - resumed_at
                 raise
