@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_jobs: int = Field(200, ge=1, le=10000)  # queued + running; past it, 429
     frame_rate: float = Field(20.0, gt=0, le=60)  # binary frames per second per job
     frame_budget: float = Field(0.1, gt=0, le=1)  # most of a job's time spent on frames
+    # Of one core, what all the jobs of one process may spend on metrics and frames
+    # together; with many jobs each reports less often, so training keeps the rest.
+    report_share: float = Field(0.5, gt=0, le=1)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     persist: bool = True  # keep runs in SQLite + checkpoints under data_dir
     checkpoint_interval: float = Field(10.0, gt=0)  # seconds between checkpoints of a run

@@ -96,9 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = RunStore(settings.data_dir / "nnplay.sqlite3")
         checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
     workers = settings.worker_count()
-    executor: Executor = ThreadExecutor()
+    executor: Executor = ThreadExecutor(settings.report_share)
     if workers > 0:
-        executor = ProcessExecutor(workers, settings.torch_threads)
+        executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share)
         if checkpoints is None:  # weights of a job in a worker travel as a checkpoint
             checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(

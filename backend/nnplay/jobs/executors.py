@@ -24,6 +24,7 @@ import torch
 from nnplay.jobs.runner import RunEvents, RunRequest, run_job
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
+from nnplay.train.loop import ReportBudget
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.jobs")
@@ -35,6 +36,7 @@ class Controls(Protocol):
     def pause(self) -> None: ...
     def resume(self) -> None: ...
     def request_steps(self, steps: int, phase: str = "both") -> None: ...
+    def set_watched(self, watched: bool) -> None: ...
     def stop(self) -> None: ...
     def set_lr(self, lr: float) -> None: ...
 
@@ -55,10 +57,11 @@ class Executor(Protocol):
 class ThreadExecutor:
     """One daemon thread per running job, in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, report_share: float = 0.5) -> None:
         self._threads: set[threading.Thread] = set()
         self._checkpoint_requests: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self.report_budget = ReportBudget(report_share)
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
         """Run the job on a new thread."""
@@ -67,7 +70,7 @@ class ThreadExecutor:
 
         def body() -> None:
             try:
-                run_job(request, control, events, wanted)
+                run_job(request, control, events, wanted, self.report_budget)
             finally:
                 with self._lock:
                     self._threads.discard(threading.current_thread())
@@ -148,8 +151,10 @@ def _exit_with_parent() -> None:
 
 
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
-                 events: multiprocessing.Queue[_Event | None], torch_threads: int) -> None:
+                 events: multiprocessing.Queue[_Event | None], torch_threads: int,
+                 report_share: float) -> None:
     """A worker process: runs the jobs it is sent, each on its own thread."""
+    report_budget = ReportBudget(report_share)  # shared by this worker's jobs
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
     torch.set_num_threads(torch_threads)
     warm_up()
@@ -167,8 +172,8 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             controls[job_id] = TrainerControl(paused=request.paused)
             wanted[job_id] = threading.Event()
             thread = threading.Thread(
-                target=run_job, args=(request, controls[job_id],
-                                      _QueueEvents(events, job_id), wanted[job_id]),
+                target=run_job, args=(request, controls[job_id], _QueueEvents(events, job_id),
+                                      wanted[job_id], report_budget),
                 name=f"nnplay-{job_id}", daemon=True)
             thread.start()
             threads.append(thread)
@@ -205,13 +210,16 @@ class RemoteControl:
     def set_lr(self, lr: float) -> None:
         self._send(("control", self.job_id, "set_lr", lr))
 
+    def set_watched(self, watched: bool) -> None:
+        self._send(("control", self.job_id, "set_watched", watched))
+
 
 class _Worker:
     def __init__(self, context: Any, events: multiprocessing.Queue[_Event | None],
-                 torch_threads: int, index: int) -> None:
+                 torch_threads: int, report_share: float, index: int) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
-            target=_worker_main, args=(self.commands, events, torch_threads),
+            target=_worker_main, args=(self.commands, events, torch_threads, report_share),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
         self.process.start()
@@ -220,10 +228,11 @@ class _Worker:
 class ProcessExecutor:
     """Jobs spread over `workers` processes (spawned once, at start)."""
 
-    def __init__(self, workers: int, torch_threads: int = 1) -> None:
+    def __init__(self, workers: int, torch_threads: int = 1,
+                 report_share: float = 0.5) -> None:
         context = multiprocessing.get_context("spawn")
         self._events: multiprocessing.Queue[_Event | None] = context.Queue()
-        self._workers = [_Worker(context, self._events, torch_threads, index)
+        self._workers = [_Worker(context, self._events, torch_threads, report_share, index)
                          for index in range(workers)]
         self._handlers: dict[str, tuple[RunEvents, _Worker]] = {}
         self._lock = threading.Lock()

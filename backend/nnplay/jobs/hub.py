@@ -13,7 +13,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -95,9 +95,10 @@ class Subscription:
 class Hub:
     """The set of subscriptions of one job."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_viewers: Callable[[int], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
+        self._on_viewers = on_viewers  # told the viewer count whenever it changes
         self.last_seen = time.monotonic()  # when a viewer last came or went
 
     @property
@@ -137,9 +138,15 @@ class Hub:
         with self._lock:
             self._subscriptions.add(subscription)
             self.last_seen = time.monotonic()
+            count = len(self._subscriptions)
+        if self._on_viewers is not None:
+            self._on_viewers(count)
         try:
             yield subscription
         finally:
             with self._lock:
                 self._subscriptions.discard(subscription)
                 self.last_seen = time.monotonic()
+                count = len(self._subscriptions)
+            if self._on_viewers is not None:
+                self._on_viewers(count)

@@ -112,7 +112,7 @@ class Job:
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)
         self.checkpoint_saved = threading.Event()
-        self.hub = Hub()
+        self.hub = Hub(on_viewers=lambda count: self.control.set_watched(count > 0))
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
         self.latest_snapshot: AnySnapshot | None = None

@@ -263,6 +263,8 @@ class JobManager:
             )
             job.resume_from_checkpoint = False
             job.control = self.executor.start(request, JobEvents(self, job))
+            # Runs nobody watches skip their periodic snapshots.
+            job.control.set_watched(job.hub.has_subscribers)
 
     def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None) -> None:
         why: str | None

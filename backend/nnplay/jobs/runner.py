@@ -19,7 +19,7 @@ from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainResult
-from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.loop import ReportBudget, TrainerOptions, TrainLoop
 from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
@@ -96,7 +96,8 @@ class CheckpointSaver(Callback):
 
 
 def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
-            checkpoint_requested: threading.Event | None = None) -> None:
+            checkpoint_requested: threading.Event | None = None,
+            report_budget: ReportBudget | None = None) -> None:
     """Run one job to its end on the calling thread; every outcome reaches `events`."""
     saver = None
     callbacks: list[Callback] = [events]
@@ -110,7 +111,7 @@ def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
     options = TrainerOptions(
         metrics_interval=1.0 / request.frame_rate, snapshot_interval=1.0 / request.frame_rate,
         snapshot_budget=request.snapshot_budget, device=request.device, callbacks=callbacks,
-        detailed_metrics=request.detailed_metrics,
+        detailed_metrics=request.detailed_metrics, report_budget=report_budget,
     )
     try:
         trainer = make_trainer(parse_spec(request.spec), options, control)

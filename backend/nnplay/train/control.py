@@ -17,6 +17,8 @@ class TrainerControl:
         self._stop = False
         self._step_credits = 0
         self.step_phase = "both"  # which networks a requested step trains (GANs: d, g, both)
+        # Whether anyone views the run; unwatched runs skip the periodic snapshots.
+        self.watched = True
         self._pending_lr: float | None = None
 
     def _changed(self) -> None:
@@ -45,6 +47,10 @@ class TrainerControl:
             self._step_credits += steps
             self.step_phase = phase
             self._changed()
+
+    def set_watched(self, watched: bool) -> None:
+        """Say whether anyone views the run (read by the loop at its report ticks)."""
+        self.watched = watched
 
     def stop(self) -> None:
         """End the run after the current step (also wakes a paused loop)."""

@@ -35,6 +35,36 @@ class Diverged(Exception):
     """The loss stopped being a finite number."""
 
 
+class ReportBudget:
+    """A share of one core that every run in a process may spend on metrics and snapshots.
+
+    Each run measures what one metrics point or one snapshot costs it (CPU time)
+    and spaces them so that, summed over the runs sharing this budget, reporting
+    stays within `share` of a core: one run reports at its full rate, fifty runs
+    each report less often, and training keeps the rest of the core.
+    """
+
+    def __init__(self, share: float = 0.5) -> None:
+        self.share = share
+        self._runs = 0
+        self._lock = threading.Lock()
+
+    def join(self) -> None:
+        """A run starts reporting."""
+        with self._lock:
+            self._runs += 1
+
+    def leave(self) -> None:
+        """A run has ended."""
+        with self._lock:
+            self._runs -= 1
+
+    def spacing(self, cost: float) -> float:
+        """Seconds between two reports of one kind that each cost `cost` CPU seconds."""
+        # Metrics and snapshots are two kinds: each gets half of the share.
+        return cost * max(1, self._runs) / (self.share / 2)
+
+
 @dataclass
 class TrainerOptions:
     """How often to report and probe, and where to run."""
@@ -46,6 +76,8 @@ class TrainerOptions:
     neuron_grid_size: int = 16  # each neuron heatmap is this square
     detailed_metrics: bool = False  # per-class report in metrics points, not just the last
     report_interval: float = 0.5  # with detailed_metrics: seconds between reports
+    unwatched_metrics_interval: float = 0.25  # metrics spacing while nobody watches
+    report_budget: ReportBudget | None = None  # shared by the runs of one process
     device: str = "cpu"  # "auto", "cpu" or "cuda"
     callbacks: list[Callback] = field(default_factory=list)
 
@@ -123,7 +155,8 @@ class TrainLoop(ABC):
         self._rate_mark = (self.step, self.elapsed)
 
     # ----- reporting ----------------------------------------------------------------
-    def _emit_metrics(self, detailed: bool = False) -> None:
+    def _emit_metrics(self, detailed: bool = False) -> float:
+        started = time.thread_time()
         if not detailed and self.options.detailed_metrics:
             # A detailed point (per-class report) is the dearest: a few per second suffice.
             now = time.monotonic()
@@ -134,6 +167,7 @@ class TrainLoop(ABC):
         self.last_metrics = event
         for callback in self.callbacks:
             callback.on_metrics(event)
+        return time.thread_time() - started
 
     def _emit_snapshot(self) -> float:
         # CPU time of this thread, not wall time: when many jobs share the cores, wall
@@ -153,12 +187,19 @@ class TrainLoop(ABC):
     def run(self) -> TrainResult:
         """Train until `max_steps`, a stop, divergence or an error; hooks always see the end."""
         status, reason = RunStatus.completed, None
+        budget = self.options.report_budget
         try:
             for callback in self.callbacks:
                 callback.on_train_start(self.start_info())
             self.network.train()
             self._emit_all()
-            status = self._loop()
+            if budget is not None:
+                budget.join()
+            try:
+                status = self._loop()
+            finally:
+                if budget is not None:
+                    budget.leave()
             self._emit_all(detailed=True)
         except Diverged as error:
             status, reason = RunStatus.failed, str(error)
@@ -176,6 +217,7 @@ class TrainLoop(ABC):
         metrics_every = options.metrics_interval
         snapshot_every = options.snapshot_interval
         clock = time.perf_counter
+        budget = options.report_budget
         resumed_at = clock()
         next_metrics = resumed_at + metrics_every
         next_snapshot = resumed_at + snapshot_every if snapshot_every > 0 else math.inf
@@ -231,12 +273,23 @@ class TrainLoop(ABC):
             if now >= next_metrics:
                 self.elapsed += now - resumed_at
                 resumed_at = now
-                self._emit_metrics()
-                next_metrics = clock() + metrics_every
+                cost = self._emit_metrics()
+                every = metrics_every if control.watched else max(
+                    metrics_every, options.unwatched_metrics_interval)
+                if budget is not None:
+                    every = max(every, budget.spacing(cost))
+                next_metrics = clock() + every
             if now >= next_snapshot:
-                cost = self._emit_snapshot()
-                # Adaptive rate: a slow snapshot pushes the next one further out so
-                # probes never take more than `snapshot_budget` of the time.
-                next_snapshot = clock() + max(snapshot_every, cost / options.snapshot_budget)
+                if control.watched:
+                    cost = self._emit_snapshot()
+                    # Adaptive rate: a slow snapshot pushes the next one out so probes
+                    # never take more than `snapshot_budget` of this run's time, nor
+                    # more than its part of the process's shared report budget.
+                    every = max(snapshot_every, cost / options.snapshot_budget)
+                    if budget is not None:
+                        every = max(every, budget.spacing(cost))
+                    next_snapshot = clock() + every
+                else:  # nobody is watching: no pictures to draw
+                    next_snapshot = clock() + snapshot_every
         self.elapsed += clock() - resumed_at
         return RunStatus.completed
