@@ -1,9 +1,10 @@
 """Executors: where job runs happen, never on the event loop.
 
-`ThreadExecutor` runs each job on a thread of this process (no set-up, shares
-one interpreter lock). `ProcessExecutor` spreads jobs over worker processes so
-a classroom of jobs uses every core; workers send the run's hooks back over a
-queue, and a dispatcher thread here replays them on the job's `RunEvents`.
+`ThreadExecutor` runs jobs in this process on one scheduler thread (no set-up;
+shares the interpreter with the server). `ProcessExecutor` spreads jobs over
+worker processes, each with its own scheduler, so a classroom of jobs uses every
+core; workers send each run's hooks back over a queue, and a dispatcher thread
+here replays them on the job's `RunEvents`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from multiprocessing.context import SpawnProcess
 from typing import Any, Protocol
 
 import torch
 
-from nnplay.jobs.runner import RunEvents, RunRequest, run_job
+from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
+from nnplay.jobs.scheduler import RunScheduler
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
-from nnplay.train.loop import ReportBudget
+from nnplay.train.loop import ReportBudget, Yield
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.jobs")
@@ -55,33 +57,31 @@ class Executor(Protocol):
 
 
 class ThreadExecutor:
-    """One daemon thread per running job, in this process."""
+    """Jobs in this process, sharing one scheduler thread (never the event loop's)."""
 
     def __init__(self, report_share: float = 0.5) -> None:
-        self._threads: set[threading.Thread] = set()
         self._checkpoint_requests: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.report_budget = ReportBudget(report_share)
+        self._scheduler = RunScheduler()
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
-        """Run the job on a new thread."""
+        """Hand the job to the scheduler."""
         control = TrainerControl(paused=request.paused)
         wanted = threading.Event()
-
-        def body() -> None:
-            try:
-                run_job(request, control, events, wanted, self.report_budget)
-            finally:
-                with self._lock:
-                    self._threads.discard(threading.current_thread())
-                    self._checkpoint_requests.pop(request.job_id, None)
-
-        thread = threading.Thread(target=body, name=f"nnplay-{request.job_id}", daemon=True)
         with self._lock:
-            self._threads.add(thread)
             self._checkpoint_requests[request.job_id] = wanted
-        thread.start()
+        steps = job_steps(request, control, events, wanted, self.report_budget)
+        self._scheduler.submit(self._forget_when_done(request.job_id, steps), control)
         return control
+
+    def _forget_when_done(self, job_id: str, steps: Generator[Yield, None, None]
+                          ) -> Generator[Yield, None, None]:
+        try:
+            yield from steps
+        finally:
+            with self._lock:
+                self._checkpoint_requests.pop(job_id, None)
 
     def request_checkpoint(self, job_id: str) -> None:
         """Flag the job's saver; it writes at its next metrics point."""
@@ -91,11 +91,8 @@ class ThreadExecutor:
             wanted.set()
 
     def shutdown(self, timeout: float) -> None:
-        """Join every thread."""
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(timeout)
+        """Wait for the runs (already told to stop) to finish."""
+        self._scheduler.close(timeout)
 
 
 # ----- worker processes ----------------------------------------------------------------
@@ -161,7 +158,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     events.put(("", "ready", ()))
     controls: dict[str, TrainerControl] = {}
     wanted: dict[str, threading.Event] = {}
-    threads: list[threading.Thread] = []
+    scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
     while True:
         command = commands.get()
         if command is None:
@@ -171,12 +168,8 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             request: RunRequest = args[0]
             controls[job_id] = TrainerControl(paused=request.paused)
             wanted[job_id] = threading.Event()
-            thread = threading.Thread(
-                target=run_job, args=(request, controls[job_id], _QueueEvents(events, job_id),
-                                      wanted[job_id], report_budget),
-                name=f"nnplay-{job_id}", daemon=True)
-            thread.start()
-            threads.append(thread)
+            scheduler.submit(job_steps(request, controls[job_id], _QueueEvents(events, job_id),
+                                       wanted[job_id], report_budget), controls[job_id])
         elif kind == "control" and job_id in controls:
             method, *params = args
             getattr(controls[job_id], method)(*params)
@@ -184,8 +177,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             wanted[job_id].set()
     for control in controls.values():
         control.stop()
-    for thread in threads:
-        thread.join(10)
+    scheduler.close(10)
 
 
 class RemoteControl:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainResult
-from nnplay.train.loop import ReportBudget, TrainerOptions, TrainLoop
+from nnplay.train.loop import ReportBudget, TrainerOptions, TrainLoop, Yield
 from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
@@ -95,10 +96,14 @@ class CheckpointSaver(Callback):
             self.save()
 
 
-def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
-            checkpoint_requested: threading.Event | None = None,
-            report_budget: ReportBudget | None = None) -> None:
-    """Run one job to its end on the calling thread; every outcome reaches `events`."""
+def job_steps(request: RunRequest, control: TrainerControl, events: RunEvents,
+              checkpoint_requested: threading.Event | None = None,
+              report_budget: ReportBudget | None = None) -> Generator[Yield, None, None]:
+    """One job as a generator of time slices (see `TrainLoop.run_steps`).
+
+    Building the trainer happens on the first resume, on the scheduler's thread;
+    every outcome reaches `events`.
+    """
     saver = None
     callbacks: list[Callback] = [events]
     checkpoints = None
@@ -127,4 +132,5 @@ def run_job(request: RunRequest, control: TrainerControl, events: RunEvents,
     if saver is not None:
         saver.trainer = trainer
     events.on_trainer(trainer)
-    trainer.run()
+    yield from trainer.run_steps()
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class TrainerControl:
@@ -10,6 +11,8 @@ class TrainerControl:
 
     def __init__(self, paused: bool = False) -> None:
         self._cond = threading.Condition()
+        self.version = 0  # bumped by every change, so a scheduler knows when to look again
+        self.on_change: Callable[[], None] | None = None  # e.g. wake a scheduler
         # `dirty` is the one attribute the hot loop reads each step; the rest are
         # read under the lock only when it is set.
         self.dirty = paused
@@ -23,7 +26,10 @@ class TrainerControl:
 
     def _changed(self) -> None:
         self.dirty = True
+        self.version += 1
         self._cond.notify_all()
+        if self.on_change is not None:
+            self.on_change()
 
     def pause(self) -> None:
         """Park the loop after the current step."""

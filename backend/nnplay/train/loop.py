@@ -14,8 +14,9 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import torch
@@ -33,6 +34,13 @@ BUILD_LOCK = threading.Lock()
 
 class Diverged(Exception):
     """The loss stopped being a finite number."""
+
+
+class Yield(Enum):
+    """Why `TrainLoop.run_steps()` handed control back."""
+
+    SLICE = "slice"  # a time slice is used up; call again to go on
+    PARKED = "parked"  # paused: call again once the control has changed
 
 
 class ReportBudget:
@@ -77,6 +85,7 @@ class TrainerOptions:
     detailed_metrics: bool = False  # per-class report in metrics points, not just the last
     report_interval: float = 0.5  # with detailed_metrics: seconds between reports
     unwatched_metrics_interval: float = 0.25  # metrics spacing while nobody watches
+    slice_seconds: float = 0.005  # run_steps() yields after about this long
     report_budget: ReportBudget | None = None  # shared by the runs of one process
     device: str = "cpu"  # "auto", "cpu" or "cuda"
     callbacks: list[Callback] = field(default_factory=list)
@@ -186,6 +195,23 @@ class TrainLoop(ABC):
     # ----- the loop -----------------------------------------------------------------
     def run(self) -> TrainResult:
         """Train until `max_steps`, a stop, divergence or an error; hooks always see the end."""
+        steps = self.run_steps()
+        while True:
+            try:
+                signal = next(steps)
+            except StopIteration as done:
+                result: TrainResult = done.value
+                return result
+            if signal is Yield.PARKED:
+                self.control.wait_while_paused()
+
+    def run_steps(self) -> Generator[Yield, None, TrainResult]:
+        """The run in time slices, for a scheduler that runs many on one thread.
+
+        Yields `Yield.SLICE` every `slice_seconds` of training and `Yield.PARKED`
+        while paused; returns the `TrainResult`. One thread per run would make
+        every small torch call fight for the interpreter lock.
+        """
         status, reason = RunStatus.completed, None
         budget = self.options.report_budget
         try:
@@ -196,7 +222,7 @@ class TrainLoop(ABC):
             if budget is not None:
                 budget.join()
             try:
-                status = self._loop()
+                status = yield from self._loop()
             finally:
                 if budget is not None:
                     budget.leave()
@@ -211,8 +237,9 @@ class TrainLoop(ABC):
             callback.on_train_end(result)
         return result
 
-    def _loop(self) -> RunStatus:
+    def _loop(self) -> Generator[Yield, None, RunStatus]:
         control, options = self.control, self.options
+        slice_seconds = options.slice_seconds
         max_steps = self.spec.max_steps
         metrics_every = options.metrics_interval
         snapshot_every = options.snapshot_interval
@@ -222,6 +249,7 @@ class TrainLoop(ABC):
         next_metrics = resumed_at + metrics_every
         next_snapshot = resumed_at + snapshot_every if snapshot_every > 0 else math.inf
         parked = False
+        slice_end = resumed_at + slice_seconds
         while self.step < max_steps:
             stepping = False  # True while spending step credits in a pause
             if control.dirty:
@@ -242,7 +270,7 @@ class TrainLoop(ABC):
                             self._emit_all()
                             for callback in self.callbacks:
                                 callback.on_pause(self.step)
-                        control.wait_while_paused()
+                        yield Yield.PARKED
                         continue
                 if parked:  # resumed, or a requested step while paused: its time counts
                     resumed_at = clock()
@@ -266,10 +294,16 @@ class TrainLoop(ABC):
                 resumed_at = clock()
                 if self.step < max_steps and not control.has_step_credits():
                     self._emit_all()
+                if resumed_at >= slice_end:  # many requested steps: let others run too
+                    yield Yield.SLICE
+                    slice_end = clock() + slice_seconds
                 continue
             now = clock()
             if self.step == max_steps:
                 break  # the final, detailed point and snapshot follow the loop
+            if now >= slice_end:
+                yield Yield.SLICE  # other runs of this thread take their turn
+                slice_end = clock() + slice_seconds
             if now >= next_metrics:
                 self.elapsed += now - resumed_at
                 resumed_at = now
