@@ -85,9 +85,16 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
 async def create_job(
     manager: Manager, settings: AppSettings,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
+    response: Response, dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Start a training job from a spec or a preset; it queues when the server is busy."""
+    """Start a training job from a spec or a preset; it queues when the server is busy.
+
+    With `?dry_run=true` the body is only validated: 200 with the full spec, or 422.
+    """
     spec, options = parse_job_request(body)
+    if dry_run:
+        response.status_code = 200
+        return {"valid": True, "spec": spec.model_dump(mode="json")}
     job = manager.create(spec, name=spec.name, paused=options.paused,
                          frame_rate=options.frame_rate or settings.frame_rate,
                          detailed_metrics=options.detailed_metrics)

@@ -195,7 +195,9 @@ class Job:
             "reason": self.reason, "step": self.step, "max_steps": self.spec.max_steps,
             "lr": self.lr, "created_at": self.created_at, "started_at": self.started_at,
             "finished_at": self.finished_at, "frame_rate": self.frame_rate,
-            "metrics": self.latest,
+            # The list of jobs is polled by many pages: it leaves out the per-class report.
+            "metrics": self.latest if with_spec or not self.latest else
+            {key: value for key, value in self.latest.items() if key != "report"},
             "viewers": self.hub.subscriber_count,
             "summary": self.summary(),
         }
