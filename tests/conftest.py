@@ -73,6 +73,11 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None,
     raise RuntimeError(f"server did not answer within {timeout} s:\n{log.read_text()}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last: the slowest, and they drive an event loop of their own."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.path).replace("\\", "/"))
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real server shared by the tests of a session."""

@@ -29,9 +29,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the whole session."""
+    """One headless chromium per test module.
+
+    Playwright's sync API keeps an asyncio loop running on the main thread while it
+    is open; closing it after each module keeps it from leaking into other tests.
+    """
     if not CHROMIUM.exists():
         if os.environ.get("NNPLAY_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and NNPLAY_REQUIRE_BROWSER=1 "
