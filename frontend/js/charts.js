@@ -13,7 +13,7 @@ const AXIS = {
 };
 
 /** Compact tick labels: 1k, 0.01, 1e-4. */
-function tick(v) {
+export function tick(v) {
   if (v === null || v === undefined) return '';
   const a = Math.abs(v);
   if (a === 0) return '0';
@@ -23,14 +23,20 @@ function tick(v) {
   return String(+v.toPrecision(2));
 }
 
-/** A uPlot line chart that follows its container's width. */
+/**
+ * A uPlot line chart that follows its container's width. A series with `scale: 'y2'` is read
+ * on a second axis at the right (`y2Range`, `y2Format` for its labels, e.g. percentages).
+ */
 export class LineChart {
-  constructor(root, { series, height = 128, log = false, yRange = null, xLabel = 'step', legend = false }) {
+  constructor(root, { series, height = 128, log = false, yRange = null, xLabel = 'step', legend = false,
+    y2Range = [0, 1], y2Format = tick }) {
     this.root = root;
     this.seriesDefs = series;
     this.height = height;
     this.log = log;
     this.yRange = yRange;
+    this.y2Range = y2Range;
+    this.y2Format = y2Format;
     this.xLabel = xLabel;
     this.legend = legend;
     this.data = [[], ...series.map(() => [])];
@@ -42,6 +48,7 @@ export class LineChart {
 
   options() {
     const yRange = this.yRange;
+    const right = this.seriesDefs.some((s) => s.scale === 'y2');
     return {
       width: Math.max(120, this.root.clientWidth),
       height: this.height,
@@ -52,6 +59,7 @@ export class LineChart {
         y: this.log
           ? { distr: 3, log: 10 }
           : { range: yRange || ((u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1]) },
+        ...(right ? { y2: { range: this.y2Range } } : {}),
       },
       axes: [
         { ...AXIS, values: (u, vals) => vals.map(tick), size: 26 },
@@ -61,11 +69,16 @@ export class LineChart {
           // Wide enough for the longest label (a diverging loss reads 1e+36).
           size: (u, values) => 14 + 6.5 * Math.max(3, ...(values || []).map((v) => String(v).length)),
         },
+        ...(right ? [{
+          ...AXIS, scale: 'y2', side: 1, grid: { show: false },
+          values: (u, vals) => vals.map(this.y2Format),
+          size: (u, values) => 18 + 6.5 * Math.max(3, ...(values || []).map((v) => String(v).length)),
+        }] : []),
       ],
       series: [
         { label: this.xLabel },
         ...this.seriesDefs.map((s) => ({
-          label: s.label, stroke: s.stroke, width: s.width ?? 1.75, dash: s.dash,
+          label: s.label, stroke: s.stroke, width: s.width ?? 1.75, dash: s.dash, scale: s.scale || 'y',
           spanGaps: true, points: { show: false },
           value: (u, v) => (v === null || v === undefined ? '–' : v.toPrecision(3)),
         })),
@@ -101,7 +114,8 @@ export class LineChart {
   /** Log scales cannot show zero or negative values. */
   plotted() {
     if (!this.log) return this.data;
-    return [this.data[0], ...this.data.slice(1).map((ys) => ys.map((v) => (v > 0 ? v : null)))];
+    return [this.data[0], ...this.data.slice(1).map((ys, i) => (this.seriesDefs[i].scale === 'y2' ? ys
+      : ys.map((v) => (v > 0 ? v : null))))];
   }
 
   clear() {

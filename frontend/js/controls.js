@@ -5,7 +5,7 @@
 import { h, $, $$, fmt } from './util.js';
 
 // Common values for the quick menus; any other value can still be typed or loaded.
-const LR_CHOICES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+export const LR_CHOICES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_CHOICES = [0, 0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
 const SAMPLE_CHOICES = [20, 50, 100, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000];
 const BATCH_CHOICES = [1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 256, 500, 1000, 2000, 5000];
@@ -239,8 +239,10 @@ export class Controls {
   // ----- errors ---------------------------------------------------------------------
 
   clearErrors() {
-    for (const node of $$('.field-error')) node.remove();
-    for (const node of $$('[aria-invalid="true"]')) {
+    // The GAN lab keeps its own messages.
+    const mine = (node) => !node.closest('#gan-view');
+    for (const node of $$('.field-error').filter(mine)) node.remove();
+    for (const node of $$('[aria-invalid="true"]').filter(mine)) {
       node.removeAttribute('aria-invalid');
       node.removeAttribute('aria-describedby');
     }
@@ -251,7 +253,7 @@ export class Controls {
     this.clearErrors();
     // A field hidden by a classroom link cannot show its message: it goes to the banner.
     const hidden = new Set(this.state.ui.hide);
-    const fields = $$('[data-field]').filter((el) => !el.closest('[hidden]')
+    const fields = $$('[data-field]').filter((el) => !el.closest('[hidden], #gan-view')
       && !hidden.has(el.closest('[data-group]')?.dataset.group));
     const rest = [];
     for (const message of messages) {

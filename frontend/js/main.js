@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { CurvesView } from './charts.js';
 import { Controls } from './controls.js';
 import { DatasetPicker } from './datasets.js';
+import { GanLab } from './gan.js';
 import { HeatmapView } from './heatmap.js';
 import { edit, toGroups } from './layers.js';
 import { NetworkView } from './network.js';
@@ -20,18 +21,24 @@ import { StatusBar, describeRun } from './status.js';
 import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings changes settle this long before a new run is prepared
-const VIEWS = ['playground', 'runs'];
+const VIEWS = ['playground', 'gan', 'runs'];
+const TITLES = { playground: 'nnplay · neural network playground', gan: 'GAN lab · nnplay', runs: 'Runs · nnplay' };
 
-/** The view the address asks for: `?view=runs` (the fragment holds the experiment). */
+/** The view the address asks for: `?view=runs`, `?view=gan` (the fragment holds the experiment). */
 function viewFromUrl() {
   const view = new URLSearchParams(location.search).get('view');
   return VIEWS.includes(view) ? view : 'playground';
 }
 
 class App {
-  constructor(catalog, presets, health) {
+  /** catalog and presets: the playground's; gan: {catalog, presets} for the GAN lab (whole catalog). */
+  constructor(catalog, presets, health, gan) {
     this.catalog = catalog;
     this.presets = presets;
+    this.ganOptions = gan;
+    this.gan = null; // the GAN lab, built when first shown
+    this.ganWritten = ''; // the GAN lab's latest fragment
+    this.opened = false; // whether the playground has read its link and prepared a run
     this.state = new State(catalog);
     this.frames = { boundary: null, neurons: null, weights: null, points: null };
     this.latest = null; // latest metrics point
@@ -84,16 +91,20 @@ class App {
       onError: (text) => this.alert(text, 'race', 'warn'),
     });
     this.share = new ShareDialog({
-      link: (hide) => `${location.origin}${location.pathname}#${this.hash({ hide })}`,
-      current: () => this.state.ui.hide,
+      link: (hide) => (this.view === 'gan' ? this.gan.shareLink(hide)
+        : `${location.origin}${location.pathname}#${this.hash({ hide })}`),
+      current: () => (this.view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide),
     });
     this.runs = new RunsView($('#runs-view'), {
       catalog,
-      ownIds: () => new Set([this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].filter(Boolean)),
+      ownIds: () => new Map([
+        ...[this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].map((id) => [id, 'playground']),
+        [this.gan?.session.job?.id, 'GAN lab']].filter(([id]) => id)),
       onLoad: (spec, label) => this.loadOutsideSpec(spec, label),
     });
     this.view = 'playground';
-    this.buildLessonMenu();
+    this.lessonView = null;
+    this.bindLessonMenu();
     this.bindViews();
     this.bindImport();
     this.bindTransport();
@@ -104,7 +115,12 @@ class App {
     $('#lesson-close').addEventListener('click', () => { $('#lesson').hidden = true; });
     $('#race-leave').addEventListener('click', () => this.leaveRace());
     window.addEventListener('hashchange', () => {
-      if (location.hash.slice(1) !== this.written) this.openLink(location.hash);
+      const hash = location.hash.slice(1);
+      if (this.view === 'gan') {
+        if (hash !== this.ganWritten) this.gan.openLink(location.hash);
+      } else if (hash !== this.written) {
+        this.openLink(location.hash);
+      }
     });
     window.addEventListener('pagehide', () => {
       this.session.dispose();
@@ -115,8 +131,41 @@ class App {
   // ----- start-up and links ---------------------------------------------------------
 
   async start() {
-    this.showView(viewFromUrl());
+    const view = viewFromUrl();
+    // The fragment belongs to the view the address names: a GAN experiment for ?view=gan.
+    if (view === 'gan') {
+      this.ganLink = location.hash;
+      this.showView('gan');
+      await this.ganOpening;
+      return;
+    }
+    this.opened = true;
+    this.showView(view);
     await this.openLink(location.hash || location.search);
+  }
+
+  /** Read the playground's link and prepare its run, once (later links go to openLink). */
+  async openPlayground(link = '') {
+    if (this.opened) return;
+    this.opened = true;
+    await this.openLink(link);
+  }
+
+  /** The GAN lab, built and opened on first use. */
+  ensureGan() {
+    if (this.gan) return this.gan;
+    this.gan = new GanLab({
+      catalog: this.ganOptions.catalog,
+      isActive: () => this.view === 'gan',
+      onUrl: (hash) => {
+        this.ganWritten = hash;
+        if (this.view === 'gan') history.replaceState(null, '', `${this.viewUrl('gan')}`);
+        this.renderViewLinks();
+        if (this.view === 'gan') $('#lesson-menu').value = this.gan.lesson;
+      },
+    });
+    this.ganOpening = this.gan.openLink(this.ganLink || '');
+    return this.gan;
   }
 
   /** Apply a share link: its spec, its page settings, its lesson (a race lesson starts the race). */
@@ -165,7 +214,7 @@ class App {
 
   writeUrl() {
     this.written = this.hash();
-    history.replaceState(null, '', `#${this.written}`);
+    if (this.view !== 'gan') history.replaceState(null, '', `#${this.written}`);
     this.renderViewLinks();
   }
 
@@ -182,11 +231,16 @@ class App {
     window.addEventListener('popstate', () => this.showView(viewFromUrl()));
   }
 
-  /** The address of a view: the same experiment (fragment), `?view=runs` or none. */
+  /**
+   * The address of a view: `?view=runs` or `?view=gan` (or none for the playground), and the
+   * fragment of the experiment that view holds (the GAN lab's own, else the playground's).
+   */
   viewUrl(view) {
     const url = new URL(location.href);
-    if (view === 'runs') url.searchParams.set('view', 'runs');
-    else url.searchParams.delete('view');
+    if (view === 'playground') url.searchParams.delete('view');
+    else url.searchParams.set('view', view);
+    const hash = view === 'gan' ? this.ganWritten : this.written;
+    url.hash = hash ? `#${hash}` : '';
     return `${url.pathname}${url.search}${url.hash}`;
   }
 
@@ -207,12 +261,19 @@ class App {
       history.pushState(null, '', this.viewUrl(view));
     }
     const runs = view === 'runs';
+    const playground = view === 'playground';
     document.body.dataset.view = view;
-    $('.toolbar').hidden = runs;
-    $('.workspace').hidden = runs;
+    $('#playground-toolbar').hidden = !playground;
+    $('#playground').hidden = !playground;
+    $('#gan-view').hidden = view !== 'gan';
     $('#runs-view').hidden = !runs;
-    document.title = runs ? 'Runs · nnplay' : 'nnplay · neural network playground';
+    document.title = TITLES[view];
+    if (view === 'gan') this.ensureGan().show();
+    else if (!this.opened) this.openPlayground();
+    // A classroom link hides controls of the view it was made in.
+    if (this.opened || this.gan) applyHidden(view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide);
     this.renderViewLinks();
+    this.renderLessonMenu();
     if (runs) this.runs.show();
     else if (changed) {
       this.runs.hide();
@@ -222,6 +283,11 @@ class App {
 
   /** Put a spec from elsewhere (a stored run, a file) into the controls, ready to play. */
   loadOutsideSpec(spec, source) {
+    if (spec.task === 'gan') {
+      this.showView('gan', { push: true });
+      this.gan.loadOutsideSpec(spec, source);
+      return;
+    }
     this.showView('playground', { push: true });
     if (this.racing) this.leaveRace(false);
     this.state.ui.lesson = '';
@@ -256,13 +322,14 @@ class App {
 
   /** Read a spec file, have the server check it, and load it into the controls. */
   async importSpec(file) {
-    this.showView('playground', { push: true });
-    this.hideAlert();
+    if (this.view === 'runs') this.showView('playground', { push: true });
+    const status = this.view === 'gan' ? this.gan.status : this.status;
+    status.hideAlert();
     let spec;
     try {
       spec = parseSpecText(await file.text());
     } catch (error) {
-      this.alert(`Cannot import ${file.name}: ${error.message}.`, 'import');
+      status.alert(`Cannot import ${file.name}: ${error.message}.`, 'import');
       return;
     }
     // The server is the judge: the same POST that starts a run checks the spec (then the
@@ -272,9 +339,14 @@ class App {
       api.deleteJob(view.id).catch(() => {});
     } catch (error) {
       const why = error.status === 422 ? `the server refused it: ${error.errors.join('; ')}` : error.message;
-      this.alert(`Cannot import ${file.name}: ${why}`, 'import', error.status === 422 ? 'bad' : 'warn');
+      status.alert(`Cannot import ${file.name}: ${why}`, 'import', error.status === 422 ? 'bad' : 'warn');
       return;
     }
+    if (spec.task === 'gan') {
+      this.loadOutsideSpec(spec, file.name);
+      return;
+    }
+    if (this.view !== 'playground') this.showView('playground', { push: true });
     if (!playable(spec)) {
       this.alert(`${file.name} describes a ${spec.task} run; the playground trains classification and `
         + 'regression runs. Start it over REST (POST /api/jobs) instead.', 'import', 'warn');
@@ -285,16 +357,31 @@ class App {
 
   // ----- lessons ----------------------------------------------------------------------
 
-  buildLessonMenu() {
+  bindLessonMenu() {
     const menu = $('#lesson-menu');
-    const single = this.presets.filter((p) => !p.race);
-    const races = this.presets.filter((p) => p.race);
-    menu.append(
-      h('option', { value: '' }, 'Free play (no lesson)'),
-      h('optgroup', { label: 'Lessons' }, ...single.map((p) => h('option', { value: p.name, title: p.summary }, p.title))),
-      h('optgroup', { label: 'Races (several runs, one chart)' }, ...races.map((p) => h('option', { value: p.name, title: p.summary }, p.title))),
-    );
-    menu.addEventListener('change', () => this.loadLesson(menu.value));
+    menu.addEventListener('change', () => {
+      if (this.view === 'gan') this.gan.loadLesson(menu.value);
+      else this.loadLesson(menu.value);
+    });
+  }
+
+  /** The lesson menu lists the lessons of the view shown (GAN lessons in the GAN lab). */
+  renderLessonMenu() {
+    const gan = this.view === 'gan';
+    const menu = $('#lesson-menu');
+    if (this.lessonView !== gan) {
+      this.lessonView = gan;
+      const item = (p) => h('option', { value: p.name, title: p.summary }, p.title);
+      if (gan) {
+        menu.replaceChildren(h('option', { value: '' }, 'Free play (no lesson)'),
+          h('optgroup', { label: 'GAN lessons' }, ...this.ganOptions.presets.map(item)));
+      } else {
+        menu.replaceChildren(h('option', { value: '' }, 'Free play (no lesson)'),
+          h('optgroup', { label: 'Lessons' }, ...this.presets.filter((p) => !p.race).map(item)),
+          h('optgroup', { label: 'Races (several runs, one chart)' }, ...this.presets.filter((p) => p.race).map(item)));
+      }
+    }
+    menu.value = gan ? this.gan?.lesson ?? '' : this.state.ui.lesson;
   }
 
   async loadLesson(name) {
@@ -751,9 +838,10 @@ async function main() {
   }
   const health = await api.health().catch(() => null);
   // The playground trains classifiers and regressors; GAN lessons and targets have their
-  // own view.
+  // own view, the GAN lab.
   const playgroundCatalog = { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') };
-  const app = new App(playgroundCatalog, presets.filter((p) => p.task !== 'gan'), health);
+  const app = new App(playgroundCatalog, presets.filter((p) => p.task !== 'gan'), health,
+    { catalog, presets: presets.filter((p) => p.task === 'gan' && !p.race) });
   window.nnplay = app; // for the console and the browser tests
   await app.start();
   document.body.classList.add('ready');

@@ -155,9 +155,11 @@ export class RunDetail {
       this.spec = view.spec;
       this.renderSpec(view);
       const load = $('#run-load', this.root);
-      load.disabled = !playable(view.spec);
+      const gan = view.spec.task === 'gan';
+      load.disabled = !gan && !playable(view.spec);
+      load.textContent = gan ? 'Load into GAN lab' : 'Load into playground';
       load.title = load.disabled ? `The playground trains classification and regression runs; this is a ${view.spec.task} run.`
-        : "Put this run's settings into the playground's controls";
+        : gan ? "Put this GAN's settings into the GAN lab" : "Put this run's settings into the playground's controls";
     } catch (error) {
       if (id === this.id) this.problem(`Cannot read this run's spec: ${error.message}`);
     }

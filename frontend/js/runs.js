@@ -4,6 +4,7 @@
 
 import { api } from './api.js';
 import { CompareView } from './compare.js';
+import { targetTitle } from './ganstate.js';
 import { SERIES } from './palette.js';
 import { RunDetail } from './rundetail.js';
 import { describeJob } from './status.js';
@@ -50,7 +51,10 @@ function compareValues(a, b) {
 }
 
 export class RunsView {
-  /** ownIds(): the ids of the playground's own runs; onLoad(spec, label) puts a spec in the playground. */
+  /**
+   * ownIds(): the ids of the page's own runs (a Set, or a Map from id to the view showing it);
+   * onLoad(spec, label) puts a spec in the playground (or a GAN spec in the GAN lab).
+   */
   constructor(root, { catalog, ownIds = () => new Set(), onLoad }) {
     this.root = root;
     this.catalog = catalog;
@@ -161,7 +165,9 @@ export class RunsView {
 
   datasetTitle(job) {
     const name = job.summary?.dataset;
-    return this.catalog.datasets.find((d) => d.name === name)?.title ?? name ?? '–';
+    const info = this.catalog.datasets.find((d) => d.name === name);
+    if (info && job.summary?.task === 'gan') return targetTitle(info);
+    return info?.title ?? name ?? '–';
   }
 
   optimizerLabel(job) {
@@ -286,7 +292,13 @@ export class RunsView {
     setText(row.open, model.label);
     row.open.classList.toggle('unnamed', !job.name);
     row.open.title = `Open ${model.label}`;
-    row.tag.hidden = !own.has(job.id);
+    // own: ids of the runs the page shows now, mapped to the view that shows each.
+    const where = own instanceof Map ? own.get(job.id) : own.has(job.id) ? 'playground' : undefined;
+    row.tag.hidden = !where;
+    if (where) {
+      setText(row.tag, where);
+      row.tag.title = `The run the ${where === 'playground' ? 'Playground' : where} shows now`;
+    }
     setText(row.pill, model.status.text);
     row.pill.dataset.tone = model.status.tone;
     row.pill.title = job.reason || '';

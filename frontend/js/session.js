@@ -21,7 +21,9 @@ export class Session {
     this.job = null; // {id, status, step, reason, lr, parked}
     this.stream = null;
     this.generation = 0;
-    this.intent = null; // 'play' or a number of steps, applied once the job has parked
+    // 'play', a number of steps, or {steps, phase} (a GAN's 'd' or 'g' alone), applied once
+    // the job has parked.
+    this.intent = null;
     this.error = null;
     this.loading = null;
   }
@@ -132,6 +134,7 @@ export class Session {
     const intent = this.intent;
     this.intent = null;
     if (intent === 'play') this.send({ type: 'control', action: 'resume' });
+    else if (typeof intent === 'object') this.send({ type: 'control', action: 'step', ...intent });
     else this.send({ type: 'control', action: 'step', steps: intent });
   }
 
@@ -177,16 +180,29 @@ export class Session {
     else this.play();
   }
 
-  stepOnce(steps = 1) {
+  /** Step while paused (pauses a playing run instead); GANs: `phase` 'd' or 'g' trains one network. */
+  stepOnce(steps = 1, phase = 'both') {
     if (this.refused()) return;
     if (this.playing) {
       this.pause();
       return;
     }
-    this.intent = steps;
+    this.intent = phase === 'both' ? steps : { steps, phase };
     if (!this.job && !this.loading) this.load();
     else if (this.finished) this.load();
     else this.applyIntent();
+  }
+
+  /** Hold `spec` without preparing a job (nothing to train yet, e.g. an empty drawing). */
+  hold(spec) {
+    this.spec = spec;
+    this.generation++;
+    this.discard();
+    this.error = null;
+    this.intent = null;
+    this.loading = null;
+    this.handlers.onReset?.();
+    this.handlers.onStatus?.(this.job);
   }
 
   reset(spec) {

@@ -3,10 +3,14 @@
 
 import { h, $, $$ } from './util.js';
 
-/** The control groups a teacher can hide, read from the page's `data-group` marks. */
+// The views' roots: a hidden view's controls are not offered (its link holds another experiment).
+const HIDDEN_VIEW = '#playground-toolbar[hidden], #playground[hidden], #gan-view[hidden], #runs-view[hidden]';
+
+/** The control groups a teacher can hide, read from the `data-group` marks of the view shown. */
 export function controlGroups() {
   const groups = new Map();
   for (const el of $$('[data-group]')) {
+    if (el.closest(HIDDEN_VIEW)) continue;
     const name = el.dataset.group;
     if (!groups.has(name) && el.dataset.groupLabel) groups.set(name, el.dataset.groupLabel);
   }

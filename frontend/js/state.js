@@ -44,10 +44,18 @@ export const OPEN_ENDED_STEPS = 1_000_000;
 export const UI_DEFAULTS = { lesson: '', showTest: false, discretize: false, logScale: false, hide: [] };
 
 // Layers in the link: dense "8.tanh", dropout "d0.3", batch norm "bn", comma separated.
+// (A GAN's image discriminator may also hold convolutions "c8k3s1p0.relu", pooling "mp2" /
+// "ap2" and "flat".)
 export function encodeLayers(layers) {
   return layers.map((layer) => {
     if (layer.type === 'dropout') return `d${layer.p}`;
     if (layer.type === 'batchnorm') return 'bn';
+    if (layer.type === 'flatten') return 'flat';
+    if (layer.type === 'maxpool2d') return `mp${layer.kernel_size}`;
+    if (layer.type === 'avgpool2d') return `ap${layer.kernel_size}`;
+    if (layer.type === 'conv2d') {
+      return `c${layer.filters}k${layer.kernel_size}s${layer.stride ?? 1}p${layer.padding ?? 0}.${layer.activation}`;
+    }
     return `${layer.units}.${layer.activation}`;
   }).join(',');
 }
@@ -56,13 +64,23 @@ export function decodeLayers(text) {
   if (!text) return [];
   return text.split(',').map((token) => {
     if (token === 'bn') return { type: 'batchnorm' };
+    if (token === 'flat') return { type: 'flatten' };
     if (/^d[\d.]+$/.test(token)) return { type: 'dropout', p: Number(token.slice(1)) };
+    if (/^[ma]p\d+$/.test(token)) {
+      return { type: token[0] === 'm' ? 'maxpool2d' : 'avgpool2d', kernel_size: Number(token.slice(2)) };
+    }
+    const conv = /^c(\d+)k(\d+)s(\d+)p(\d+)\.(\w+)$/.exec(token);
+    if (conv) {
+      const [, filters, kernel, stride, padding, activation] = conv;
+      return { type: 'conv2d', filters: Number(filters), kernel_size: Number(kernel), stride: Number(stride),
+        padding: Number(padding), activation };
+    }
     const [units, activation] = token.split('.');
     return { type: 'dense', units: Number(units), activation: activation || 'tanh' };
   });
 }
 
-const ENCODE = {
+export const ENCODE = {
   string: (v) => v,
   int: (v) => String(v),
   float: (v) => String(v),
@@ -71,7 +89,7 @@ const ENCODE = {
   layers: encodeLayers,
 };
 
-const DECODE = {
+export const DECODE = {
   string: (s) => s,
   int: (s) => (/^-?\d+$/.test(s) ? Number(s) : undefined),
   float: (s) => (s !== '' && Number.isFinite(Number(s)) ? Number(s) : undefined),
@@ -80,7 +98,7 @@ const DECODE = {
   layers: decodeLayers,
 };
 
-const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
+export const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
 
 /** The app's state: `spec` (the experiment) and `ui` (page settings). */
 export class State {

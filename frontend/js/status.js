@@ -31,13 +31,21 @@ export function describeJob(job) {
   return { text: status, tone: '' };
 }
 
+let noteTimer = null;
+
 export class StatusBar {
-  constructor() {
-    this.play = $('#play');
-    this.pill = $('#status');
-    this.box = $('#alert');
+  /** `prefix` picks a view's own elements: '' the playground's #play, #status…; 'gan-' the GAN lab's. */
+  constructor(prefix = '') {
+    const el = (name) => $(`#${prefix}${name}`);
+    this.play = el('play');
+    this.pill = el('status');
+    this.box = el('alert');
+    this.text = el('alert-text');
+    this.stepOut = el('step-count');
+    this.epochOut = el('epoch-count');
+    this.rateOut = el('rate');
     this.noteBox = $('#note');
-    $('#alert-close').addEventListener('click', () => this.hideAlert());
+    el('alert-close').addEventListener('click', () => this.hideAlert());
   }
 
   show({ playing, text, tone }) {
@@ -49,16 +57,16 @@ export class StatusBar {
   }
 
   counters({ step, epoch, rate }) {
-    setText($('#step-count'), fmt.step(step));
-    setText($('#epoch-count'), Number.isFinite(epoch) ? epoch.toFixed(2) : '0.00');
-    setText($('#rate'), rate ? fmt.int(rate) : '–');
+    setText(this.stepOut, fmt.step(step));
+    setText(this.epochOut, Number.isFinite(epoch) ? epoch.toFixed(2) : '0.00');
+    setText(this.rateOut, rate ? fmt.int(rate) : '–');
   }
 
   /** One alert line under the toolbar; `kind` lets the code that raised it take it down. */
   alert(text, kind = 'error', tone = 'bad') {
     this.box.dataset.kind = kind;
     this.box.dataset.tone = tone;
-    setText($('#alert-text'), text);
+    setText(this.text, text);
     this.box.hidden = false;
   }
 
@@ -70,7 +78,7 @@ export class StatusBar {
   note(text) {
     setText(this.noteBox, text);
     this.noteBox.hidden = !text;
-    clearTimeout(this.timer);
-    if (text) this.timer = setTimeout(() => { this.noteBox.hidden = true; }, 6000);
+    clearTimeout(noteTimer); // one note line, shared by the views
+    if (text) noteTimer = setTimeout(() => { this.noteBox.hidden = true; }, 6000);
   }
 }

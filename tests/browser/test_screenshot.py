@@ -1,4 +1,5 @@
-"""Writes docs/screenshot.png for the README: the spiral lesson mid-training at 1280x800."""
+"""Writes the README's pictures at 1280x800: docs/screenshot.png (the spiral lesson mid-training)
+and docs/gan-screenshot.png (the GAN lab's ring lesson)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,24 @@ def test_readme_screenshot(page: Any) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 50_000
+
+
+GAN_SCREENSHOT = SCREENSHOT.with_name("gan-screenshot.png")
+
+
+def test_readme_gan_screenshot(page: Any) -> None:
+    """docs/gan-screenshot.png: the GAN lab's ring lesson once the fakes have found the ring."""
+    page.get_by_role("link", name="GAN lab").click()
+    page.get_by_label("Lesson").select_option("gan-ring")
+    page.wait_for_function("window.nnplay.gan.lesson === 'gan-ring'"
+                           " && window.nnplay.gan.frames.fake"
+                           " && document.querySelector('#gan-status').textContent === 'ready'")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("window.nnplay.gan.session.step > 1500", timeout=30_000)
+    page.get_by_role("button", name="Pause").click()
+    page.wait_for_function("document.querySelector('#gan-status').textContent === 'paused'")
+    page.get_by_role("button", name="Hide the explanation").click()
+    page.wait_for_timeout(300)  # the last frames arrive and paint
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(GAN_SCREENSHOT))
+    assert GAN_SCREENSHOT.stat().st_size > 50_000

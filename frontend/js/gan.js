@@ -1,0 +1,795 @@
+// The GAN lab: choose a target (or draw one), build the generator and the discriminator, pick
+// the game's loss, optimizers and step ratios, and watch the two networks play: D's belief over
+// the plane, real and fake samples, G's manifold and the gradient arrows; for digits the
+// evolving sample grid. Like main.js for the playground, this module decides; the views draw.
+
+import { api } from './api.js';
+import { LineChart } from './charts.js';
+import { GanCanvas, LAYERS, SampleGrid } from './gancanvas.js';
+import { NetBuilder } from './ganbuilder.js';
+import { GanState, targetTitle } from './ganstate.js';
+import { DrawPad, TargetPicker } from './gantargets.js';
+import { DIVERGING_GRADIENT, css, NEG, POS } from './palette.js';
+import { Session } from './session.js';
+import { applyHidden } from './share.js';
+import { StatusBar, describeRun } from './status.js';
+import { $, $$, FrameScheduler, fmt, h, setText } from './util.js';
+
+const RELOAD_MS = 150; // settings settle this long before a fresh run is prepared
+const DRAW_MS = 500; // a drawing settles longer: a person often adds another stroke
+const SLOW_CHOICES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000]; // ms between slow-motion steps
+const RESEND_MS = 3000; // a slow-motion step not answered by then is asked for again
+const SAMPLE_CHOICES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
+const BATCH_CHOICES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 5000];
+const PENALTY_CHOICES = [0, 0.1, 1, 5, 10, 20, 50, 100];
+
+const D_STROKE = '#0877bd';
+const G_STROKE = '#7c5cc4';
+const pct = (v) => `${Math.round(v * 100)}%`;
+
+// The second chart: how close G's samples are to the target (2-D), or how good they look to a
+// digit classifier (digits). Series with `right` read on the axis at the right (0 – 100%).
+const QUALITY = {
+  points: {
+    title: 'Distance to the target',
+    series: [
+      { field: 'distance', label: 'Sliced Wasserstein', stroke: '#1d2330', width: 2 },
+      { field: 'kl', label: 'KL', stroke: '#9aa3af', width: 1.5 },
+      { field: 'js', label: 'JS', stroke: '#17a3a3', width: 1.5 },
+      { field: 'coverage', label: 'Mode coverage', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
+    ],
+  },
+  images: {
+    title: 'What a digit classifier sees',
+    series: [
+      { field: 'score', label: 'Score (1–10)', stroke: '#1d2330', width: 2 },
+      { field: 'confidence', label: 'Confidence', stroke: '#17a3a3', width: 1.5, right: true },
+      { field: 'coverage', label: 'Classes covered', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
+    ],
+  },
+};
+
+const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
+const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
+
+export class GanLab {
+  /**
+   * catalog: the whole catalog. onUrl(hash) when the experiment changes; isActive() whether
+   * the GAN view is the one shown. (The lesson menu is the page's; main.js fills it.)
+   */
+  constructor({ catalog, onUrl, isActive }) {
+    this.catalog = catalog;
+    this.onUrl = onUrl;
+    this.isActive = isActive;
+    this.root = $('#gan-view');
+    this.state = new GanState(catalog);
+    this.status = new StatusBar('gan-');
+    this.frames = {};
+    this.firstFake = null; // the run's first `fake` frame, to compare with the latest
+    this.latest = null; // latest metrics point
+    this.connection = 'open';
+    this.slow = { running: false, timer: null, awaiting: null, sentAt: 0 };
+    this.scheduler = new FrameScheduler(() => this.draw());
+    this.saveTimer = null;
+
+    this.plane = new GanCanvas($('#gan-plane'), { size: 360 });
+    this.samples = new SampleGrid($('#gan-samples'), { label: 'Generated digits, one per fixed latent vector' });
+    this.realDigits = new SampleGrid($('#gan-real-digits'), { label: 'Real digits from the training set' });
+    this.targets = new TargetPicker($('#gan-targets'), { catalog, onPick: (name) => this.change('dataset.name', name) });
+    this.pad = new DrawPad($('#gan-draw'), {
+      limits: catalog.gan.limits, onChange: (points) => this.change('dataset.points', points),
+    });
+    this.builders = ['generator', 'discriminator'].map((net) => new NetBuilder($(`#gan-${net}`), {
+      catalog, net, onChange: (path, value) => this.change(path, value),
+    }));
+    this.lossChart = new LineChart($('#gan-loss-chart'), {
+      height: 118,
+      series: [
+        { label: 'D loss', stroke: D_STROKE, width: 1.75 },
+        { label: 'G loss', stroke: G_STROKE, width: 1.75 },
+      ],
+      // Losses can be negative (a Wasserstein critic's): the range follows the data.
+      yRange: (u, min, max) => {
+        if (min === null) return [0, 1];
+        const lo = min < 0 ? min * 1.05 : 0;
+        return [lo, max > 0 ? max * 1.05 : lo < 0 ? 0 : 1];
+      },
+    });
+    this.qualityKind = 'points';
+    this.qualityChart = new LineChart($('#gan-quality-chart'), {
+      height: 118, series: this.qualitySeries('points'), y2Format: (v) => (v === null ? '' : pct(v)),
+    });
+    this.session = new Session({
+      onReset: () => this.clearRun(),
+      onStatus: () => this.renderStatus(),
+      onMetrics: (points, history) => this.addMetrics(points, history),
+      onFrame: (frame) => this.addFrame(frame),
+      onConnection: (state) => this.setConnection(state),
+      onError: (error) => this.showError(error),
+      onMessageError: (text) => this.status.alert(text, 'message', 'warn'),
+      onJob: () => this.fetchLayers(),
+    });
+    this.bindControls();
+    this.bindTransport();
+    this.bindKeys();
+    new ResizeObserver(() => this.fit()).observe($('.gan-output'));
+    window.addEventListener('pagehide', () => this.session.dispose());
+  }
+
+  // ----- links and lessons -------------------------------------------------------------
+
+  /** Apply a link's fragment: its experiment, page settings and lesson. */
+  async openLink(link) {
+    this.state = new GanState(this.catalog);
+    const found = this.state.fromHash(link || '');
+    applyHidden(this.state.ui.hide);
+    const lesson = this.state.ui.lesson;
+    let preset = null;
+    if (lesson) {
+      try {
+        preset = await api.preset(lesson);
+      } catch {
+        this.status.alert(`The link names a lesson this server does not know (${lesson}).`, 'link', 'warn');
+        this.state.ui.lesson = '';
+      }
+    }
+    if (preset && !found.spec) this.state.loadSpec(preset.spec);
+    if (preset) this.showLesson(preset);
+    else $('#gan-lesson').hidden = true;
+    this.state.normalize();
+    this.stopSlow();
+    this.renderAll();
+    this.prepare();
+    this.writeUrl();
+  }
+
+  hash() {
+    return this.state.toHash();
+  }
+
+  /** A share link for this experiment, with the classroom's hidden groups. */
+  shareLink(hide) {
+    const ui = this.state.ui;
+    const saved = ui.hide;
+    ui.hide = hide;
+    const text = this.state.toHash();
+    ui.hide = saved;
+    return `${location.origin}${location.pathname}?view=gan#${text}`;
+  }
+
+  writeUrl() {
+    clearTimeout(this.saveTimer);
+    this.onUrl(this.hash());
+  }
+
+  saveUrl() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.writeUrl(), 200);
+  }
+
+  get lesson() {
+    return this.state.ui.lesson;
+  }
+
+  async loadLesson(name) {
+    if (!name) {
+      this.state.ui.lesson = '';
+      $('#gan-lesson').hidden = true;
+      this.saveUrl();
+      return;
+    }
+    let preset;
+    try {
+      preset = await api.preset(name);
+    } catch (error) {
+      this.status.alert(error.message, 'lesson', 'warn');
+      return;
+    }
+    this.state.ui.lesson = name;
+    this.showLesson(preset);
+    this.state.loadSpec(preset.spec);
+    this.state.normalize();
+    this.stopSlow();
+    this.clearErrors();
+    this.status.hideAlert();
+    this.renderAll();
+    this.session.reset(this.state.jobSpec());
+    this.saveUrl();
+  }
+
+  showLesson(preset) {
+    setText($('#gan-lesson-title'), preset.title);
+    setText($('#gan-lesson-text'), preset.explanation);
+    $('#gan-lesson').hidden = false;
+  }
+
+  /** Put a GAN spec from elsewhere (a stored run, a file) into the lab, ready to play. */
+  loadOutsideSpec(spec, source) {
+    this.state.ui.lesson = '';
+    $('#gan-lesson').hidden = true;
+    this.state.loadSpec(spec);
+    const notes = this.state.normalize();
+    this.stopSlow();
+    this.clearErrors();
+    this.status.hideAlert();
+    this.renderAll();
+    this.session.reset(this.state.jobSpec());
+    this.saveUrl();
+    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
+    this.status.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+  }
+
+  // ----- editing ---------------------------------------------------------------------
+
+  change(path, value) {
+    const state = this.state;
+    const spec = state.spec;
+    const notes = [];
+    const before = { g: spec.g_optimizer.lr, d: spec.d_optimizer.lr };
+    if (path === 'dataset.name') {
+      notes.push(...state.setTarget(value));
+    } else if (path === 'gan_loss') {
+      // A Wasserstein critic is usually trained several times per generator step.
+      const was = state.lossInfo()?.suggested_d_steps;
+      state.set(path, value);
+      const now = state.lossInfo()?.suggested_d_steps;
+      if (now && was !== now && spec.d_steps === was) {
+        spec.d_steps = now;
+        notes.push(`D steps set to ${now}, as usual for ${state.lossInfo().label}.`);
+      }
+    } else {
+      state.set(path, value);
+    }
+    notes.push(...state.normalize());
+    this.renderAll();
+    this.saveUrl();
+    this.status.note(notes.join(' '));
+    this.clearErrors();
+    this.status.hideAlert();
+    const session = this.session;
+    if (/^[gd]_optimizer\.lr$/.test(path) && typeof value === 'number') {
+      const started = session.job && !session.finished && session.job.step > 0;
+      // The server changes both networks' rates together while a run trains.
+      if (started && spec.g_optimizer.lr === spec.d_optimizer.lr) {
+        session.setLearningRate(value, state.jobSpec());
+        return;
+      }
+      if (started && before.g === before.d) {
+        this.status.note('G and D now learn at different rates; a running GAN changes both together, '
+          + 'so a fresh run was prepared.');
+      }
+    }
+    session.spec = state.jobSpec();
+    session.intent = null;
+    this.stopSlow();
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => this.prepare(), path === 'dataset.points' ? DRAW_MS : RELOAD_MS);
+  }
+
+  /** A fresh paused run for the settings (none while the drawing is still empty). */
+  prepare() {
+    clearTimeout(this.reloadTimer);
+    const spec = this.state.jobSpec();
+    if (spec.dataset.name === 'drawn' && !spec.dataset.points.length) {
+      this.session.hold(spec);
+      return;
+    }
+    this.session.load(spec);
+  }
+
+  bindControls() {
+    const loss = $('#gan-loss');
+    loss.append(...this.catalog.gan.losses.map((l) => option(l.name, l.label)));
+    loss.addEventListener('change', () => this.change('gan_loss', loss.value));
+    const penalty = $('#gan-penalty');
+    penalty.addEventListener('change', () => this.change('gradient_penalty', Number(penalty.value)));
+
+    const limits = this.catalog.limits;
+    const gan = this.catalog.gan.limits;
+    const slider = (id, commit, label) => {
+      const input = $(`#${id}`);
+      input.addEventListener('input', () => setText($(`output[for="${id}"]`), label(Number(input.value))));
+      input.addEventListener('change', () => commit(Number(input.value)));
+      return input;
+    };
+    this.sliders = {
+      modes: slider('gan-modes', (v) => this.change('dataset.modes', v), String),
+      samples: slider('gan-samples-n', (v) => this.change('dataset.n_samples', this.sampleChoices[v]), (v) => fmt.int(this.sampleChoices[v])),
+      noise: slider('gan-noise', (v) => this.change('dataset.noise', v), (v) => `${Math.round(v * 100)}%`),
+      batch: slider('gan-batch', (v) => this.change('batch_size', this.batchChoices[v]), (v) => this.batchLabel(this.batchChoices[v])),
+    };
+    Object.assign(this.sliders.modes, { min: String(gan.min_modes), max: String(gan.max_modes), step: '1' });
+    Object.assign(this.sliders.noise, { min: '0', max: String(limits.max_noise), step: '0.05' });
+    $('#gan-regenerate').addEventListener('click', () => this.change('dataset.seed', Math.floor(Math.random() * 1_000_000)));
+
+    // Visual layers.
+    const toggles = $('#gan-toggles');
+    for (const layer of LAYERS) {
+      toggles.append(h('label', { class: `layer-chip chip-${layer.name}`, title: layer.title },
+        h('input', { type: 'checkbox', checked: true, dataset: { layer: layer.name },
+          onchange: (e) => this.toggleLayer(layer.name, e.target.checked) }),
+        h('span', { class: 'chip-mark', 'aria-hidden': 'true' }), layer.label));
+    }
+    $('#gan-log').addEventListener('change', (e) => {
+      this.state.ui.logScale = e.target.checked;
+      this.lossChart.setLog(e.target.checked);
+      this.saveUrl();
+    });
+
+    // Slow motion: a step of both networks every `every` ms, sent while the run is paused.
+    const every = $('#gan-every');
+    Object.assign(every, { min: '0', max: String(SLOW_CHOICES.length - 1), step: '1' });
+    every.addEventListener('input', () => {
+      this.state.ui.every = SLOW_CHOICES[Number(every.value)];
+      this.renderSlow();
+      this.saveUrl();
+    });
+    $('#gan-slow').addEventListener('change', (e) => this.setSlow(e.target.checked));
+    $('#gan-lesson-close').addEventListener('click', () => { $('#gan-lesson').hidden = true; });
+  }
+
+  batchLabel(b) {
+    const n = this.state.spec.dataset.n_samples;
+    return b >= n ? `${b} (all)` : String(b);
+  }
+
+  toggleLayer(name, on) {
+    const off = new Set(this.state.ui.off);
+    if (on) off.delete(name);
+    else off.add(name);
+    this.state.ui.off = LAYERS.map((l) => l.name).filter((n) => off.has(n));
+    this.plane.setOff(this.state.ui.off);
+    this.scheduler.request();
+    this.saveUrl();
+  }
+
+  // ----- rendering the settings ----------------------------------------------------------
+
+  renderAll() {
+    const state = this.state;
+    const spec = state.spec;
+    const data = spec.dataset;
+    const info = state.targetInfo();
+    const image = state.isImage();
+    this.targets.update(data.name, { modes: data.modes, points: data.points || [] });
+    $('#gan-target-text').replaceChildren(...(info ? [h('strong', {}, targetTitle(info)), ` · ${info.gan_description || info.description}`] : []));
+    $('#gan-draw').hidden = !info?.points;
+    this.pad.set(data.points || []);
+    $('#gan-modes-field').hidden = !info?.modes;
+    $('#gan-noise-field').hidden = image;
+    this.sliders.modes.value = String(data.modes);
+    this.sliders.noise.value = String(data.noise);
+    const maxSamples = image ? this.catalog.gan.limits.max_digits : this.catalog.limits.max_samples;
+    this.sampleChoices = withValue(SAMPLE_CHOICES.filter((v) => v >= this.catalog.limits.min_samples && v <= maxSamples),
+      data.n_samples);
+    if (image) this.sampleChoices = withValue(this.sampleChoices, maxSamples);
+    this.setIndexSlider(this.sliders.samples, this.sampleChoices, data.n_samples);
+    this.batchChoices = withValue(BATCH_CHOICES.filter((v) => v < data.n_samples), spec.batch_size);
+    this.batchChoices = withValue(this.batchChoices, data.n_samples);
+    this.setIndexSlider(this.sliders.batch, this.batchChoices, spec.batch_size);
+    setText($('output[for="gan-modes"]'), String(data.modes));
+    setText($('output[for="gan-noise"]'), `${Math.round(data.noise * 100)}%`);
+    setText($('output[for="gan-samples-n"]'), fmt.int(data.n_samples));
+    setText($('output[for="gan-batch"]'), this.batchLabel(spec.batch_size));
+    setText($('#gan-samples-label'), image ? 'Real images' : 'Real samples');
+
+    for (const builder of this.builders) builder.render(state);
+    const loss = $('#gan-loss');
+    loss.value = spec.gan_loss;
+    loss.title = state.lossInfo()?.description || '';
+    const lossInfo = state.lossInfo();
+    $('#gan-loss-text').replaceChildren(...(lossInfo ? [h('strong', {}, lossInfo.label), ` · ${lossInfo.description}`] : []));
+    const wgan = spec.gan_loss === 'wasserstein_gp';
+    $('#gan-penalty-field').hidden = !wgan;
+    $('#gan-penalty').replaceChildren(...withValue(PENALTY_CHOICES.filter((v) => v <= this.catalog.gan.limits.max_gradient_penalty),
+      spec.gradient_penalty).map((v) => option(v, String(v), v === spec.gradient_penalty)));
+
+    // Pictures: the plane for 2-D targets, the sample grids for images.
+    $('#gan-plane-wrap').hidden = image;
+    $('#gan-digits').hidden = !image;
+    for (const box of $$('#gan-toggles input')) {
+      const name = box.dataset.layer;
+      box.checked = !state.ui.off.includes(name);
+      const manifold = name === 'manifold';
+      box.disabled = manifold && !state.hasManifold();
+      box.closest('label').title = manifold && !state.hasManifold()
+        ? 'The manifold is drawn for a latent size of 1 or 2' : LAYERS.find((l) => l.name === name).title;
+    }
+    this.plane.setOff(state.ui.off);
+    this.renderLegend();
+    this.setQuality(image ? 'images' : 'points');
+    $('#gan-log').checked = state.ui.logScale;
+    this.lossChart.setLog(state.ui.logScale);
+    $('#gan-slow').checked = state.ui.slow;
+    $('#gan-every').value = String(Math.max(0, SLOW_CHOICES.indexOf(state.ui.every)));
+    this.renderSlow();
+    this.fit();
+    this.scheduler.request();
+  }
+
+  setIndexSlider(input, values, value) {
+    Object.assign(input, { min: '0', max: String(values.length - 1), step: '1' });
+    input.value = String(Math.max(0, values.indexOf(value)));
+  }
+
+  renderLegend() {
+    const critic = this.state.spec.gan_loss === 'wasserstein_gp';
+    $('#gan-legend').replaceChildren(
+      h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(NEG)}` }), critic ? 'low score: fake' : 'D says fake'),
+      h('span', { class: 'legend-bar', style: `background:${DIVERGING_GRADIENT}`,
+        title: critic ? "The critic's score, from this frame's lowest to its highest" : 'D(x) from 0 to 1; white is 0.5, undecided' }),
+      h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(POS)}` }), critic ? 'high score: real' : 'D says real'));
+  }
+
+  renderSlow() {
+    const every = this.state.ui.every;
+    setText($('output[for="gan-every"]'), every >= 1000 ? `${every / 1000} s` : `${every} ms`);
+    $('#gan-every').disabled = !this.state.ui.slow;
+    $('.slowmo').classList.toggle('on', this.state.ui.slow);
+  }
+
+  /** The second chart's series follow the kind of target. */
+  qualitySeries(kind) {
+    return QUALITY[kind].series.map((s) => ({ ...s, scale: s.right ? 'y2' : 'y' }));
+  }
+
+  setQuality(kind) {
+    if (kind === this.qualityKind && this.qualityReady) return;
+    this.qualityReady = true;
+    this.qualityKind = kind;
+    this.qualityChart.setSeries(this.qualitySeries(kind));
+    setText($('#gan-quality-title'), QUALITY[kind].title);
+    this.qualityKeys = null;
+    this.renderQualityKeys();
+    const image = kind === 'images';
+    setText($('#gan-score-main-label'), image ? 'Score' : 'Distance');
+    $('#gan-score-main').parentElement.title = image
+      ? 'A digit classifier\'s score exp(E KL(p(y|x) ‖ p(y))): 1 for noise, up to 10 for varied, clear digits'
+      : 'Sliced Wasserstein distance between real and generated samples; falls as G learns';
+  }
+
+  /** Chart keys for the series that have values (KL/JS and coverage only where they apply). */
+  renderQualityKeys() {
+    const present = QUALITY[this.qualityKind].series.filter((s) => !this.latest
+      || (this.latest[s.field] !== undefined && this.latest[s.field] !== null));
+    const key = present.map((s) => s.field).join();
+    if (key === this.qualityKeys) return;
+    this.qualityKeys = key;
+    $('#gan-quality-keys').replaceChildren(...present.map((s) => h('span', { class: 'key' },
+      h('span', { class: `swatch line${s.dash ? ' dashed' : ''}`, style: `background:${s.stroke}` }),
+      s.right ? `${s.label} (right)` : s.label)));
+  }
+
+  /** Size the plane (or the sample grid) to the output panel. */
+  fit() {
+    const panel = $('.gan-output');
+    const width = panel.clientWidth;
+    if (!width) return;
+    const inner = width - 32;
+    const side = inner >= 620 ? Math.max(240, Math.min(420, inner * 0.4)) : 0; // charts beside, or below
+    panel.classList.toggle('stacked', !side);
+    const room = side ? inner - side - 24 : inner;
+    const size = Math.max(240, Math.min(560, Math.floor(room - 28)));
+    if (Math.abs(size - this.plane.size) > 2) this.plane.resize(size);
+    panel.style.setProperty('--gan-stage', `${size + 28}px`);
+    this.samples.fit(size + 28);
+    this.realDigits.fit(Math.floor((size + 28) * 0.55));
+    this.scheduler.request();
+  }
+
+  // ----- the run ---------------------------------------------------------------------
+
+  clearRun() {
+    this.frames = {};
+    this.firstFake = null;
+    this.latest = null;
+    this.layersFetched = false;
+    this.plane.clear();
+    this.samples.clear();
+    this.realDigits.clear();
+    this.lossChart.clear();
+    this.qualityChart.clear();
+    for (const builder of this.builders) builder.setParams('');
+    this.renderStatus();
+    this.scheduler.request();
+  }
+
+  addMetrics(points, history) {
+    if (history) {
+      this.lossChart.clear();
+      this.qualityChart.clear();
+    }
+    const fields = QUALITY[this.qualityKind].series.map((s) => s.field);
+    for (const p of points) {
+      this.lossChart.push(p.step, [p.d_loss ?? null, p.g_loss ?? null]);
+      this.qualityChart.push(p.step, fields.map((f) => p[f] ?? null));
+    }
+    const last = points.at(-1);
+    if (last) this.latest = last;
+    this.scheduler.request();
+  }
+
+  addFrame(frame) {
+    const type = frame.header.type;
+    this.frames[type] = frame;
+    if (type === 'points') this.plane.set('real', frame);
+    else if (type === 'fake') {
+      if (!this.firstFake) this.firstFake = frame;
+      this.plane.set('fake', frame);
+    } else if (type === 'discriminator') this.plane.set('heatmap', frame);
+    else if (type === 'manifold') this.plane.set('manifold', frame);
+    else if (type === 'gradients') this.plane.set('arrows', frame);
+    else if (type === 'samples') this.samples.set(frame);
+    else if (type === 'images') this.realDigits.set(frame);
+    this.scheduler.request();
+  }
+
+  /** The fake points of the latest frame as [[x1, x2], ...] (for the console and tests). */
+  fakePoints(frame = this.frames.fake) {
+    if (!frame) return [];
+    const out = [];
+    for (let i = 0; i < frame.header.shape[0]; i++) out.push([frame.data[i * 2], frame.data[i * 2 + 1]]);
+    return out;
+  }
+
+  async fetchLayers() {
+    const job = this.session.job;
+    if (!job || this.layersFetched) return;
+    this.layersFetched = true;
+    try {
+      const view = await api.job(job.id);
+      if (this.session.job?.id !== view.id || !view.gan) return;
+      this.builders[0].setParams(`${fmt.int(view.gan.generator_parameters)} params`);
+      this.builders[1].setParams(`${fmt.int(view.gan.discriminator_parameters)} params`);
+    } catch {
+      this.layersFetched = false;
+    }
+  }
+
+  /** Everything drawn per frame; runs at most once per animation frame, and only when shown. */
+  draw() {
+    if (!this.isActive()) return;
+    this.plane.draw();
+    this.samples.draw();
+    this.realDigits.draw();
+    this.lossChart.draw();
+    this.qualityChart.draw();
+    const p = this.latest;
+    this.status.counters({
+      step: Math.max(p?.step ?? 0, this.session.step),
+      epoch: p?.epoch,
+      rate: this.session.playing ? p?.steps_per_second : 0,
+    });
+    const image = this.qualityKind === 'images';
+    setText($('#gan-score-main'), image ? (Number.isFinite(p?.score) ? p.score.toFixed(2) : '–') : fmt.loss(p?.distance));
+    setText($('#gan-d-loss'), fmt.loss(p?.d_loss));
+    setText($('#gan-g-loss'), fmt.loss(p?.g_loss));
+    const critic = this.state.spec.gan_loss === 'wasserstein_gp';
+    const parts = [];
+    if (p) {
+      const d = (v) => (critic ? fmt.num(v) : v.toFixed(2));
+      parts.push(`${critic ? 'critic' : 'D'}(real) ${d(p.d_real)}`, `${critic ? 'critic' : 'D'}(fake) ${d(p.d_fake)}`);
+      if (p.coverage !== undefined && p.coverage !== null) parts.push(`${image ? 'classes' : 'modes'} covered ${pct(p.coverage)}`);
+      if (image && p.confidence !== undefined) parts.push(`confidence ${pct(p.confidence)}`);
+    }
+    setText($('#gan-readout'), parts.join(' · '));
+    this.renderQualityKeys();
+  }
+
+  // ----- status and errors -----------------------------------------------------------
+
+  setConnection(state) {
+    this.connection = state;
+    if (state === 'reconnecting') this.status.alert('Connection to the server lost: reconnecting…', 'connection', 'warn');
+    else this.status.hideAlert('connection');
+    this.renderStatus();
+  }
+
+  get playing() {
+    return this.slow.running || this.session.playing;
+  }
+
+  renderStatus() {
+    const session = this.session;
+    const job = session.job;
+    let words = describeRun({ racing: false, playing: session.playing, connection: this.connection, error: session.error, job });
+    if (this.slow.running && words.tone !== 'bad' && words.tone !== 'warn') words = { text: 'slow motion', tone: 'live' };
+    if (!job && !session.error && this.state.spec.dataset.name === 'drawn' && !this.state.spec.dataset.points.length) {
+      words = { text: 'draw a target', tone: '' };
+    }
+    this.status.show({ playing: this.playing, ...words });
+    if (job?.status === 'failed') {
+      this.stopSlow();
+      const reason = job.reason || 'the run failed';
+      const at = /at step (\d+)/.exec(reason);
+      this.plane.showBanner(at ? `Diverged at step ${fmt.int(Number(at[1]))}` : 'Training failed');
+      this.status.alert(`Training stopped: ${reason}`, 'failed');
+    } else if (job?.status === 'interrupted' && !job.resuming) {
+      this.plane.showBanner('');
+      this.status.alert('The server restarted while this run was training: press play to continue it, '
+        + 'or reset to start over.', 'failed', 'warn');
+    } else {
+      this.plane.showBanner('');
+      this.status.hideAlert('failed');
+    }
+    this.scheduler.request();
+  }
+
+  showError(error) {
+    this.stopSlow();
+    if (error.status === 422) {
+      const rest = this.placeErrors(error.errors);
+      if (rest.length) this.status.alert(`The server refused these settings: ${rest.join('; ')}`, 'refused');
+    } else if (error.status === 429) {
+      this.status.alert(error.message, 'busy', 'warn');
+    } else {
+      this.status.alert(error.message, 'error');
+    }
+    this.renderStatus();
+  }
+
+  clearErrors() {
+    for (const node of $$('.field-error', this.root)) node.remove();
+    for (const node of $$('[aria-invalid="true"]', this.root)) {
+      node.removeAttribute('aria-invalid');
+      node.removeAttribute('aria-describedby');
+    }
+  }
+
+  /** Put each message next to the field it names (longest matching `data-field`); returns the rest. */
+  placeErrors(messages) {
+    this.clearErrors();
+    // The shared `optimizer` the page sends is the generator's: one message, next to G's field.
+    const own = new Set(messages.filter((m) => m.startsWith('g_optimizer.')).map((m) => m.slice(2)));
+    messages = messages.filter((m) => !own.has(m));
+    const hidden = new Set(this.state.ui.hide);
+    const fields = $$('[data-field]', this.root).filter((el) => !el.closest('[hidden]')
+      && !hidden.has(el.closest('[data-group]')?.dataset.group));
+    const rest = [];
+    messages.forEach((message, i) => {
+      const match = /^([a-z_][a-z_0-9]*(?:\.[a-z_0-9]+)*)[\s:]/i.exec(message);
+      const path = match?.[1];
+      let best = null;
+      for (const field of path ? fields : []) {
+        const name = field.dataset.field;
+        if ((path === name || path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) best = field;
+      }
+      if (!best) {
+        rest.push(message);
+        return;
+      }
+      const note = h('p', { class: 'field-error', role: 'alert', id: `gan-error-${i}` }, message);
+      best.append(note);
+      for (const control of best.querySelectorAll('input:not([hidden]), select, canvas')) {
+        control.setAttribute('aria-invalid', 'true');
+        control.setAttribute('aria-describedby', note.id);
+      }
+    });
+    return rest;
+  }
+
+  // ----- transport, slow motion, keys ------------------------------------------------
+
+  bindTransport() {
+    $('#gan-play').addEventListener('click', () => this.toggle());
+    $('#gan-step').addEventListener('click', () => this.step('both'));
+    $('#gan-step-d').addEventListener('click', () => this.step('d'));
+    $('#gan-step-g').addEventListener('click', () => this.step('g'));
+    $('#gan-reset').addEventListener('click', () => this.reset());
+  }
+
+  toggle() {
+    if (this.state.ui.slow) {
+      if (this.slow.running) this.stopSlow();
+      else this.startSlow();
+      this.renderStatus();
+      return;
+    }
+    this.session.toggle();
+  }
+
+  /** One iteration of both networks, of D only or of G only (a playing run pauses instead). */
+  step(phase) {
+    if (this.slow.running) {
+      this.stopSlow();
+      this.renderStatus();
+      return;
+    }
+    // With nothing prepared (an empty drawing) this tries anyway: the server says what is missing.
+    this.session.stepOnce(1, phase);
+  }
+
+  reset() {
+    this.stopSlow();
+    this.clearErrors();
+    this.status.hideAlert();
+    this.session.reset(this.state.jobSpec());
+  }
+
+  setSlow(on) {
+    const wasPlaying = this.playing;
+    this.state.ui.slow = on;
+    this.renderSlow();
+    this.saveUrl();
+    if (on && this.session.playing) {
+      this.session.pause();
+      this.startSlow();
+    } else if (!on && this.slow.running) {
+      this.stopSlow();
+      if (wasPlaying) this.session.play();
+    }
+    this.renderStatus();
+  }
+
+  startSlow() {
+    if (this.session.refused()) return;
+    if (this.session.playing) this.session.pause();
+    if (!this.session.job && !this.session.loading) this.prepare();
+    this.slow.running = true;
+    this.slow.awaiting = null;
+    this.tick();
+  }
+
+  stopSlow() {
+    this.slow.running = false;
+    clearTimeout(this.slow.timer);
+  }
+
+  /** Slow motion: ask for one more step once the last one has arrived, every `every` ms. */
+  tick() {
+    clearTimeout(this.slow.timer);
+    if (!this.slow.running) return;
+    const session = this.session;
+    const job = session.job;
+    if (session.error) {
+      this.stopSlow();
+      this.renderStatus();
+      return;
+    }
+    if (job && session.finished) {
+      if (job.status === 'failed') {
+        this.stopSlow();
+        this.renderStatus();
+        return;
+      }
+      session.load(); // a finished run: start afresh, like play does
+    } else if (job) {
+      const now = performance.now();
+      const slow = this.slow;
+      if (slow.awaiting === null || job.step >= slow.awaiting || now - slow.sentAt > RESEND_MS) {
+        slow.awaiting = job.step + 1;
+        slow.sentAt = now;
+        session.stepOnce(1, 'both');
+      }
+    }
+    this.slow.timer = setTimeout(() => this.tick(), this.state.ui.every);
+  }
+
+  bindKeys() {
+    document.addEventListener('keydown', (event) => {
+      if (!this.isActive() || event.ctrlKey || event.metaKey || event.altKey) return;
+      const el = event.target;
+      if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
+      const key = event.key.toLowerCase();
+      if (key === ' ') {
+        if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
+        event.preventDefault();
+        this.toggle();
+      } else if (key === 's') this.step('both');
+      else if (key === 'd') this.step('d');
+      else if (key === 'g') this.step('g');
+      else if (key === 'r') this.reset();
+    });
+  }
+
+  /** The view is shown again: draw what arrived while it was hidden. */
+  show() {
+    this.fit();
+    this.plane.resize(this.plane.size);
+    for (const grid of [this.samples, this.realDigits]) grid.dirty = true;
+    this.lossChart.dirty = true;
+    this.qualityChart.dirty = true;
+    this.scheduler.request();
+  }
+}
+
