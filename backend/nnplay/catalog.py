@@ -78,7 +78,19 @@ def _gan_catalog() -> dict[str, Any]:
                 "images": default_discriminator(image_target).model_dump(mode="json")},
         },
         "limits": {key: getattr(LIMITS, key) for key in GAN_LIMITS},
+        # Settings that train well, read from the lessons so they live in one place.
+        "suggested": {kind: _gan_suggestion(preset) for kind, preset in
+                      (("points", "gan-ring"), ("images", "gan-digits"))},
     }
+
+
+def _gan_suggestion(preset_name: str) -> dict[str, Any]:
+    spec = PRESETS[preset_name].build()
+    g_optimizer, d_optimizer = spec.gan_optimizers()
+    return {"g_optimizer": g_optimizer.model_dump(mode="json"),
+            "d_optimizer": d_optimizer.model_dump(mode="json"),
+            "batch_size": spec.batch_size, "n_samples": spec.dataset.n_samples,
+            "latent_dim": spec.latent_dim}
 
 
 # A learning rate that trains each optimizer well on the playground's problems.

@@ -44,6 +44,7 @@ export const api = {
     return request('GET', `/api/datasets/${encodeURIComponent(name)}/preview?${query}`);
   },
   createJob: (spec, options = {}) => request('POST', '/api/jobs', { spec, ...options }),
+  validateSpec: (spec) => request('POST', '/api/jobs?dry_run=true', { spec }),
   job: (id) => request('GET', `/api/jobs/${id}`),
   jobs: () => request('GET', '/api/jobs'),
   metrics: (id) => request('GET', `/api/jobs/${id}/metrics`),

@@ -332,11 +332,9 @@ class App {
       status.alert(`Cannot import ${file.name}: ${error.message}.`, 'import');
       return;
     }
-    // The server is the judge: the same POST that starts a run checks the spec (then the
-    // check's run is dropped; the playground prepares its own).
+    // The server is the judge: a dry-run POST checks the spec without starting a run.
     try {
-      const view = await api.createJob(spec, { paused: true });
-      api.deleteJob(view.id).catch(() => {});
+      await api.validateSpec(spec);
     } catch (error) {
       const why = error.status === 422 ? `the server refused it: ${error.errors.join('; ')}` : error.message;
       status.alert(`Cannot import ${file.name}: ${why}`, 'import', error.status === 422 ? 'bad' : 'warn');

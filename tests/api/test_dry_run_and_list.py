@@ -33,3 +33,13 @@ def test_the_job_list_leaves_out_the_per_class_report() -> None:
         (listed,) = client.get("/api/jobs").json()["jobs"]
         assert "report" not in listed["metrics"]
         assert listed["metrics"]["step"] == 100
+
+
+def test_gaussians_preview_as_a_gan_mixture() -> None:
+    with TestClient(create_app(Settings(persist=False))) as client:
+        two_class = client.get("/api/datasets/gaussians/preview").json()
+        mixture = client.get("/api/datasets/gaussians/preview?task=gan&modes=5").json()
+        assert two_class["classes"] == 2 and mixture["classes"] == 0
+        assert {row[2] for row in mixture["points"]} == {0.0}
+        suggested = client.get("/api/catalog").json()["gan"]["suggested"]
+        assert suggested["images"]["latent_dim"] > suggested["points"]["latent_dim"]

@@ -55,9 +55,14 @@ async def preview_dataset(
     classes: Annotated[int, Query(ge=LIMITS.min_classes, le=LIMITS.max_classes)] = 3,
     seed: Annotated[int, Query(ge=0, le=LIMITS.max_seed)] = 0,
     modes: Annotated[int, Query(ge=LIMITS.min_modes, le=LIMITS.max_modes)] = 8,
+    task: Task | None = None,
 ) -> dict[str, Any]:
-    """Sample points of a dataset or 2-D GAN target (for thumbnails): rows of [x1, x2, label]."""
-    task = primary_task(name)
+    """Sample points of a dataset or 2-D GAN target (for thumbnails): rows of [x1, x2, label].
+
+    `task=gan` asks for the GAN target of a name that serves both (e.g. the
+    `gaussians` mixture with `modes` instead of the two-class set).
+    """
+    task = task or primary_task(name)
     if task == Task.gan:
         return _preview_gan_target(name, n_samples, noise, modes, seed)
     spec = parse_spec({
