@@ -12,6 +12,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,27 +22,36 @@ from nnplay.data import build_dataset
 from nnplay.models.network import build_network
 from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec, LossName, Task, parse_spec
+from nnplay.train.loop import TrainLoop
 from nnplay.train.optimizers import build_optimizer
 from nnplay.train.trainer import Trainer, TrainerOptions
 
 FRAME_INTERVAL = 0.05  # 20 frames/s, what the page asks for
 
 
-def _with_steps(spec: ExperimentSpec, steps: int) -> ExperimentSpec:
+def with_steps(spec: ExperimentSpec, steps: int) -> ExperimentSpec:
     """`spec` with its step budget set to `steps`."""
     return spec.model_copy(update={"max_steps": steps})
 
 
-def nnplay_steps_per_s(spec: ExperimentSpec) -> float:
-    """Steps/s of `Trainer.run()` with metrics and snapshots at 20 per second."""
-    options = TrainerOptions(metrics_interval=FRAME_INTERVAL, snapshot_interval=FRAME_INTERVAL)
-    trainer = Trainer(spec, options)
+def reporting_options() -> TrainerOptions:
+    """What a page watching a run asks for: metrics and snapshots 20 times a second."""
+    return TrainerOptions(metrics_interval=FRAME_INTERVAL, snapshot_interval=FRAME_INTERVAL)
+
+
+def loop_rate(trainer: TrainLoop) -> float:
+    """Steps (iterations) per second of `trainer.run()` over its whole budget."""
     started = time.perf_counter()
     result = trainer.run()
     seconds = time.perf_counter() - started
-    if result.steps != spec.max_steps:
+    if result.steps != trainer.spec.max_steps:
         raise RuntimeError(f"nnplay run ended early: {result.status} {result.reason}")
     return result.steps / seconds
+
+
+def nnplay_steps_per_s(spec: ExperimentSpec) -> float:
+    """Steps/s of `Trainer.run()` with metrics and snapshots at 20 per second."""
+    return loop_rate(Trainer(spec, reporting_options()))
 
 
 def bare_steps_per_s(spec: ExperimentSpec) -> float:
@@ -75,16 +85,34 @@ def bare_steps_per_s(spec: ExperimentSpec) -> float:
     return steps / (time.perf_counter() - started)
 
 
+def compare_rates(bare: Callable[[ExperimentSpec], float],
+                  ours: Callable[[ExperimentSpec], float], spec: ExperimentSpec, rounds: int,
+                  unit: str = "steps") -> dict[str, float]:
+    """Best-of-`rounds` rates of both loops, measured alternately, and their ratio."""
+    bare(with_steps(spec, 200))  # warm up allocator and kernels
+    ours(with_steps(spec, 200))
+    bare_rates, our_rates = [], []
+    for _ in range(rounds):
+        bare_rates.append(bare(spec))
+        our_rates.append(ours(spec))
+    return {f"nnplay_{unit}_per_s": round(max(our_rates)),
+            f"bare_{unit}_per_s": round(max(bare_rates)),
+            "ratio": round(max(our_rates) / max(bare_rates), 3)}
+
+
 def compare(spec: ExperimentSpec, rounds: int) -> dict[str, float]:
     """Best-of-`rounds` steps/s of both loops, measured alternately, and their ratio."""
-    bare_steps_per_s(_with_steps(spec, 200))  # warm up allocator and kernels
-    nnplay_steps_per_s(_with_steps(spec, 200))
-    bare, ours = [], []
-    for _ in range(rounds):
-        bare.append(bare_steps_per_s(spec))
-        ours.append(nnplay_steps_per_s(spec))
-    return {"nnplay_steps_per_s": round(max(ours)), "bare_steps_per_s": round(max(bare)),
-            "ratio": round(max(ours) / max(bare), 3)}
+    return compare_rates(bare_steps_per_s, nnplay_steps_per_s, spec, rounds)
+
+
+def median_ms(action: Callable[[], Any], repeats: int) -> float:
+    """Median milliseconds of `action()`."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 3)
 
 
 def frame_ms(spec: ExperimentSpec, frames: int) -> float:
@@ -93,12 +121,7 @@ def frame_ms(spec: ExperimentSpec, frames: int) -> float:
     for _ in range(10):
         trainer.train_step()
         trainer.snapshot()
-    times = []
-    for _ in range(frames):
-        started = time.perf_counter()
-        trainer.snapshot()
-        times.append(time.perf_counter() - started)
-    return round(statistics.median(times) * 1000, 3)
+    return median_ms(trainer.snapshot, frames)
 
 
 def main() -> None:
@@ -114,8 +137,8 @@ def main() -> None:
     spiral = get_preset("spiral").build()
     deep = parse_spec({"model": {"layers": [{"units": 8, "activation": "tanh"}] * 6}})
     report: dict[str, Any] = {
-        "default": compare(_with_steps(default, args.steps), args.rounds),
-        "spiral": compare(_with_steps(spiral, args.steps), args.rounds),
+        "default": compare(with_steps(default, args.steps), args.rounds),
+        "spiral": compare(with_steps(spiral, args.steps), args.rounds),
         "frame_ms": {"default": frame_ms(default, args.frames),
                      "six_by_8_tanh": frame_ms(deep, args.frames)},
         "targets": {"ratio": ">= 0.9", "frame_ms.default": "< 0.5",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from engine import compare_rates, loop_rate, median_ms, reporting_options, with_steps
 from nnplay.api.frames import snapshot_frames
 from nnplay.data import build_gan_data
 from nnplay.models.gan import Discriminator, Generator
@@ -30,24 +29,10 @@ from nnplay.train.gan import GanTrainer
 from nnplay.train.optimizers import build_optimizer
 from nnplay.train.trainer import TrainerOptions
 
-FRAME_INTERVAL = 0.05  # 20 frames/s, what the page asks for
-
-
-def _with_steps(spec: ExperimentSpec, steps: int) -> ExperimentSpec:
-    """`spec` with its iteration budget set to `steps`."""
-    return spec.model_copy(update={"max_steps": steps})
-
 
 def nnplay_iterations_per_s(spec: ExperimentSpec) -> float:
     """Iterations/s of `GanTrainer.run()` with metrics and snapshots at 20 per second."""
-    options = TrainerOptions(metrics_interval=FRAME_INTERVAL, snapshot_interval=FRAME_INTERVAL)
-    trainer = GanTrainer(spec, options)
-    started = time.perf_counter()
-    result = trainer.run()
-    seconds = time.perf_counter() - started
-    if result.steps != spec.max_steps:
-        raise RuntimeError(f"nnplay run ended early: {result.status} {result.reason}")
-    return result.steps / seconds
+    return loop_rate(GanTrainer(spec, reporting_options()))
 
 
 def bare_iterations_per_s(spec: ExperimentSpec) -> float:
@@ -91,24 +76,8 @@ def bare_iterations_per_s(spec: ExperimentSpec) -> float:
 
 def compare(spec: ExperimentSpec, rounds: int) -> dict[str, float]:
     """Best-of-`rounds` iterations/s of both loops, measured alternately, and their ratio."""
-    bare_iterations_per_s(_with_steps(spec, 200))  # warm up allocator and kernels
-    nnplay_iterations_per_s(_with_steps(spec, 200))
-    bare, ours = [], []
-    for _ in range(rounds):
-        bare.append(bare_iterations_per_s(spec))
-        ours.append(nnplay_iterations_per_s(spec))
-    return {"nnplay_iterations_per_s": round(max(ours)),
-            "bare_iterations_per_s": round(max(bare)), "ratio": round(max(ours) / max(bare), 3)}
-
-
-def median_ms(action: Callable[[], Any], repeats: int) -> float:
-    """Median milliseconds of `action()`."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return round(statistics.median(times) * 1000, 3)
+    return compare_rates(bare_iterations_per_s, nnplay_iterations_per_s, spec, rounds,
+                         unit="iterations")
 
 
 def probe_costs(spec: ExperimentSpec, frames: int) -> dict[str, float]:
@@ -136,7 +105,7 @@ def main() -> None:
     gaussians = get_preset("gan-gaussians").build()
     digits = get_preset("gan-digits").build()
     report: dict[str, Any] = {
-        "gan_gaussians": compare(_with_steps(gaussians, args.steps), args.rounds),
+        "gan_gaussians": compare(with_steps(gaussians, args.steps), args.rounds),
         "frame_cost": {"gan_gaussians": probe_costs(gaussians, args.frames),
                        "gan_digits": probe_costs(digits, args.frames)},
         "targets": {"ratio": ">= 0.9", "snapshot_ms": "< 5"},
