@@ -225,7 +225,6 @@ export class GanLab {
     const state = this.state;
     const spec = state.spec;
     const notes = [];
-    const before = { g: spec.g_optimizer.lr, d: spec.d_optimizer.lr };
     if (path === 'dataset.name') {
       notes.push(...state.setTarget(value));
     } else if (path === 'gan_loss') {
@@ -249,14 +248,10 @@ export class GanLab {
     const session = this.session;
     if (/^[gd]_optimizer\.lr$/.test(path) && typeof value === 'number') {
       const started = session.job && !session.finished && session.job.step > 0;
-      // The server changes both networks' rates together while a run trains.
-      if (started && spec.g_optimizer.lr === spec.d_optimizer.lr) {
-        session.setLearningRate(value, state.jobSpec());
+      // A running GAN takes each network's rate live (g_lr / d_lr).
+      if (started) {
+        session.setLearningRate(value, state.jobSpec(), `${path[0]}_lr`);
         return;
-      }
-      if (started && before.g === before.d) {
-        this.status.note('G and D now learn at different rates; a running GAN changes both together, '
-          + 'so a fresh run was prepared.');
       }
     }
     session.spec = state.jobSpec();

@@ -210,11 +210,12 @@ export class Session {
     return this.load(spec);
   }
 
-  /** Change the learning rate: live while a run is under way, else a fresh run. */
-  setLearningRate(lr, spec) {
+  /** Change the learning rate (`key`: lr, or a GAN's g_lr / d_lr): live while a run is
+   * under way, else a fresh run. */
+  setLearningRate(lr, spec, key = 'lr') {
     this.spec = spec;
     if (this.job && !this.finished && this.job.step > 0) {
-      this.send({ type: 'update', lr });
+      this.send({ type: 'update', [key]: lr });
       return false;
     }
     this.load();

@@ -151,10 +151,11 @@ async def stop_job(job_id: str, manager: Manager) -> dict[str, Any]:
 
 @router.patch("/{job_id}")
 async def update_job(job_id: str, body: JobUpdate, manager: Manager) -> dict[str, Any]:
-    """Change settings live: the learning rate (takes effect at the next step) or the name."""
+    """Change settings live: the learning rate (a GAN's `g_lr`/`d_lr` alone) or the name."""
     job = manager.get(job_id)
-    if body.lr is not None:
-        manager.set_lr(job_id, body.lr)
+    for lr, target in ((body.lr, "all"), (body.g_lr, "g"), (body.d_lr, "d")):
+        if lr is not None:
+            manager.set_lr(job_id, lr, target)
     if body.name is not None:
         manager.rename(job_id, body.name)
     return job.view(with_spec=False)

@@ -35,6 +35,8 @@ class JobUpdate(_Body):
     """Body of PATCH /api/jobs/{id}: settings that change while the job trains."""
 
     lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)
+    g_lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN generator
+    d_lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN discriminator
     name: str | None = Field(None, max_length=LIMITS.max_name_length)
 
 

@@ -23,6 +23,7 @@ router = APIRouter()
 
 MAX_CLIENT_MESSAGE = 4096  # bytes; controls are tiny
 CONTROL_ACTIONS = ("pause", "resume", "step", "stop")
+UPDATE_KEYS = {"lr": "all", "g_lr": "g", "d_lr": "d"}  # update message key -> lr target
 
 
 def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None:
@@ -48,12 +49,17 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
                 return {"type": "error", "message": f"control action must be one of "
                         f"{', '.join(CONTROL_ACTIONS)} (got {action!r})"}
         elif kind == "update":
-            lr = message.get("lr")
-            if lr is None:
-                return {"type": "error", "message": "update needs 'lr' (a number)"}
-            if not isinstance(lr, int | float) or isinstance(lr, bool):
-                return {"type": "error", "message": f"lr must be a number (got {lr!r})"}
-            manager.set_lr(job.id, float(lr))
+            changes = {target: message[key] for key, target in UPDATE_KEYS.items()
+                       if message.get(key) is not None}
+            if not changes:
+                return {"type": "error", "message": "update needs 'lr' (a number), or a "
+                        "GAN's 'g_lr' / 'd_lr'"}
+            for lr in changes.values():
+                if not isinstance(lr, int | float) or isinstance(lr, bool):
+                    return {"type": "error", "message": f"learning rates must be numbers "
+                            f"(got {lr!r})"}
+            for target, lr in changes.items():
+                manager.set_lr(job.id, float(lr), target)
             job.hub.publish_message(job.status_message())
         else:
             return {"type": "error", "message": f"unknown message type {kind!r}; "

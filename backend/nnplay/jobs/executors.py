@@ -40,7 +40,7 @@ class Controls(Protocol):
     def request_steps(self, steps: int, phase: str = "both") -> None: ...
     def set_watched(self, watched: bool) -> None: ...
     def stop(self) -> None: ...
-    def set_lr(self, lr: float) -> None: ...
+    def set_lr(self, lr: float, target: str = "all") -> None: ...
 
 
 class Executor(Protocol):
@@ -199,8 +199,8 @@ class RemoteControl:
     def stop(self) -> None:
         self._send(("control", self.job_id, "stop"))
 
-    def set_lr(self, lr: float) -> None:
-        self._send(("control", self.job_id, "set_lr", lr))
+    def set_lr(self, lr: float, target: str = "all") -> None:
+        self._send(("control", self.job_id, "set_lr", lr, target))
 
     def set_watched(self, watched: bool) -> None:
         self._send(("control", self.job_id, "set_watched", watched))

@@ -336,17 +336,24 @@ class JobManager:
                 job.set_status(JobStatus.stopped)
         return job
 
-    def set_lr(self, job_id: str, lr: float) -> Job:
-        """Change the learning rate of a job while it trains."""
+    def set_lr(self, job_id: str, lr: float, target: str = "all") -> Job:
+        """Change a job's learning rate while it trains (a GAN's "g" or "d" alone, or all)."""
         job = self.get(job_id)
+        field = {"all": "lr", "g": "g_lr", "d": "d_lr"}.get(target)
+        if field is None:
+            raise ValueError(f"target must be 'all', 'g' or 'd' (got {target!r})")
+        if target != "all" and job.spec.task != Task.gan:
+            raise ValueError(f"{field} sets one network of a GAN; this job is not a GAN: "
+                             "use lr")
         if not LIMITS.min_lr <= lr <= LIMITS.max_lr:
-            raise ValueError(f"lr must be between {LIMITS.min_lr:g} and {LIMITS.max_lr:g} "
-                             f"(got {lr})")
+            raise ValueError(f"{field} must be between {LIMITS.min_lr:g} and "
+                             f"{LIMITS.max_lr:g} (got {lr})")
         with self._lock:
             if job.status.finished:
                 raise IllegalTransition(job.status, JobStatus.running, "change the learning rate")
-            job.control.set_lr(lr)
-            job.lr = lr
+            job.control.set_lr(lr, target)
+            if target != "d":
+                job.lr = lr
         return job
 
     def rename(self, job_id: str, name: str) -> Job:

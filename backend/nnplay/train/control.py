@@ -22,7 +22,7 @@ class TrainerControl:
         self.step_phase = "both"  # which networks a requested step trains (GANs: d, g, both)
         # Whether anyone views the run; unwatched runs skip the periodic snapshots.
         self.watched = True
-        self._pending_lr: float | None = None
+        self._pending_lrs: dict[str, float] = {}  # target ("all", "g", "d") -> new lr
 
     def _changed(self) -> None:
         self.dirty = True
@@ -64,10 +64,12 @@ class TrainerControl:
             self._stop = True
             self._changed()
 
-    def set_lr(self, lr: float) -> None:
-        """Change the learning rate before the next step."""
+    def set_lr(self, lr: float, target: str = "all") -> None:
+        """Change the learning rate before the next step (a GAN: of "g", "d" or "all")."""
         with self._cond:
-            self._pending_lr = lr
+            if target == "all":
+                self._pending_lrs.clear()
+            self._pending_lrs[target] = lr
             self._changed()
 
     @property
@@ -80,11 +82,11 @@ class TrainerControl:
         """Whether a stop was asked for."""
         return self._stop
 
-    def take_pending_lr(self) -> float | None:
-        """Return and clear a learning-rate change, if any."""
+    def take_pending_lrs(self) -> dict[str, float]:
+        """Return and clear the learning-rate changes asked for, by target."""
         with self._cond:
-            lr, self._pending_lr = self._pending_lr, None
-            return lr
+            pending, self._pending_lrs = self._pending_lrs, {}
+            return pending
 
     def take_step_credit(self) -> bool:
         """Use up one requested step; False when none is left."""
@@ -102,7 +104,7 @@ class TrainerControl:
         """Clear `dirty` once the loop has nothing left to act on."""
         with self._cond:
             self.dirty = (
-                self._paused or self._stop or self._pending_lr is not None
+                self._paused or self._stop or bool(self._pending_lrs)
                 or self._step_credits > 0
             )
 

@@ -195,11 +195,14 @@ class GanTrainer(TrainLoop):
         """Probe both networks now."""
         return self.prober.snapshot(self.step)
 
-    def set_lr(self, lr: float) -> None:
-        """Set both optimizers' learning rate from the training thread."""
-        set_learning_rate(self.g_optimizer, lr)
-        set_learning_rate(self.d_optimizer, lr)
-        self.g_lr = self.d_lr = lr
+    def set_lr(self, lr: float, target: str = "all") -> None:
+        """Set the generator's ("g"), the discriminator's ("d") or both ("all") lr."""
+        if target in ("all", "g"):
+            set_learning_rate(self.g_optimizer, lr)
+            self.g_lr = lr
+        if target in ("all", "d"):
+            set_learning_rate(self.d_optimizer, lr)
+            self.d_lr = lr
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly: weights, optimizers, step, RNGs."""

@@ -127,8 +127,9 @@ class TrainLoop(ABC):
         """Probe the networks now."""
 
     @abstractmethod
-    def set_lr(self, lr: float) -> None:
-        """Change the learning rate (of every optimizer) from the training thread."""
+    def set_lr(self, lr: float, target: str = "all") -> None:
+        """Change the learning rate from the training thread ("all" optimizers, or a GAN's
+        "g" or "d")."""
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
@@ -253,9 +254,8 @@ class TrainLoop(ABC):
         while self.step < max_steps:
             stepping = False  # True while spending step credits in a pause
             if control.dirty:
-                lr = control.take_pending_lr()
-                if lr is not None:
-                    self.set_lr(lr)
+                for target, lr in control.take_pending_lrs().items():
+                    self.set_lr(lr, target)
                 if control.stop_requested:
                     if not parked:
                         self.elapsed += clock() - resumed_at

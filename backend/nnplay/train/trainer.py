@@ -143,8 +143,8 @@ class Trainer(TrainLoop):
         """Probe the network now."""
         return self.prober.snapshot(self.step)
 
-    def set_lr(self, lr: float) -> None:
-        """Change the learning rate from the training thread."""
+    def set_lr(self, lr: float, target: str = "all") -> None:
+        """Change the learning rate from the training thread (one optimizer: any target)."""
         self.lr = lr
         set_learning_rate(self.optimizer, lr)
 
