@@ -49,17 +49,17 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
                 return {"type": "error", "message": f"control action must be one of "
                         f"{', '.join(CONTROL_ACTIONS)} (got {action!r})"}
         elif kind == "update":
-            changes = {target: message[key] for key, target in UPDATE_KEYS.items()
-                       if message.get(key) is not None}
-            if not changes:
+            given = [key for key in UPDATE_KEYS if message.get(key) is not None]
+            if not given:
                 return {"type": "error", "message": "update needs 'lr' (a number), or a "
                         "GAN's 'g_lr' / 'd_lr'"}
-            for lr in changes.values():
-                if not isinstance(lr, int | float) or isinstance(lr, bool):
-                    return {"type": "error", "message": f"learning rates must be numbers "
-                            f"(got {lr!r})"}
-            for target, lr in changes.items():
-                manager.set_lr(job.id, float(lr), target)
+            for key in given:
+                value = message[key]
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    return {"type": "error", "message": f"{key} must be a number "
+                            f"(got {value!r})"}
+            for key in given:
+                manager.set_lr(job.id, float(message[key]), UPDATE_KEYS[key])
             job.hub.publish_message(job.status_message())
         else:
             return {"type": "error", "message": f"unknown message type {kind!r}; "
