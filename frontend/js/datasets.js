@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { css, pointColor, MID } from './palette.js';
-import { fitCanvas, h } from './util.js';
+import { fitCanvas, h, radioArrows } from './util.js';
 
 const THUMB = 42;
 
@@ -22,7 +22,7 @@ export class DatasetPicker {
       root.append(button);
       this.draw(info, canvas);
     }
-    root.addEventListener('keydown', (event) => this.arrows(event, onPick));
+    root.addEventListener('keydown', (event) => radioArrows(this.buttons, event, onPick));
   }
 
   async draw(info, canvas) {
@@ -45,17 +45,6 @@ export class DatasetPicker {
       ctx.arc(((x - lo) / (hi - lo)) * THUMB, ((hi - y) / (hi - lo)) * THUMB, 1.6, 0, Math.PI * 2);
       ctx.fill();
     }
-  }
-
-  arrows(event, onPick) {
-    const names = [...this.buttons.keys()];
-    const current = names.findIndex((n) => this.buttons.get(n).getAttribute('aria-checked') === 'true');
-    const delta = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
-    if (!delta) return;
-    event.preventDefault();
-    const next = names[(current + delta + names.length) % names.length];
-    onPick(next);
-    this.buttons.get(next).focus();
   }
 
   update(name) {

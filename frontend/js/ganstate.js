@@ -1,7 +1,7 @@
 // The GAN lab's state: a GAN experiment spec plus the lab's page settings. Like state.js, one
 // table (GAN_PROPS) says how each property goes into the share link and comes back.
 
-import { DECODE, ENCODE, OPEN_ENDED_STEPS, escape } from './state.js';
+import { DECODE, ENCODE, OPEN_ENDED_STEPS, applyLinkValues, escape, parseLink } from './state.js';
 import { clone, getPath, setPath } from './util.js';
 
 // Where the page starts when a link names no experiment. The catalog gives the networks,
@@ -258,32 +258,10 @@ export class GanState {
   /** Read a link's fragment over the defaults of the target it names; says what it held. */
   fromHash(hash) {
     const text = hash.replace(/^[#?]/, '');
-    const found = { spec: false, ui: false };
-    if (!text) return found;
-    const values = new Map();
-    for (const pair of text.split('&')) {
-      const at = pair.indexOf('=');
-      if (at < 0) continue;
-      try {
-        values.set(pair.slice(0, at), decodeURIComponent(pair.slice(at + 1)));
-      } catch {
-        // A mangled value is skipped; the default stays.
-      }
-    }
+    if (!text) return { spec: false, ui: false };
+    const values = parseLink(text);
     const target = values.get('data');
     if (target && this.targetInfo(target)?.tasks.includes('gan')) this.spec = this.defaults(target);
-    for (const prop of GAN_PROPS) {
-      if (!values.has(prop.key)) continue;
-      const value = decoders[prop.type](values.get(prop.key));
-      if (value === undefined) continue;
-      if (prop.ui) {
-        this.ui[prop.ui] = value;
-        found.ui = true;
-      } else {
-        setPath(this.spec, prop.path, value);
-        found.spec = true;
-      }
-    }
-    return found;
+    return applyLinkValues(this, GAN_PROPS, decoders, values);
   }
 }

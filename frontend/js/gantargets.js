@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { css, MID } from './palette.js';
 import { REAL } from './gancanvas.js';
 import { snapCoordinate, targetTitle } from './ganstate.js';
-import { fitCanvas, fmt, h } from './util.js';
+import { fitCanvas, fmt, h, radioArrows } from './util.js';
 
 const THUMB = 50;
 const STROKE_SPACING = 0.3; // a drag adds a point every this many units of the plane
@@ -57,7 +57,7 @@ export class TargetPicker {
       if (!info.points && !info.image && !info.modes) this.fetch(info.name);
     }
     this.drawDigit(this.infos.find((i) => i.image)?.name);
-    root.addEventListener('keydown', (event) => this.arrows(event, onPick));
+    root.addEventListener('keydown', (event) => radioArrows(this.buttons, event, onPick));
   }
 
   async fetch(name) {
@@ -125,17 +125,6 @@ export class TargetPicker {
     ctx.lineTo(7, 3.5);
     ctx.fill();
     ctx.restore();
-  }
-
-  arrows(event, onPick) {
-    const names = [...this.buttons.keys()];
-    const current = names.findIndex((n) => this.buttons.get(n).getAttribute('aria-checked') === 'true');
-    const delta = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
-    if (!delta) return;
-    event.preventDefault();
-    const next = names[(current + delta + names.length) % names.length];
-    onPick(next);
-    this.buttons.get(next).focus();
   }
 
   /** Mark the chosen target; redraw the thumbnails that follow the settings (modes, drawing). */

@@ -101,6 +101,40 @@ export const DECODE = {
 export const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
 
 /** The app's state: `spec` (the experiment) and `ui` (page settings). */
+/** The `key=value` pairs of a share link's fragment or query (mangled values skipped). */
+export function parseLink(text) {
+  const values = new Map();
+  for (const pair of text.split('&')) {
+    const at = pair.indexOf('=');
+    if (at < 0) continue;
+    try {
+      values.set(pair.slice(0, at), decodeURIComponent(pair.slice(at + 1)));
+    } catch {
+      // A mangled value is skipped; the default stays.
+    }
+  }
+  return values;
+}
+
+/** Apply link `values` to `state.spec` / `state.ui` through a property table; says what
+ * the link held. */
+export function applyLinkValues(state, props, decoders, values) {
+  const found = { spec: false, ui: false };
+  for (const prop of props) {
+    if (!values.has(prop.key)) continue;
+    const value = decoders[prop.type](values.get(prop.key));
+    if (value === undefined) continue;
+    if (prop.ui) {
+      state.ui[prop.ui] = value;
+      found.ui = true;
+    } else {
+      setPath(state.spec, prop.path, value);
+      found.spec = true;
+    }
+  }
+  return found;
+}
+
 export class State {
   constructor(catalog) {
     this.catalog = catalog;
@@ -200,29 +234,7 @@ export class State {
   fromHash(hash) {
     const text = hash.replace(/^[#?]/, '');
     if (!text) return { spec: false, ui: false };
-    const values = new Map();
-    for (const pair of text.split('&')) {
-      const at = pair.indexOf('=');
-      if (at < 0) continue;
-      try {
-        values.set(pair.slice(0, at), decodeURIComponent(pair.slice(at + 1)));
-      } catch {
-        // A mangled value is skipped; the default stays.
-      }
-    }
-    const found = { spec: false, ui: false };
-    for (const prop of PROPS) {
-      if (!values.has(prop.key)) continue;
-      const value = DECODE[prop.type](values.get(prop.key));
-      if (value === undefined) continue;
-      if (prop.ui) {
-        this.ui[prop.ui] = value;
-        found.ui = true;
-      } else {
-        setPath(this.spec, prop.path, value);
-        found.spec = true;
-      }
-    }
+    const found = applyLinkValues(this, PROPS, DECODE, parseLink(text));
     this.syncTask();
     return found;
   }

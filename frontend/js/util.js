@@ -113,3 +113,15 @@ export function fitCanvas(canvas, width, height) {
   canvas.style.height = `${height}px`;
   return ratio;
 }
+
+/** Arrow keys move the choice within a radio group of buttons (a Map name -> button). */
+export function radioArrows(buttons, event, onPick) {
+  const names = [...buttons.keys()];
+  const current = names.findIndex((n) => buttons.get(n).getAttribute('aria-checked') === 'true');
+  const delta = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (!delta) return;
+  event.preventDefault();
+  const next = names[(current + delta + names.length) % names.length];
+  onPick(next);
+  buttons.get(next).focus();
+}
