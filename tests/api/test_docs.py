@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from nnplay.api import docs
 from nnplay.api.app import create_app
 from nnplay.resources import resource_dir
 
@@ -42,3 +44,12 @@ def test_redoc_is_not_served(client: TestClient) -> None:
     """ReDoc would load its script and fonts from CDNs, so there is no /redoc."""
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["info"]["title"] == "nnplay"
+
+
+def test_docs_without_vendored_files_name_the_fix(client: TestClient, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout where `make vendor` never ran: a sentence naming it, not a blank page."""
+    monkeypatch.setattr(docs, "resource_dir", lambda name: tmp_path / name)
+    response = client.get("/docs")
+    assert response.status_code == 503
+    assert "make vendor" in response.text and "/openapi.json" in response.text
