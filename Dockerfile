@@ -9,10 +9,14 @@
 FROM node:20-slim AS vendor
 WORKDIR /build/frontend
 COPY frontend/package*.json ./
-RUN npm install --no-audit --no-fund \
- && mkdir -p /build/static/vendor \
+# uPlot for the page; Swagger UI for /docs (the files nnplay/api/docs.py names).
+RUN npm install --no-audit --no-fund --ignore-scripts \
+ && mkdir -p /build/static/vendor/swagger-ui \
  && cp node_modules/uplot/dist/uPlot.iife.min.js /build/static/vendor/uPlot.iife.min.js \
- && cp node_modules/uplot/dist/uPlot.min.css /build/static/vendor/uPlot.min.css
+ && cp node_modules/uplot/dist/uPlot.min.css /build/static/vendor/uPlot.min.css \
+ && cd node_modules/swagger-ui-dist \
+ && cp swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE \
+       /build/static/vendor/swagger-ui/
 
 # ----- the server ----------------------------------------------------------------------------
 FROM python:3.11-slim

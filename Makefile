@@ -7,28 +7,39 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: serve test install install-dev vendor lint bench wheel clean
+.PHONY: serve test install install-dev vendor lint bench wheel screenshots clean
 
+# Each step says what it does (the first `make serve` downloads torch: minutes, not silence).
 $(BIN)/python:
+	@echo "==> creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --upgrade pip
 
 # torch first, pinned: the local CPU build installs at once, and the project's
 # range is then already satisfied (an unpinned torch pulls CUDA packages).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e .
+	@echo "==> installing torch==2.13.0 (the longest step of a first install)"
+	$(BIN)/pip install torch==2.13.0
+	@echo "==> installing nnplay and its dependencies into $(VENV)"
+	$(BIN)/pip install -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "==> installing the test and lint tools into $(VENV)"
+	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
+# uPlot for the page's charts; Swagger UI for /docs (nnplay/api/docs.py names its files).
+# --ignore-scripts: neither package needs one (swagger-ui-dist's would send analytics).
+SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE
+
 static/vendor/.installed: frontend/package.json
-	cd frontend && npm install --no-audit --no-fund --silent
-	mkdir -p static/vendor
+	@echo "==> npm install: browser libraries (uPlot, Swagger UI) into frontend/node_modules"
+	cd frontend && npm install --no-audit --no-fund --ignore-scripts
+	mkdir -p static/vendor/swagger-ui
 	cp frontend/node_modules/uplot/dist/uPlot.iife.min.js static/vendor/uPlot.iife.min.js
 	cp frontend/node_modules/uplot/dist/uPlot.min.css static/vendor/uPlot.min.css
+	cp $(addprefix frontend/node_modules/swagger-ui-dist/,$(SWAGGER_UI_FILES)) static/vendor/swagger-ui/
 	touch $@
 
 install: $(VENV)/.installed vendor
@@ -36,6 +47,7 @@ install-dev: $(VENV)/.installed-dev vendor
 vendor: static/vendor/.installed
 
 serve: install
+	@echo "==> starting $(BIN)/nnplay serve on http://$(HOST):$(PORT)/"
 	$(BIN)/nnplay serve --host $(HOST) --port $(PORT)
 
 lint: install-dev
@@ -44,6 +56,10 @@ lint: install-dev
 
 test: install-dev lint
 	$(BIN)/pytest -q
+
+# The README's pictures (docs/*.png); `make test` writes its copies to test-artifacts/.
+screenshots: install-dev
+	NNPLAY_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser/test_screenshot.py
 
 bench: install
 	$(BIN)/python bench/engine.py

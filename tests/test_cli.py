@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from nnplay.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
+from nnplay.cli import EXIT_BAD_INPUT, EXIT_FAILED, _load_specs, build_parser, main
 from nnplay.presets import PRESETS, get_preset
+from nnplay.spec import ExperimentSpec
 
 NNPLAY = Path(sys.executable).parent / "nnplay"
 SUMMARY_KEYS = {"status", "steps", "train_loss", "test_loss", "train_accuracy", "test_accuracy",
@@ -28,11 +29,21 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
+def _not_json(constant: str) -> Any:
+    """Refuse `Infinity`, `-Infinity` and `NaN`, as Node's JSON.parse does."""
+    raise AssertionError(f"stdout holds {constant}, which is not JSON")
+
+
 def _json_line(out: str) -> Any:
-    """The single JSON line `out` must consist of."""
+    """The single line of strict JSON `out` must consist of."""
     lines = out.splitlines()
     assert len(lines) == 1, f"expected one line on stdout, got {out!r}"
-    return json.loads(lines[0])
+    return json.loads(lines[0], parse_constant=_not_json)
+
+
+def _specs(*argv: str) -> list[tuple[str, ExperimentSpec]]:
+    """The labelled specs `nnplay train argv` would train."""
+    return _load_specs(build_parser().parse_args(["train", *argv]))
 
 
 def _spec_file(tmp_path: Path, data: dict[str, Any], name: str = "spec.json") -> str:
@@ -101,6 +112,69 @@ def test_set_takes_bare_words(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert "dataset.name 'plane'" in err
     code, out, _ = _cli(capsys, "train", path, "--quiet", "--set", "loss=bce")
     assert code == 0 and _json_line(out)["status"] == "completed"
+
+
+def test_set_indexes_a_preset_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example: numeric path segments index lists, the rest of the list stays."""
+    code, out, err = _cli(capsys, "train", "--preset", "spiral", "--set",
+                          "model.layers.0.units=8", "--steps", "20", "--quiet")
+    assert code == 0, err
+    assert _json_line(out)["status"] == "completed"
+    ((_, spec),) = _specs("--preset", "spiral", "--set", "model.layers.0.units=3",
+                          "--set", "model.layers.2.activation=relu")
+    layers = [layer.model_dump(mode="json") for layer in spec.model.layers]
+    original = get_preset("spiral").build().model.layers
+    assert [layer["units"] for layer in layers] == [3, *[lay.units for lay in original[1:]]]
+    assert [layer["activation"] for layer in layers] == ["tanh", "tanh", "relu"]
+
+
+def test_set_reaches_lists_the_spec_leaves_to_the_defaults(tmp_path: Path) -> None:
+    """A spec file without `model.layers` gets the default layers, one of them changed."""
+    path = _spec_file(tmp_path, {"dataset": {"name": "circle", "n_samples": 100}})
+    ((_, default),) = _specs(path)
+    ((_, spec),) = _specs(path, "--set", "model.layers.0.units=5")
+    assert default.model.layers[0].units != 5
+    assert spec.model.layers[0].units == 5
+    assert len(spec.model.layers) == len(default.model.layers)
+
+
+def test_set_values_are_json_when_they_parse_else_strings(tmp_path: Path) -> None:
+    ((_, spec),) = _specs("--preset", "xor", "--set", "optimizer.lr=0.05",
+                          "--set", "optimizer.name=adam", "--set", "dataset.noise=0",
+                          "--set", 'features=["x1", "x2", "x1x2"]')
+    assert spec.optimizer.lr == 0.05 and spec.optimizer.name.value == "adam"
+    assert spec.dataset.noise == 0
+    assert [feature.value for feature in spec.features] == ["x1", "x2", "x1x2"]
+
+
+@pytest.mark.parametrize(("override", "wanted"), [
+    ("model.layers.7.units=8", "--set model.layers.7: index 7 is out of range "
+                               "(model.layers has 3 items, indices 0-2)"),
+    ("model.layers.first.units=8", "--set model.layers.first: expected a list index"),
+    ("model.layerz.0.units=8", "--set model.layerz: unknown key 'layerz' in model"),
+    ("optimizer.lr.0=1", "--set optimizer.lr.0: optimizer.lr is not a list"),
+])
+def test_set_with_a_bad_path_names_it(capsys: pytest.CaptureFixture[str], override: str,
+                                      wanted: str) -> None:
+    code, out, err = _cli(capsys, "train", "--preset", "spiral", "--set", override, "--quiet")
+    assert code == EXIT_BAD_INPUT
+    assert out == ""
+    assert err.startswith(f"nnplay: invalid spec: {wanted}"), err
+
+
+def test_diverged_run_prints_strict_json_with_the_failure(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No Infinity or NaN (parsed strictly): the losses are null, `failure` says what happened."""
+    code, out, _ = _cli(capsys, "train", "--preset", "lr-too-high", "--quiet")
+    assert code == EXIT_FAILED
+    assert "Infinity" not in out and "NaN" not in out
+    summary = _json_line(out)
+    assert summary["train_loss"] is None and summary["test_loss"] is None
+    failure = summary["failure"]
+    assert failure["kind"] == "diverged"
+    assert failure["step"] == summary["steps"] > 0
+    assert f"at step {failure['step']}" in failure["message"]
+    assert failure["message"] == summary["reason"]
 
 
 def test_spec_file_may_name_a_preset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -183,6 +257,26 @@ def test_race_preset_prints_one_summary_per_variant(capsys: pytest.CaptureFixtur
     for run in runs:
         assert set(run) == SUMMARY_KEYS | {"label"}
         assert run["status"] == "completed" and run["steps"] == 50
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["train", "--help"],
+                                  ["presets"]])
+def test_help_and_presets_do_not_import_torch(argv: list[str]) -> None:
+    """torch takes seconds to import; only the commands that train or serve load it."""
+    code = ("import sys; from nnplay.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print('torch imported' if 'torch' in sys.modules else 'no torch')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.splitlines()[-1] == "no torch"
+
+
+def test_train_says_it_is_preparing_before_torch_loads(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _cli(capsys, "train", "--preset", "xor", "--steps", "10")
+    assert code == 0
+    assert err.startswith("nnplay: preparing…")
+    assert err.index("preparing") < err.index("10/10")
 
 
 @pytest.mark.skipif(not NNPLAY.exists(), reason="the nnplay script is not installed")

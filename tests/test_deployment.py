@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nnplay.api.docs import SWAGGER_UI_FILES
 from nnplay.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +132,20 @@ def test_page_finds_every_vendor_file_the_image_provides(
     made = " ".join(_runs(stages[0]))
     for name in wanted:
         assert f"static/vendor/{name}" in made
+
+
+def test_vendor_steps_copy_the_swagger_ui_files_the_docs_page_loads(
+        stages: list[list[Instruction]]) -> None:
+    """/docs works offline only if the image and `make vendor` both provide Swagger UI's files."""
+    made = " ".join(_runs(stages[0]))
+    makefile = (ROOT / "Makefile").read_text()
+    assert "static/vendor/swagger-ui" in made and "swagger-ui-dist" in made
+    assert "static/vendor/swagger-ui" in makefile and "swagger-ui-dist" in makefile
+    for name in SWAGGER_UI_FILES:
+        assert name in made, f"the Dockerfile's node stage does not copy {name}"
+        assert name in makefile, f"`make vendor` does not copy {name}"
+    package = json.loads((ROOT / "frontend" / "package.json").read_text())
+    assert "swagger-ui-dist" in package["dependencies"]
 
 
 def test_python_stage_installs_pinned_cpu_torch_before_the_project(

@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from nnplay.api.docs import SWAGGER_UI_FILES
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -22,3 +24,6 @@ def test_wheel_contains_the_page_and_static_files(tmp_path: Path) -> None:
     assert not any("node_modules" in name for name in names)
     if (REPO / "static" / "vendor" / "uPlot.iife.min.js").exists():  # after `make vendor`
         assert "nnplay/static/vendor/uPlot.iife.min.js" in names
+    if (REPO / "static" / "vendor" / "swagger-ui").exists():  # /docs works from the wheel too
+        for name in SWAGGER_UI_FILES:
+            assert f"nnplay/static/vendor/swagger-ui/{name}" in names

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm import tqdm
 
-from nnplay.presets import PRESETS, UnknownPreset, get_preset
-from nnplay.spec import ExperimentSpec, SpecError, deep_merge, parse_spec, set_dotted
+# torch is imported only by the commands that train (about 2 s), so `--help` is instant.
+from nnplay.presets import PRESETS, Preset, UnknownPreset, get_preset
+from nnplay.spec import ExperimentSpec, SpecError, parse_spec, set_dotted
 from nnplay.train.callbacks import Callback
 from nnplay.train.events import AnyMetricsEvent, GanMetricsEvent, RunStatus, TrainResult
-from nnplay.train.trainer import TrainerOptions, make_trainer
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -59,37 +59,70 @@ def _parse_value(text: str) -> Any:
         return text  # bare words such as `relu` are strings
 
 
-def _load_specs(args: argparse.Namespace) -> list[tuple[str, ExperimentSpec]]:
-    overrides: dict[str, Any] = {}
-    for item in args.set or []:
+def _apply_sets(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
+    """`data` with each `--set dotted.key=value` applied in order (list indices allowed)."""
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SpecError([f"--set {item!r}: expected dotted.key=value"])
-        overrides = set_dotted(overrides, key.strip(), _parse_value(value.strip()))
-    if args.steps is not None:
-        overrides["max_steps"] = args.steps
+        try:
+            # Parts of the path the data leaves to the defaults (e.g. a preset's
+            # layers) come from the full spec, so `model.layers.0.units` works.
+            resolved: dict[str, Any] | None = parse_spec(data).model_dump(mode="json")
+        except SpecError:
+            resolved = None
+        try:
+            data = set_dotted(data, key.strip(), _parse_value(value.strip()), resolved)
+        except SpecError as error:
+            raise SpecError([f"--set {message}" for message in error.messages]) from None
+    return data
+
+
+def _load_specs(args: argparse.Namespace) -> list[tuple[str, ExperimentSpec]]:
+    preset: Preset | None = None
+    data: dict[str, Any] = {}
     if args.preset:
-        return get_preset(args.preset).race(overrides)
-    if not args.spec:
+        preset = get_preset(args.preset)
+    elif not args.spec:
         raise SpecError(["give a spec file or --preset NAME (see `nnplay presets`)"])
-    path = Path(args.spec)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as error:
-        raise SpecError([f"cannot read {path}: {error.strerror}"]) from None
-    except json.JSONDecodeError as error:
-        raise SpecError([f"{path} is not valid JSON: {error}"]) from None
-    if not isinstance(data, dict):
-        raise SpecError([f"{path} must hold a JSON object"])
-    if "preset" in data:
-        preset = get_preset(str(data["preset"]))
-        return preset.race(deep_merge(data.get("overrides", {}), overrides))
-    spec = parse_spec(deep_merge(data, overrides))
-    return [(spec.name or path.stem, spec)]
+    else:
+        path = Path(args.spec)
+        try:
+            data = json.loads(path.read_text())
+        except OSError as error:
+            raise SpecError([f"cannot read {path}: {error.strerror}"]) from None
+        except json.JSONDecodeError as error:
+            raise SpecError([f"{path} is not valid JSON: {error}"]) from None
+        if not isinstance(data, dict):
+            raise SpecError([f"{path} must hold a JSON object"])
+        if "preset" in data:
+            preset = get_preset(str(data["preset"]))
+            data = data.get("overrides", {})
+            if not isinstance(data, dict):
+                raise SpecError([f"{path}: overrides must be a JSON object"])
+    if preset is not None:
+        data = preset.spec_dict(data)  # a race's variants still apply over this
+    data = _apply_sets(data, args.set or [])
+    if args.steps is not None:
+        data["max_steps"] = args.steps
+    if preset is not None:
+        return preset.race(data)
+    spec = parse_spec(data)
+    return [(spec.name or Path(args.spec).stem, spec)]
+
+
+def _strict_json(value: Any) -> Any:
+    """`value` with every non-finite number (a diverged loss) turned into None (JSON null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 def _train(args: argparse.Namespace) -> int:
-    torch.set_num_threads(args.threads)
     try:
         runs = _load_specs(args)
     except (SpecError, UnknownPreset) as error:
@@ -97,6 +130,15 @@ def _train(args: argparse.Namespace) -> int:
         for message in messages:
             print(f"nnplay: invalid spec: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.quiet:
+        print("nnplay: preparing… (loading torch)", file=sys.stderr, flush=True)
+    import torch
+
+    from nnplay.train.trainer import TrainerOptions, make_trainer, warm_up
+
+    torch.set_num_threads(args.threads)
+    if not args.quiet:
+        warm_up()  # torch's lazy imports, so the progress bar moves from its first draw
     summaries = []
     for label, spec in runs:
         options = TrainerOptions(device=args.device, snapshot_interval=0,
@@ -113,7 +155,8 @@ def _train(args: argparse.Namespace) -> int:
             print(f"nnplay: {label}: {result.reason}", file=sys.stderr)
         summaries.append({"label": label, **summary} if len(runs) > 1 else summary)
     output = summaries[0] if len(summaries) == 1 else {"race": summaries}
-    print(json.dumps(output))
+    # Strict JSON (no Infinity or NaN), which every JSON parser accepts.
+    print(json.dumps(_strict_json(output), allow_nan=False))
     failed = any(s["status"] == RunStatus.failed.value for s in summaries)
     return EXIT_FAILED if failed else 0
 

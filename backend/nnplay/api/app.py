@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nnplay import __version__
-from nnplay.api import routes_jobs, routes_meta, stream
+from nnplay.api import docs, routes_jobs, routes_meta, stream
 from nnplay.api.errors import error_body, install_error_handlers
 from nnplay.api.frames import snapshot_frames
 from nnplay.catalog import build_catalog
@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="nnplay", version=__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # /docs is served offline by nnplay.api.docs
         description="Train small PyTorch networks and watch them learn: REST jobs and a "
                     "websocket stream of losses, decision boundaries and neuron heatmaps.",
     )
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_meta.router)
     app.include_router(routes_jobs.router)
     app.include_router(stream.router)
+    app.include_router(docs.router)
     # The page's own ES modules (frontend/js) and what is served as is (static/).
     app.mount("/js", StaticFiles(directory=str(resource_dir("frontend") / "js"), check_dir=False),
               name="js")

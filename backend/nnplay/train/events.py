@@ -181,12 +181,16 @@ class TrainResult:
     seconds: float
     reason: str | None = None
     metrics: AnyMetricsEvent | None = None
+    failure_kind: str | None = None  # "diverged" or "error" when the run failed
 
     def summary(self) -> dict[str, Any]:
-        """The one-line JSON summary the CLI prints."""
+        """The one-line JSON summary the CLI prints (a failed run adds a `failure` object)."""
         out: dict[str, Any] = {"status": self.status.value, "steps": self.steps}
         if self.reason:
             out["reason"] = self.reason
+        if self.status == RunStatus.failed:
+            out["failure"] = {"kind": self.failure_kind or "error", "step": self.steps,
+                              "message": self.reason}
         if isinstance(self.metrics, GanMetricsEvent):
             for key in ("d_loss", "g_loss", "distance", "score", "confidence", "coverage"):
                 value = getattr(self.metrics, key)
@@ -198,6 +202,9 @@ class TrainResult:
             if self.metrics.train_accuracy is not None:
                 out["train_accuracy"] = self.metrics.train_accuracy
                 out["test_accuracy"] = self.metrics.test_accuracy
+        if self.failure_kind == "diverged":  # the weights are no longer finite: no metric holds
+            out.update({key: None for key in out
+                        if key not in ("status", "steps", "reason", "failure")})
         out["seconds"] = round(self.seconds, 3)
         return out
 

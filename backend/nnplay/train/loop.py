@@ -213,7 +213,7 @@ class TrainLoop(ABC):
         while paused; returns the `TrainResult`. One thread per run would make
         every small torch call fight for the interpreter lock.
         """
-        status, reason = RunStatus.completed, None
+        status, reason, failure_kind = RunStatus.completed, None, None
         budget = self.options.report_budget
         try:
             for callback in self.callbacks:
@@ -229,11 +229,12 @@ class TrainLoop(ABC):
                     budget.leave()
             self._emit_all(detailed=True)
         except Diverged as error:
-            status, reason = RunStatus.failed, str(error)
+            status, reason, failure_kind = RunStatus.failed, str(error), "diverged"
         except Exception as error:  # the run fails; the process and other runs go on
             status, reason = RunStatus.failed, f"error at step {self.step}: {error}"
+            failure_kind = "error"
         result = TrainResult(status=status, steps=self.step, seconds=self.elapsed,
-                             reason=reason, metrics=self.last_metrics)
+                             reason=reason, metrics=self.last_metrics, failure_kind=failure_kind)
         for callback in self.callbacks:
             callback.on_train_end(result)
         return result
