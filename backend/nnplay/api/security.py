@@ -75,10 +75,10 @@ class SecurityPolicy:
         token = settings.token or None
         if settings.no_token:
             token = None
-            if not loopback:
-                warnings.append(
-                    f"--no-token: the server listens on {settings.host} with NO class token; "
-                    "anyone who can reach this machine can use it")
+            warnings.append(
+                f"--no-token: the server listens on {settings.host} with NO class token"
+                + ("" if loopback else "; anyone who can reach this machine can start jobs "
+                   "and watch every run"))
         elif token is None and not loopback:
             token = secrets.token_urlsafe(24)
         admin_token = settings.admin_token or None
