@@ -291,3 +291,35 @@ def test_someone_elses_run_is_read_only(page: Any, live_server: Any) -> None:
     page.get_by_role("button", name=f"mine-{name}", exact=True).click()
     detail.get_by_role("button", name="Delete").wait_for()
     assert not detail.locator("#run-read-only").is_visible()
+
+
+def test_the_class_link_opens_the_page_and_leaves_the_address_bar(
+        browser: Any, server_factory: Callable[..., Any]) -> None:
+    token = "class-link-token"
+    server = server_factory(env={"NNPLAY_WORKERS": "0", "NNPLAY_TOKEN": token})
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{server.url}/?token={token}")
+        page.wait_for_function("document.body.classList.contains('ready')")
+        assert "token" not in page.url
+        cookie = next(c for c in context.cookies() if c["name"] == "nnplay_token")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        # The page trains over its websocket with nothing but the cookie.
+        page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+        page.get_by_role("button", name="Play").click()
+        wait_step_above(page, 20)
+        page.get_by_role("button", name="Pause").click()
+        # A browser without the link is sent to the teacher.
+        stranger = browser.new_page()
+        try:
+            response = stranger.goto(server.url)
+            assert response.status == 401
+            assert "Ask your teacher for the link" in stranger.content()
+        finally:
+            stranger.close()
+    finally:
+        context.close()
+    assert not errors, errors
