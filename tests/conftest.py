@@ -81,7 +81,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real server shared by the tests of a session."""
-    server = start_server(tmp_path_factory.mktemp("live-server"))
+    # The tests drive many jobs from one client (one identity): lift the per-person limit.
+    server = start_server(tmp_path_factory.mktemp("live-server"),
+                          {"NNPLAY_MAX_JOBS_PER_USER": "200"})
     yield server
     server.stop()
 
@@ -107,3 +109,5 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NNPLAY_DATA_DIR", str(tmp_path / "nnplay-data"))
     # In-process apps (TestClient) train on threads; real servers use worker processes.
     monkeypatch.setenv("NNPLAY_WORKERS", "0")
+    # TestClient sends `Host: testserver`; real servers are reached as 127.0.0.1.
+    monkeypatch.setenv("NNPLAY_ALLOW_HOSTS", "testserver")

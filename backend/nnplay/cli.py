@@ -175,6 +175,9 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in {
         "host": args.host, "port": args.port, "data_dir": args.data_dir,
         "device": args.device, "max_running_jobs": args.max_jobs, "workers": args.workers,
+        "token": args.token, "admin_token": args.admin_token,
+        "no_token": True if args.no_token else None,
+        "allow_hosts": ",".join(args.allow_host) if args.allow_host else None,
     }.items() if value is not None}
     return serve(overrides)
 
@@ -208,6 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int,
                        help="worker processes that train jobs (default: one per CPU core; "
                             "0: threads in the server process)")
+    serve.add_argument("--token", help="class token (default: generated when --host is not "
+                       "loopback; on loopback, setting one turns the check on)")
+    serve.add_argument("--admin-token", dest="admin_token",
+                       help="the teacher's token, which manages every run (default: generated "
+                            "whenever a class token is on)")
+    serve.add_argument("--no-token", dest="no_token", action="store_true",
+                       help="serve without a class token even off loopback (unsafe)")
+    serve.add_argument("--allow-host", dest="allow_host", action="append", metavar="NAME",
+                       help="a Host name students use to reach the server (repeatable; "
+                            "'*' turns the Host check off)")
     serve.set_defaults(func=_serve)
     return parser
 

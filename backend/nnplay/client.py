@@ -50,11 +50,13 @@ class Event:
 class JobStream:
     """A job's websocket: iterate decoded events, send controls."""
 
-    def __init__(self, url: str, open_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, open_timeout: float = 10.0,
+                 headers: dict[str, str] | None = None) -> None:
         # websockets wants connect() used as a context manager; the stack holds it open.
         self._stack = contextlib.ExitStack()
         self.connection: ClientConnection = self._stack.enter_context(
-            connect(url, open_timeout=open_timeout, max_size=2**24))
+            connect(url, open_timeout=open_timeout, max_size=2**24,
+                    additional_headers=headers or None))
 
     def receive(self, timeout: float | None = None) -> Event:
         """The next event (raises TimeoutError after `timeout` seconds)."""
@@ -93,11 +95,25 @@ class JobStream:
 
 
 class Client:
-    """REST calls against one nnplay server."""
+    """REST calls against one nnplay server, as one identity.
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 30.0) -> None:
+    The server's identity cookie is kept like any cookie (and sent on the websocket
+    too), so the runs this client creates are its own. Pass `token` for a server
+    with a class token (or the admin token), and `cookies` (another client's
+    `http.cookies`) to act as the same identity again, e.g. after a restart.
+    """
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 30.0, *,
+                 token: str | None = None, cookies: httpx.Cookies | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers,
+                                 cookies=cookies)
+
+    def identity(self) -> dict[str, Any]:
+        """GET /api/identity: this client's identity and whether it is the admin."""
+        result: dict[str, Any] = self._call("GET", "/api/identity")
+        return result
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)
@@ -188,7 +204,13 @@ class Client:
     def stream(self, job_id: str, open_timeout: float = 10.0) -> JobStream:
         """Open the job's websocket stream."""
         url = self.base_url.replace("http", "ws", 1) + f"/ws/jobs/{job_id}"
-        return JobStream(url, open_timeout)
+        headers = {}
+        if "authorization" in self.http.headers:
+            headers["Authorization"] = self.http.headers["authorization"]
+        jar = "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.http.cookies.jar)
+        if jar:
+            headers["Cookie"] = jar
+        return JobStream(url, open_timeout, headers)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

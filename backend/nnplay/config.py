@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning
     idle_timeout: float = Field(600.0, gt=0)  # paused jobs with no viewer this long are stopped
     log_level: str = "info"
+    # Who may do what (api/security.py). A class token is required off loopback.
+    token: str | None = None  # the class token; generated when required and not given
+    admin_token: str | None = None  # the teacher's; generated whenever a class token is on
+    no_token: bool = False  # serve without a class token even off loopback (warns loudly)
+    allow_hosts: str = ""  # extra Host names, comma-separated; "*" turns the check off
+    max_jobs_per_user: int = Field(16, ge=1, le=10000)  # active jobs per identity; past it, 429
 
     def worker_count(self) -> int:
         """How many worker processes to start."""

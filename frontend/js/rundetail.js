@@ -53,7 +53,9 @@ export class RunDetail {
     this.nameInput = $('#run-name-input', root);
     $('#run-close', root).addEventListener('click', () => this.close());
     $('#run-rename', root).addEventListener('click', () => this.startRename());
-    this.title.addEventListener('dblclick', () => this.startRename());
+    this.title.addEventListener('dblclick', () => {
+      if (this.job?.owned !== false) this.startRename();
+    });
     this.nameInput.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') this.finishRename(true);
       else if (e.key === 'Escape') {
@@ -215,7 +217,13 @@ export class RunDetail {
     this.heatmap.showBanner(diverged ? `Diverged at step ${fmt.int(Number(diverged[1]))}` : '');
     const when = job.created_at ? new Date(job.created_at * 1000).toLocaleString() : '';
     setText($('#run-sub', this.root), `${job.id} · ${when}`);
-    $('#run-resume', this.root).hidden = job.status !== 'interrupted';
+    // Someone else's run (a shared link): watch only, no controls.
+    const owned = job.owned !== false;
+    $('#run-resume', this.root).hidden = !owned || job.status !== 'interrupted';
+    $('#run-rename', this.root).hidden = !owned;
+    $('#run-delete', this.root).hidden = !owned;
+    $('#run-read-only', this.root).hidden = owned;
+    this.title.title = owned ? 'Double-click to rename' : '';
     $('#run-accuracy-wrap', this.root).hidden = (job.summary?.task ?? 'classification') !== 'classification';
     this.scheduler.request();
   }

@@ -266,12 +266,13 @@ export class RunsView {
     } });
     const open = h('button', { type: 'button', class: 'run-open', onclick: () => this.open(id) });
     const tag = h('span', { class: 'run-tag', title: 'The run the Playground shows now' }, 'playground');
+    const readOnly = h('span', { class: 'run-tag read-only', title: 'Someone else’s run: you can watch it but not change it' }, 'read-only');
     const pill = h('span', { class: 'status-pill' });
     const cells = new Map();
     const tr = h('tr', { dataset: { id } }, h('td', { class: 'sel' }, box));
     for (const col of COLUMNS) {
       const td = h('td', { class: columnClass(col) });
-      if (col.key === 'name') td.append(open, tag);
+      if (col.key === 'name') td.append(open, tag, readOnly);
       if (col.key === 'status') td.append(pill);
       cells.set(col.key, td);
       tr.append(td);
@@ -280,7 +281,7 @@ export class RunsView {
     tr.addEventListener('click', (e) => {
       if (!e.target.closest('input, button, a')) this.open(id);
     });
-    const row = { tr, box, open, tag, pill, cells };
+    const row = { tr, box, open, tag, readOnly, pill, cells };
     this.rows.set(id, row);
     return row;
   }
@@ -295,6 +296,7 @@ export class RunsView {
     // own: ids of the runs the page shows now, mapped to the view that shows each.
     const where = own instanceof Map ? own.get(job.id) : own.has(job.id) ? 'playground' : undefined;
     row.tag.hidden = !where;
+    row.readOnly.hidden = job.owned !== false;
     if (where) {
       setText(row.tag, where);
       row.tag.title = `The run the ${where === 'playground' ? 'Playground' : where} shows now`;

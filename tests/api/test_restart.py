@@ -39,7 +39,8 @@ def test_sigkill_then_restart_lists_interrupted_run_and_resumes(
     server.stop(signal.SIGKILL)  # type: ignore[attr-defined]
 
     restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
-    client = Client(restarted.url)  # type: ignore[attr-defined]
+    # The same identity (cookie) as before the restart: the runs are still its own.
+    client = Client(restarted.url, cookies=client.http.cookies)  # type: ignore[attr-defined]
     listed = {job["id"]: job for job in client.jobs()}
     assert listed[long_run["id"]]["status"] == "interrupted"
     assert listed[short_run["id"]]["status"] == "completed"
@@ -78,7 +79,8 @@ def test_a_corrupted_checkpoint_fails_only_that_run(
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
 
     restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
-    client = Client(restarted.url)  # type: ignore[attr-defined]
+    # The same identity (cookie) as before the restart: the runs are still its own.
+    client = Client(restarted.url, cookies=client.http.cookies)  # type: ignore[attr-defined]
     assert client.health()["status"] == "ok"
     client.resume(broken["id"])
     client.resume(healthy["id"])
@@ -103,7 +105,8 @@ def test_a_restored_run_shows_its_final_boundary_and_summary(
     server.stop()  # type: ignore[attr-defined]
 
     restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
-    client = Client(restarted.url)  # type: ignore[attr-defined]
+    # The same identity (cookie) as before the restart: the runs are still its own.
+    client = Client(restarted.url, cookies=client.http.cookies)  # type: ignore[attr-defined]
     view = client.job(run["id"])
     assert view["summary"]["dataset"] == "circle"
     assert view["summary"]["model"] == "4 tanh → 2 tanh"

@@ -20,11 +20,14 @@ VIEWPORT = {"width": 1280, "height": 800}
 LABELS = "window.nnplay.runs.compare.chart.chart.series.slice(1).map((s) => s.label)"
 
 
-def finished_runs(url: str, bodies: list[dict[str, Any]], timeout: float = 30.0) -> list[str]:
-    """Start runs over REST and wait until every one has completed; returns their ids."""
+def finished_runs(page: Any, url: str, bodies: list[dict[str, Any]],
+                  timeout: float = 30.0) -> list[str]:
+    """Start runs over REST as the page's own identity (its cookie), and wait until every
+    one has completed; returns their ids."""
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
     ids = []
     for body in bodies:
-        response = httpx.post(f"{url}/api/jobs", json=body)
+        response = httpx.post(f"{url}/api/jobs", json=body, cookies=cookies)
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
     deadline = time.monotonic() + timeout
@@ -56,7 +59,7 @@ def open_runs_view(page: Any) -> None:
 def test_runs_table_compare_open_rename_export_delete(page: Any, live_server: Any) -> None:
     tag = uuid.uuid4().hex[:6]
     name = f"runs-{tag}"
-    sgd, adam = finished_runs(live_server.url, [
+    sgd, adam = finished_runs(page, live_server.url, [
         {"preset": "circle", "overrides": {"max_steps": 200, "name": name}},
         {"preset": "circle", "overrides": {"max_steps": 200, "name": name,
                                            "optimizer": {"name": "adam", "lr": 0.01}}},
@@ -187,7 +190,7 @@ def test_runs_view_has_its_own_address_and_keeps_the_playground(page: Any,
 def test_imported_spec_loads_into_the_playground_and_trains(page: Any, live_server: Any,
                                                              tmp_path: Path) -> None:
     # A run's exported spec, as a person would have downloaded it.
-    (job_id,) = finished_runs(live_server.url, [
+    (job_id,) = finished_runs(page, live_server.url, [
         {"preset": "xor", "overrides": {"max_steps": 50, "optimizer": {"name": "adam", "lr": 0.003},
                                         "batch_size": 20}}])
     path = tmp_path / "xor-spec.json"
@@ -228,7 +231,8 @@ def test_interrupted_run_resumes_from_the_runs_view(browser: Any,
     # Jobs on threads (a server that starts faster), checkpointed often.
     env = {"NNPLAY_WORKERS": "0", "NNPLAY_CHECKPOINT_INTERVAL": "0.2"}
     first = server_factory(env=env)
-    job_id = httpx.post(f"{first.url}/api/jobs", json={
+    owner = httpx.Client()  # the run's identity, handed to the browser below
+    job_id = owner.post(f"{first.url}/api/jobs", json={
         "preset": "circle", "overrides": {"max_steps": 100_000, "name": "cut short"}}).json()["id"]
     deadline = time.monotonic() + 20
     while httpx.get(f"{first.url}/api/jobs/{job_id}").json()["step"] < 200:
@@ -238,7 +242,11 @@ def test_interrupted_run_resumes_from_the_runs_view(browser: Any,
     first.stop(signal.SIGTERM)
     again = server_factory(env=env, data_dir=first.data_dir)
 
-    page = browser.new_page(viewport=VIEWPORT)
+    context = browser.new_context(viewport=VIEWPORT)
+    # The same identity as the one that started the run (it survives the restart).
+    context.add_cookies([{"name": cookie.name, "value": cookie.value, "url": again.url}
+                         for cookie in owner.cookies.jar])
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
@@ -252,7 +260,66 @@ def test_interrupted_run_resumes_from_the_runs_view(browser: Any,
         page.wait_for_function(f"Number(document.querySelector('#run-steps').textContent"
                                f".replace(/,/g, '')) > {stored + 50}")
         assert not detail.get_by_role("button", name="Resume").is_visible()
-        httpx.post(f"{again.url}/api/jobs/{job_id}/stop")
+        response = httpx.post(f"{again.url}/api/jobs/{job_id}/stop", cookies=owner.cookies)
+        assert response.status_code == 200, response.text
     finally:
-        page.close()
+        context.close()
+        owner.close()
+    assert not errors, errors
+
+
+def test_someone_elses_run_is_read_only(page: Any, live_server: Any) -> None:
+    # Another person's run (another identity: a client without the page's cookie).
+    name = f"theirs-{uuid.uuid4().hex[:6]}"
+    response = httpx.post(f"{live_server.url}/api/jobs", json={
+        "preset": "circle", "overrides": {"max_steps": 100, "name": name}})
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    (mine,) = finished_runs(page, live_server.url, [
+        {"preset": "circle", "overrides": {"max_steps": 100, "name": f"mine-{name}"}}])
+    open_runs_view(page)
+    row(page, job_id).locator(".run-tag.read-only").wait_for()
+    assert not row(page, mine).locator(".run-tag.read-only").is_visible()
+    page.get_by_role("button", name=name, exact=True).click()
+    detail = page.locator("#run-detail")
+    detail.locator("#run-read-only").wait_for()
+    for label in ("Rename", "Delete", "Resume"):
+        assert not detail.get_by_role("button", name=label).is_visible()
+    # Its curves still show: watching is allowed.
+    page.wait_for_function("Number(document.querySelector('#run-steps').textContent"
+                           ".replace(/,/g, '')) > 0")
+    page.get_by_role("button", name=f"mine-{name}", exact=True).click()
+    detail.get_by_role("button", name="Delete").wait_for()
+    assert not detail.locator("#run-read-only").is_visible()
+
+
+def test_the_class_link_opens_the_page_and_leaves_the_address_bar(
+        browser: Any, server_factory: Callable[..., Any]) -> None:
+    token = "class-link-token"
+    server = server_factory(env={"NNPLAY_WORKERS": "0", "NNPLAY_TOKEN": token})
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{server.url}/?token={token}")
+        page.wait_for_function("document.body.classList.contains('ready')")
+        assert "token" not in page.url
+        cookie = next(c for c in context.cookies() if c["name"] == "nnplay_token")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        # The page trains over its websocket with nothing but the cookie.
+        page.wait_for_function("document.querySelector('#status').textContent === 'ready'")
+        page.get_by_role("button", name="Play").click()
+        wait_step_above(page, 20)
+        page.get_by_role("button", name="Pause").click()
+        # A browser without the link is sent to the teacher.
+        stranger = browser.new_page()
+        try:
+            response = stranger.goto(server.url)
+            assert response.status == 401
+            assert "Ask your teacher for the link" in stranger.content()
+        finally:
+            stranger.close()
+    finally:
+        context.close()
     assert not errors, errors

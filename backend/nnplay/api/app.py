@@ -18,6 +18,7 @@ from nnplay import __version__
 from nnplay.api import docs, routes_jobs, routes_meta, stream
 from nnplay.api.errors import error_body, install_error_handlers
 from nnplay.api.frames import snapshot_frames
+from nnplay.api.security import Guard, SecurityPolicy
 from nnplay.catalog import build_catalog
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
@@ -89,6 +90,7 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app with its own job manager, hub and settings."""
     settings = settings or Settings()
+    policy = SecurityPolicy.from_settings(settings)
     torch.set_num_threads(settings.torch_threads)
     store = checkpoints = None
     if settings.persist:
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         snapshot_budget=settings.frame_budget, store=store, checkpoints=checkpoints,
         checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
         max_checkpoint_bytes=settings.max_checkpoint_bytes, idle_timeout=settings.idle_timeout,
+        max_jobs_per_owner=settings.max_jobs_per_user,
     )
     manager.restore()
 
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.manager = manager
+    app.state.security = policy
     app.state.encode_frames = snapshot_frames
     app.state.catalog = build_catalog()
     app.state.templates = Jinja2Templates(directory=str(resource_dir("frontend")))
@@ -145,4 +149,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(resource_dir("static")), check_dir=False),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Guard, policy=policy)  # outermost: checked before a body is read
     return app

@@ -8,12 +8,14 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import ValidationError
 
 from nnplay.api.schemas import JOB_CREATE_EXAMPLES, JobOptions, JobUpdate, StepRequest
+from nnplay.api.security import READ_ONLY, Caller, CallerDep
 from nnplay.config import Settings
 from nnplay.export import onnx_bytes, safetensors_bytes
+from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
 from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec, SpecError, Task, describe_validation_error, parse_spec
@@ -43,6 +45,22 @@ def get_settings(request: Request) -> Settings:
 
 Manager = Annotated[JobManager, Depends(get_manager)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def controlled_job(job_id: str, manager: Manager, caller: CallerDep) -> Job:
+    """The job, if the caller may change it (its owner or the admin); else 403."""
+    job = manager.get(job_id)
+    if not caller.may_control(job.owner):
+        raise HTTPException(403, READ_ONLY)
+    return job
+
+
+OwnJob = Annotated[Job, Depends(controlled_job)]
+
+
+def job_view(job: Job, caller: Caller, with_spec: bool = True) -> dict[str, Any]:
+    """The job's public view, plus whether the caller may change it (never who owns it)."""
+    return {**job.view(with_spec=with_spec), "owned": caller.may_control(job.owner)}
 
 
 def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]:
@@ -83,7 +101,7 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
 
 @router.post("", status_code=201)
 async def create_job(
-    manager: Manager, settings: AppSettings,
+    manager: Manager, settings: AppSettings, caller: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
     response: Response, dry_run: bool = False,
 ) -> dict[str, Any]:
@@ -97,68 +115,70 @@ async def create_job(
         return {"valid": True, "spec": spec.model_dump(mode="json")}
     job = manager.create(spec, name=spec.name, paused=options.paused,
                          frame_rate=options.frame_rate or settings.frame_rate,
-                         detailed_metrics=options.detailed_metrics)
-    return job.view()
+                         detailed_metrics=options.detailed_metrics,
+                         owner=caller.identity, owner_limited=not caller.admin)
+    return job_view(job, caller)
 
 
 @router.get("")
-async def list_jobs(manager: Manager) -> dict[str, Any]:
-    """List every job, oldest first, without their specs."""
-    return {"jobs": [job.view(with_spec=False) for job in manager.list()]}
+async def list_jobs(manager: Manager, caller: CallerDep) -> dict[str, Any]:
+    """List every job, oldest first, without their specs; `owned` says which you may change."""
+    return {"jobs": [job_view(job, caller, with_spec=False) for job in manager.list()]}
 
 
 @router.get("/{job_id}")
-async def read_job(job_id: str, manager: Manager) -> dict[str, Any]:
+async def read_job(job_id: str, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Read a job: status, step, spec and latest metrics."""
-    return manager.get(job_id).view()
+    return job_view(manager.get(job_id), caller)
 
 
 @router.delete("/{job_id}")
-async def delete_job(job_id: str, manager: Manager) -> dict[str, Any]:
-    """Stop a job if it runs, and forget it."""
-    job = manager.delete(job_id)
+async def delete_job(job: OwnJob, manager: Manager) -> dict[str, Any]:
+    """Stop a job if it runs, and forget it (its owner or the admin only)."""
+    manager.delete(job.id)
     await asyncio.to_thread(job.wait_finished, 2.0)
     return {"id": job.id, "deleted": True}
 
 
 @router.post("/{job_id}/pause")
-async def pause_job(job_id: str, manager: Manager) -> dict[str, Any]:
+async def pause_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Pause a running job after its current step."""
-    return manager.pause(job_id).view(with_spec=False)
+    return job_view(manager.pause(job.id), caller, with_spec=False)
 
 
 @router.post("/{job_id}/resume")
-async def resume_job(job_id: str, manager: Manager) -> dict[str, Any]:
+async def resume_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Continue a paused job."""
-    return manager.resume(job_id).view(with_spec=False)
+    return job_view(manager.resume(job.id), caller, with_spec=False)
 
 
 @router.post("/{job_id}/step")
-async def step_job(job_id: str, manager: Manager,
+async def step_job(job: OwnJob, manager: Manager, caller: CallerDep,
                    body: StepRequest | None = None) -> dict[str, Any]:
     """Train a paused job for `steps` more steps (default 1)."""
     request = body or StepRequest()
-    return manager.step(job_id, request.steps, request.phase).view(with_spec=False)
+    return job_view(manager.step(job.id, request.steps, request.phase), caller,
+                    with_spec=False)
 
 
 @router.post("/{job_id}/stop")
-async def stop_job(job_id: str, manager: Manager) -> dict[str, Any]:
+async def stop_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Stop a job; waits up to two seconds for the trainer to finish its step."""
-    job = manager.stop(job_id)
+    manager.stop(job.id)
     await asyncio.to_thread(job.wait_finished, 2.0)
-    return job.view(with_spec=False)
+    return job_view(job, caller, with_spec=False)
 
 
 @router.patch("/{job_id}")
-async def update_job(job_id: str, body: JobUpdate, manager: Manager) -> dict[str, Any]:
+async def update_job(job: OwnJob, body: JobUpdate, manager: Manager,
+                     caller: CallerDep) -> dict[str, Any]:
     """Change settings live: the learning rate (a GAN's `g_lr`/`d_lr` alone) or the name."""
-    job = manager.get(job_id)
     for lr, target in ((body.lr, "all"), (body.g_lr, "g"), (body.d_lr, "d")):
         if lr is not None:
-            manager.set_lr(job_id, lr, target)
+            manager.set_lr(job.id, lr, target)
     if body.name is not None:
-        manager.rename(job_id, body.name)
-    return job.view(with_spec=False)
+        manager.rename(job.id, body.name)
+    return job_view(job, caller, with_spec=False)
 
 
 @router.get("/{job_id}/metrics", response_model=None)

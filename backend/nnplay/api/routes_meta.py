@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from nnplay import __version__
+from nnplay.api.security import CallerDep
 from nnplay.data import build_dataset, build_gan_data
 from nnplay.data.gan_targets import TARGETS
 from nnplay.presets import PRESETS, get_preset
@@ -23,6 +24,12 @@ async def health() -> dict[str, Any]:
     """Say the server is up, which device it trains on and which torch it runs."""
     return {"status": "ok", "device": default_device_name(), "torch": torch.__version__,
             "version": __version__}
+
+
+@router.get("/api/identity", tags=["meta"])
+async def identity(caller: CallerDep) -> dict[str, Any]:
+    """Who you are to this server: your identity (from your cookie) and whether you are admin."""
+    return {"identity": caller.identity, "admin": caller.admin}
 
 
 @router.get("/api/catalog", tags=["meta"])

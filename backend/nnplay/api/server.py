@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 
 from nnplay.api.app import create_app
+from nnplay.api.security import SecurityPolicy
 from nnplay.config import Settings
 from nnplay.jobs.manager import JobManager
 
@@ -17,12 +18,17 @@ from nnplay.jobs.manager import JobManager
 def serve(overrides: dict[str, Any]) -> int:
     """Run the server until interrupted; `overrides` beat `NNPLAY_*` variables."""
     settings = Settings(**overrides)
-    if settings.host in ("0.0.0.0", "::"):
-        print(f"nnplay: listening on every interface (port {settings.port}); anyone who can "
-              "reach this machine can use the playground", file=sys.stderr)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    print(f"nnplay: open http://{settings.host}:{settings.port}/", file=sys.stderr)
+    policy: SecurityPolicy = app.state.security
+    for warning in policy.warnings:
+        print(f"nnplay: WARNING: {warning}", file=sys.stderr)
+    if settings.host in ("0.0.0.0", "::"):
+        print(f"nnplay: listening on every interface (port {settings.port})", file=sys.stderr)
+    print(f"nnplay: open {policy.url(policy.token)}", file=sys.stderr)
+    if policy.admin_token is not None:
+        print(f"nnplay: teacher (admin, manages every run): "
+              f"{policy.url(policy.admin_token)}", file=sys.stderr)
     config = uvicorn.Config(app, host=settings.host, port=settings.port,
                             log_level=settings.log_level, ws_max_size=64 * 1024)
     _Server(config, app.state.manager).run()

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from nnplay.api.frames import points_frame
+from nnplay.api.security import READ_ONLY, get_caller
 from nnplay.jobs.hub import Subscription
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager, UnknownJob
@@ -70,7 +71,7 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
 
 
 async def _receive(websocket: WebSocket, manager: JobManager, job: Job,
-                   subscription: Subscription) -> None:
+                   subscription: Subscription, may_control: bool) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -82,6 +83,8 @@ async def _receive(websocket: WebSocket, manager: JobManager, job: Job,
         elif len(text) > MAX_CLIENT_MESSAGE:
             reply = {"type": "error",
                      "message": f"message too large (at most {MAX_CLIENT_MESSAGE} bytes)"}
+        elif not may_control:  # someone else's run: watch only
+            reply = {"type": "error", "message": READ_ONLY}
         else:
             try:
                 reply = _apply(manager, job, json.loads(text))
@@ -135,9 +138,11 @@ async def stream_job(websocket: WebSocket, job_id: str) -> None:
         await websocket.send_json({"type": "error", "message": str(error)})
         await websocket.close(code=4404)
         return
+    may_control = get_caller(websocket).may_control(job.owner)
     async with job.hub.subscribe() as subscription:
         sender = asyncio.create_task(_send(websocket, job, subscription))
-        receiver = asyncio.create_task(_receive(websocket, manager, job, subscription))
+        receiver = asyncio.create_task(_receive(websocket, manager, job, subscription,
+                                                may_control))
         try:
             done, _ = await asyncio.wait({sender, receiver},
                                          return_when=asyncio.FIRST_COMPLETED)

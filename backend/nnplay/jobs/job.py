@@ -108,6 +108,7 @@ class Job:
         self.status = JobStatus.queued
         self.reason: str | None = None
         self.start_paused = paused
+        self.owner: str | None = None  # its creator's identity: only it and the admin change it
         self.detailed_metrics = False
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)

@@ -45,6 +45,16 @@ class TooManyJobs(Exception):
         )
 
 
+class TooManyJobsPerUser(TooManyJobs):
+    """One identity holds as many active jobs as each may."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        Exception.__init__(
+            self, f"you already have {limit} active jobs (queued, running or paused), the most "
+            f"each person may have; stop or delete one, or try again in {retry_after} s")
+
+
 class JobManager:
     """All jobs of one server, the queue, and the limits."""
 
@@ -53,8 +63,9 @@ class JobManager:
                  snapshot_budget: float = 0.1, store: RunStore | None = None,
                  checkpoints: CheckpointStore | None = None, checkpoint_interval: float = 10.0,
                  max_runs: int = 1000, max_checkpoint_bytes: int = 2**30,
-                 idle_timeout: float = 600.0) -> None:
+                 idle_timeout: float = 600.0, max_jobs_per_owner: int = 16) -> None:
         self.executor = executor
+        self.max_jobs_per_owner = max_jobs_per_owner
         self.idle_timeout = idle_timeout
         self.store = store
         self.checkpoints = checkpoints
@@ -117,20 +128,30 @@ class JobManager:
 
     # ----- creation and scheduling ---------------------------------------------------
     def create(self, spec: ExperimentSpec, *, name: str = "", paused: bool = False,
-               frame_rate: float = 20.0, detailed_metrics: bool = False) -> Job:
-        """Add a job; it starts at once if a slot is free, otherwise it queues."""
+               frame_rate: float = 20.0, detailed_metrics: bool = False,
+               owner: str | None = None, owner_limited: bool = True) -> Job:
+        """Add a job; it starts at once if a slot is free, otherwise it queues.
+
+        `owner` is the creating identity; unless `owner_limited` is false (the admin)
+        it may hold at most `max_jobs_per_owner` active jobs.
+        """
         with self._lock:
             if self._shutting_down:
                 raise IllegalTransition(JobStatus.interrupted, JobStatus.queued,
                                         "start a job while the server shuts down")
             if self.active_count() >= self.max_jobs:
                 raise TooManyJobs(self.max_jobs, retry_after=5)
+            if owner is not None and owner_limited and sum(
+                    job.status.active and job.owner == owner
+                    for job in self._jobs.values()) >= self.max_jobs_per_owner:
+                raise TooManyJobsPerUser(self.max_jobs_per_owner, retry_after=5)
             job = Job(spec, name=name, paused=paused, frame_rate=frame_rate)
             job.detailed_metrics = detailed_metrics
+            job.owner = owner
             self._jobs[job.id] = job
             if self.store is not None:
                 self.store.insert_run(job.id, job.name, spec.model_dump(mode="json"),
-                                      job.status.value, job.created_at, job.lr)
+                                      job.status.value, job.created_at, job.lr, owner)
             self._watch(job)
             self._prune()
             self._queue.append(job)
@@ -173,6 +194,7 @@ class JobManager:
         job.finished_at = run.finished_at
         job.lr = run.lr if run.lr is not None else spec.optimizer.lr
         job.reason = run.reason
+        job.owner = run.owner
         tail = {k: v for k, v in run.latest.items() if k != "report"} if run.latest else None
         job.history.restore(run.points, run.history_stride, tail)
         job.latest = run.latest
@@ -456,4 +478,5 @@ class JobEvents(RunEvents):
         self.manager._finished(self.job, None, reason)
 
 
-__all__ = ["Executor", "JobEvents", "JobManager", "ThreadExecutor", "TooManyJobs", "UnknownJob"]
+__all__ = ["Executor", "JobEvents", "JobManager", "ThreadExecutor", "TooManyJobs",
+           "TooManyJobsPerUser", "UnknownJob"]

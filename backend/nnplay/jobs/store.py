@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger("nnplay.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -50,6 +50,8 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (run_id, seq)
     );
     """,
+    # Runs belong to the identity that created them; older runs have none (admin only).
+    2: "ALTER TABLE runs ADD COLUMN owner TEXT;",
 }
 
 
@@ -71,6 +73,7 @@ class StoredRun:
     history_stride: int
     checkpoint_step: int | None
     points: list[tuple[int, dict[str, Any]]]  # (seq, point) in order
+    owner: str | None = None  # the identity that created it; None for runs stored before
 
 
 _Op = Callable[[sqlite3.Connection], object]
@@ -169,12 +172,13 @@ class RunStore:
 
     # ----- writes (queued) -----------------------------------------------------------
     def insert_run(self, run_id: str, name: str, spec: dict[str, Any], status: str,
-                   created_at: float, lr: float) -> None:
+                   created_at: float, lr: float, owner: str | None = None) -> None:
         """Record a new run."""
         spec_text = json.dumps(spec)
         self._submit(lambda db: db.execute(
-            "INSERT OR REPLACE INTO runs (id, name, spec, status, created_at, lr) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (run_id, name, spec_text, status, created_at, lr)))
+            "INSERT OR REPLACE INTO runs (id, name, spec, status, created_at, lr, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, name, spec_text, status, created_at, lr, owner)))
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Change columns of a run (status, reason, times, name, lr, checkpoint...)."""
@@ -230,7 +234,7 @@ class RunStore:
         with self._read_lock:
             rows = self._read.execute(
                 "SELECT id, name, spec, status, reason, created_at, started_at, finished_at, "
-                "step, lr, latest, history_stride, checkpoint_step FROM runs "
+                "step, lr, latest, history_stride, checkpoint_step, owner FROM runs "
                 "ORDER BY created_at").fetchall()
             points: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for run_id, seq, data in self._read.execute(
@@ -240,5 +244,5 @@ class RunStore:
             id=row[0], name=row[1], spec=json.loads(row[2]), status=row[3], reason=row[4],
             created_at=row[5], started_at=row[6], finished_at=row[7], step=row[8], lr=row[9],
             latest=json.loads(row[10]) if row[10] else None, history_stride=row[11],
-            checkpoint_step=row[12], points=points.get(row[0], []),
+            checkpoint_step=row[12], points=points.get(row[0], []), owner=row[13],
         ) for row in rows]
