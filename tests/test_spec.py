@@ -249,3 +249,22 @@ def test_invalid_preset_override_is_a_spec_error() -> None:
     with pytest.raises(SpecError) as caught:
         get_preset("spiral").build({"optimizer": {"lr": 100}})
     assert "optimizer.lr" in caught.value.messages[0]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"optimizer": {"lr": "0.1"}}, 'optimizer.lr: must be a number (got "0.1")'),
+    ({"optimizer": {"beta1": False}}, "optimizer.beta1: must be a number (got false)"),
+    ({"batch_size": "10"}, 'batch_size: must be a whole number (got "10")'),
+    ({"seed": 1.5}, "seed: must be a whole number (got 1.5)"),
+    ({"dataset": {"classes": True}}, "dataset.classes: must be a whole number (got true)"),
+    ({"model": {"layers": [{"type": "conv2d", "stride": "2"}]}},
+     'model.layers.0.stride: must be a whole number (got "2")'),
+])
+def test_numbers_are_strict(data: dict[str, Any], message: str) -> None:
+    """Text or booleans where a number belongs are refused, naming the field (not converted)."""
+    assert message in _messages(data).splitlines()
+
+
+def test_an_int_is_a_valid_float() -> None:
+    spec = parse_spec({"optimizer": {"lr": 1, "momentum": 0}, "regularization": {"l2": 0}})
+    assert spec.optimizer.lr == 1.0 and isinstance(spec.optimizer.lr, float)
