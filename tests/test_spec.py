@@ -143,7 +143,7 @@ def test_regression_dataset_with_default_task_is_refused() -> None:
 def test_nesterov_without_momentum_is_refused() -> None:
     text = _messages({"optimizer": {"nesterov": True}})
     assert "optimizer.nesterov" in text
-    assert "optimizer.momentum > 0" in text
+    assert "momentum > 0" in text
 
 
 def test_nesterov_with_momentum_is_accepted() -> None:
@@ -265,6 +265,18 @@ def test_numbers_are_strict(data: dict[str, Any], message: str) -> None:
     assert message in _messages(data).splitlines()
 
 
-def test_an_int_is_a_valid_float() -> None:
-    spec = parse_spec({"optimizer": {"lr": 1, "momentum": 0}, "regularization": {"l2": 0}})
+def test_json_numbers_keep_their_value_across_int_and_float() -> None:
+    """JSON has no integer type: 1 is a valid float and 250.0 a valid whole number."""
+    spec = parse_spec({"optimizer": {"lr": 1, "momentum": 0}, "regularization": {"l2": 0},
+                       "batch_size": 250.0, "dataset": {"n_samples": 500.0}})
     assert spec.optimizer.lr == 1.0 and isinstance(spec.optimizer.lr, float)
+    assert spec.batch_size == 250 and isinstance(spec.batch_size, int)
+    assert spec.dataset.n_samples == 500 and isinstance(spec.dataset.n_samples, int)
+    assert "batch_size: must be between 1 and 5000 (got 6000)" in _messages({"batch_size": 6e3})
+
+
+def test_nesterov_error_names_the_optimizer_it_is_in() -> None:
+    """A GAN's d_optimizer is named as such, not as `optimizer`."""
+    text = _messages({"task": "gan", "dataset": {"name": "ring"},
+                      "d_optimizer": {"name": "adam", "nesterov": True}})
+    assert text == "d_optimizer.nesterov: needs name 'sgd' and momentum > 0 in the same optimizer"

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,6 +26,7 @@ from pydantic import (
     StrictInt,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -217,9 +219,20 @@ def _served_words(tasks: frozenset[Task]) -> str:
 REGRESSION_LOSSES = frozenset({LossName.mse, LossName.mae, LossName.huber})
 
 
+def _whole(value: Any) -> Any:
+    # JSON has no separate integer type: 2.0 is the whole number 2 (as in JSON Schema).
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# A strict int that also takes 2.0; "2", true and 2.5 are refused.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+
+
 class _Strict(BaseModel):
     # Unknown fields are refused so a typo ("learning_rate") is not silently ignored.
-    # Numbers are StrictInt / StrictFloat / StrictBool: "0.1" or true where a number is
+    # Numbers are WholeNumber / StrictFloat / StrictBool: "0.1" or true where a number is
     # expected is refused, not converted (an int is still a valid float: JSON has no int).
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
@@ -228,14 +241,14 @@ class DatasetSpec(_Strict):
     """Which data to train on and how it is sampled, split and normalised."""
 
     name: DatasetName = DatasetName.spiral
-    n_samples: StrictInt = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_samples)
+    n_samples: WholeNumber = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_samples)
     noise: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_noise)
     test_fraction: StrictFloat = Field(0.5, ge=0.0, le=LIMITS.max_test_fraction)
-    classes: StrictInt = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
+    classes: WholeNumber = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
     normalization: Normalization = Normalization.none
-    seed: StrictInt = Field(0, ge=0, le=LIMITS.max_seed)
+    seed: WholeNumber = Field(0, ge=0, le=LIMITS.max_seed)
     # The gaussians GAN target only: how many modes the mixture has.
-    modes: StrictInt = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)
+    modes: WholeNumber = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)
     # The "drawn" GAN target only: the points a person drew, [x1, x2] pairs in the domain.
     points: list[tuple[float, float]] | None = None
 
@@ -267,27 +280,27 @@ class DatasetSpec(_Strict):
 
 class DenseLayer(_Strict):
     type: Literal["dense"] = "dense"
-    units: StrictInt = Field(4, ge=1, le=LIMITS.max_units)
+    units: WholeNumber = Field(4, ge=1, le=LIMITS.max_units)
     activation: Activation = Activation.tanh
 
 
 class Conv2dLayer(_Strict):
     type: Literal["conv2d"] = "conv2d"
-    filters: StrictInt = Field(8, ge=1, le=LIMITS.max_filters)
-    kernel_size: StrictInt = Field(3, ge=1, le=LIMITS.max_kernel_size)
-    stride: StrictInt = Field(1, ge=1, le=4)
-    padding: StrictInt = Field(0, ge=0, le=3)
+    filters: WholeNumber = Field(8, ge=1, le=LIMITS.max_filters)
+    kernel_size: WholeNumber = Field(3, ge=1, le=LIMITS.max_kernel_size)
+    stride: WholeNumber = Field(1, ge=1, le=4)
+    padding: WholeNumber = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
 
 
 class MaxPool2dLayer(_Strict):
     type: Literal["maxpool2d"] = "maxpool2d"
-    kernel_size: StrictInt = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
 class AvgPool2dLayer(_Strict):
     type: Literal["avgpool2d"] = "avgpool2d"
-    kernel_size: StrictInt = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
 class FlattenLayer(_Strict):
@@ -305,7 +318,7 @@ class BatchNormLayer(_Strict):
 
 class RecurrentLayer(_Strict):
     type: Literal["rnn", "gru", "lstm"] = "rnn"
-    units: StrictInt = Field(16, ge=1, le=LIMITS.max_units)
+    units: WholeNumber = Field(16, ge=1, le=LIMITS.max_units)
 
 
 def _layer_type(value: Any) -> str:
@@ -361,13 +374,15 @@ class OptimizerSpec(_Strict):
     alpha: StrictFloat = Field(0.99, ge=0.0, lt=1.0)  # rmsprop smoothing
     rho: StrictFloat = Field(0.9, ge=0.0, lt=1.0)  # adadelta
 
-    @model_validator(mode="after")
-    def _nesterov_needs_momentum(self) -> OptimizerSpec:
-        if self.nesterov and (self.name != OptimizerName.sgd or self.momentum <= 0):
-            raise ValueError(
-                "optimizer.nesterov needs optimizer.name 'sgd' and optimizer.momentum > 0"
-            )
-        return self
+    @field_validator("nesterov")
+    @classmethod
+    def _nesterov_needs_momentum(cls, nesterov: bool, info: ValidationInfo) -> bool:
+        # A field validator, so the error is located at `<which optimizer>.nesterov`.
+        name, momentum = info.data.get("name"), info.data.get("momentum")
+        if nesterov and name is not None and momentum is not None and (
+                name != OptimizerName.sgd or momentum <= 0):
+            raise ValueError("needs name 'sgd' and momentum > 0 in the same optimizer")
+        return nesterov
 
 
 class RegularizationSpec(_Strict):
@@ -463,17 +478,17 @@ class ExperimentSpec(_Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     loss: LossName = LossName.mse
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
-    batch_size: StrictInt = Field(10, ge=1, le=LIMITS.max_batch_size)
-    max_steps: StrictInt = Field(20000, ge=1, le=LIMITS.max_steps)
-    seed: StrictInt = Field(0, ge=0, le=LIMITS.max_seed)
+    batch_size: WholeNumber = Field(10, ge=1, le=LIMITS.max_batch_size)
+    max_steps: WholeNumber = Field(20000, ge=1, le=LIMITS.max_steps)
+    seed: WholeNumber = Field(0, ge=0, le=LIMITS.max_seed)
     # ----- GAN specs only ---------------------------------------------------------------
     generator: ModelSpec | None = None  # latent -> sample; absent: `default_generator`
     discriminator: ModelSpec | None = None  # sample -> score; absent: `default_discriminator`
-    latent_dim: StrictInt = Field(2, ge=1, le=LIMITS.max_latent_dim)  # 1 or 2 show the manifold
+    latent_dim: WholeNumber = Field(2, ge=1, le=LIMITS.max_latent_dim)  # 1 or 2 show the manifold
     noise: NoiseKind = NoiseKind.gaussian  # how latent vectors are drawn
     gan_loss: GanLoss = GanLoss.non_saturating
-    d_steps: StrictInt = Field(1, ge=1, le=LIMITS.max_gan_steps)  # D updates per iteration
-    g_steps: StrictInt = Field(1, ge=1, le=LIMITS.max_gan_steps)  # G updates per iteration
+    d_steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_gan_steps)  # D updates per iteration
+    g_steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_gan_steps)  # G updates per iteration
     g_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
     d_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
     gradient_penalty: StrictFloat = Field(10.0, ge=0.0, le=LIMITS.max_gradient_penalty)  # wgan-gp

@@ -190,6 +190,13 @@ def test_whole_numbers_are_still_taken_for_float_fields(client: TestClient) -> N
     assert answer.json()["spec"]["optimizer"]["lr"] == 1.0
 
 
+def test_whole_floats_are_taken_for_int_fields(client: TestClient) -> None:
+    """As JSON Schema's `integer` says: 20.0 is a whole number; 20.5 is not."""
+    answer = client.post("/api/jobs?dry_run=true", json={"batch_size": 20.0, "max_steps": 1e3})
+    assert answer.status_code == 200, answer.json()
+    assert (answer.json()["spec"]["batch_size"], answer.json()["spec"]["max_steps"]) == (20, 1000)
+
+
 @pytest.mark.parametrize(("route", "body", "message"), [
     ("", {"lr": "0.1"}, 'lr: must be a number (got "0.1")'),
     ("", {"g_lr": True}, "g_lr: must be a number (got true)"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
-from nnplay.spec import LIMITS
+from nnplay.spec import LIMITS, WholeNumber
 
 
 class _Body(BaseModel):
@@ -20,7 +20,7 @@ class JobOptions(_Body):
     name: str = Field("", max_length=LIMITS.max_name_length)
     paused: StrictBool = False  # start parked, so the first thing a person does can be "step"
     frame_rate: StrictFloat | None = Field(None, gt=0, le=60)  # frames/s; default from settings
-    variant: StrictInt = Field(0, ge=0, le=50)  # which run of a race preset
+    variant: WholeNumber = Field(0, ge=0, le=50)  # which run of a race preset
     # Per-class precision/recall/F1 and the confusion matrix in every metrics point.
     detailed_metrics: StrictBool = True
 
@@ -28,7 +28,7 @@ class JobOptions(_Body):
 class StepRequest(_Body):
     """Body of POST /api/jobs/{id}/step."""
 
-    steps: StrictInt = Field(1, ge=1, le=LIMITS.max_steps)
+    steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_steps)
     phase: Literal["both", "d", "g"] = "both"  # GANs: step only the discriminator or generator
 
 
