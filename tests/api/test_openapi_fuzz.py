@@ -3,6 +3,8 @@
 The app runs in this process through schemathesis's ASGI transport (`NNPLAY_WORKERS=0`,
 runs stored under the test's tmp folder). Generated requests hit random ids and, for
 half of the examples, a real paused job, so the answers of a live job are checked too.
+Every route in the document is fuzzed, downloads included; the websocket is not an
+OpenAPI operation (its contract is tested in test_stream.py).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from nnplay.spec import SpecError, describe_errors
 
 
 class ErrorBody(BaseModel):
-    """The JSON body of every error response (4xx and 5xx)."""
+    """The JSON body of every error response the app sends."""
 
     detail: str = Field(description="One sentence saying what went wrong and what to do.")
     errors: list[str] = Field(default_factory=list, description=(
@@ -38,7 +38,7 @@ def error_body(detail: str, errors: list[str] | None = None) -> dict[str, object
 
 _MEANING = {
     400: "The Host header names a host this server does not answer to.",
-    401: "No valid class token: send it as `Authorization: Bearer`, `?token=` or the cookie.",
+    401: "This server needs its class token, and the request has none or a wrong one.",
     403: "Not allowed: another identity's run (read-only) or a foreign Origin.",
     404: "No such job or preset.",
     409: "The job's state does not allow this, e.g. resuming a job that runs.",
