@@ -11,12 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import ValidationError
 
-from nnplay.api.errors import (
-    API_ERRORS,
-    CONTROL_JOB_ERRORS,
-    CREATE_JOB_ERRORS,
-    READ_JOB_ERRORS,
-)
+from nnplay.api.errors import API_ERRORS, CONTROL_JOB_ERRORS, CREATE_JOB_ERRORS, READ_JOB_ERRORS
 from nnplay.api.schemas import (
     DRY_RUN_RESPONSE,
     JOB_CREATE_EXAMPLES,
