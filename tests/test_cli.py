@@ -300,3 +300,31 @@ def test_installed_command_reports_bad_specs_without_traceback(tmp_path: Path) -
     assert done.returncode == EXIT_BAD_INPUT
     assert done.stdout == ""
     assert "batch_size" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_set_converts_numbers_a_person_types(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    """The spec takes numbers strictly, so `--set` turns `.01` and `+60` into numbers itself."""
+    path = _spec_file(tmp_path, PLANE)
+    code, out, err = _cli(capsys, "train", path, "--quiet", "--set", "optimizer.lr=.01",
+                          "--set", "max_steps=+60")
+    assert code == 0, err
+    assert _json_line(out)["steps"] == 60
+
+
+def test_set_keeps_a_quoted_number_a_string(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    """`--set 'optimizer.lr="0.1"'` asks for a string, which is refused naming the field."""
+    path = _spec_file(tmp_path, PLANE)
+    code, _, err = _cli(capsys, "train", path, "--quiet", "--set", 'optimizer.lr="0.1"')
+    assert code == EXIT_BAD_INPUT
+    assert 'optimizer.lr: must be a number (got "0.1")' in err
+
+
+def test_preset_file_with_overrides_of_the_wrong_shape_exits_2(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A spec file whose `overrides` is not an object is refused, not a traceback."""
+    path = _spec_file(tmp_path, {"preset": "xor", "overrides": [1]})
+    code, out, err = _cli(capsys, "train", path, "--quiet")
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert "'overrides' an object" in err and "Traceback" not in err

@@ -143,7 +143,7 @@ def test_regression_dataset_with_default_task_is_refused() -> None:
 def test_nesterov_without_momentum_is_refused() -> None:
     text = _messages({"optimizer": {"nesterov": True}})
     assert "optimizer.nesterov" in text
-    assert "optimizer.momentum > 0" in text
+    assert "momentum > 0" in text
 
 
 def test_nesterov_with_momentum_is_accepted() -> None:
@@ -249,3 +249,34 @@ def test_invalid_preset_override_is_a_spec_error() -> None:
     with pytest.raises(SpecError) as caught:
         get_preset("spiral").build({"optimizer": {"lr": 100}})
     assert "optimizer.lr" in caught.value.messages[0]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"optimizer": {"lr": "0.1"}}, 'optimizer.lr: must be a number (got "0.1")'),
+    ({"optimizer": {"beta1": False}}, "optimizer.beta1: must be a number (got false)"),
+    ({"batch_size": "10"}, 'batch_size: must be a whole number (got "10")'),
+    ({"seed": 1.5}, "seed: must be a whole number (got 1.5)"),
+    ({"dataset": {"classes": True}}, "dataset.classes: must be a whole number (got true)"),
+    ({"model": {"layers": [{"type": "conv2d", "stride": "2"}]}},
+     'model.layers.0.stride: must be a whole number (got "2")'),
+])
+def test_numbers_are_strict(data: dict[str, Any], message: str) -> None:
+    """Text or booleans where a number belongs are refused, naming the field (not converted)."""
+    assert message in _messages(data).splitlines()
+
+
+def test_json_numbers_keep_their_value_across_int_and_float() -> None:
+    """JSON has no integer type: 1 is a valid float and 250.0 a valid whole number."""
+    spec = parse_spec({"optimizer": {"lr": 1, "momentum": 0}, "regularization": {"l2": 0},
+                       "batch_size": 250.0, "dataset": {"n_samples": 500.0}})
+    assert spec.optimizer.lr == 1.0 and isinstance(spec.optimizer.lr, float)
+    assert spec.batch_size == 250 and isinstance(spec.batch_size, int)
+    assert spec.dataset.n_samples == 500 and isinstance(spec.dataset.n_samples, int)
+    assert "batch_size: must be between 1 and 5000 (got 6000)" in _messages({"batch_size": 6e3})
+
+
+def test_nesterov_error_names_the_optimizer_it_is_in() -> None:
+    """A GAN's d_optimizer is named as such, not as `optimizer`."""
+    text = _messages({"task": "gan", "dataset": {"name": "ring"},
+                      "d_optimizer": {"name": "adam", "nesterov": True}})
+    assert text == "d_optimizer.nesterov: needs name 'sgd' and momentum > 0 in the same optimizer"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,22 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+# Numbers JSON does not read but a person types: .5, 5., +2, 1e-3 is JSON already.
+_LOOSE_NUMBER = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+
+
 def _parse_value(text: str) -> Any:
+    """A `--set` value: JSON (`0.1`, `true`, `[...]`), a number such as `.5`, or a bare word.
+
+    The spec takes numbers strictly, so number-looking text is converted here, once.
+    """
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return text  # bare words such as `relu` are strings
+        pass
+    if _LOOSE_NUMBER.fullmatch(text):
+        return int(text) if text.lstrip("+-").isdigit() else float(text)
+    return text  # bare words such as `relu` are strings
 
 
 def _apply_sets(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
@@ -96,10 +108,11 @@ def _load_specs(args: argparse.Namespace) -> list[tuple[str, ExperimentSpec]]:
         if not isinstance(data, dict):
             raise SpecError([f"{path} must hold a JSON object"])
         if "preset" in data:
-            preset = get_preset(str(data["preset"]))
-            data = data.get("overrides", {})
-            if not isinstance(data, dict):
-                raise SpecError([f"{path}: overrides must be a JSON object"])
+            name, data = data["preset"], data.get("overrides", {})
+            if not isinstance(name, str) or not isinstance(data, dict):
+                raise SpecError([f"{path}: 'preset' must be a preset name and 'overrides' an "
+                                 "object of spec fields"])
+            preset = get_preset(name)
     if preset is not None:
         data = preset.spec_dict(data)  # a race's variants still apply over this
     data = _apply_sets(data, args.set or [])

@@ -8,18 +8,25 @@ page is derived from the enums and `LIMITS` below.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import typing
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -212,8 +219,21 @@ def _served_words(tasks: frozenset[Task]) -> str:
 REGRESSION_LOSSES = frozenset({LossName.mse, LossName.mae, LossName.huber})
 
 
+def _whole(value: Any) -> Any:
+    # JSON has no separate integer type: 2.0 is the whole number 2 (as in JSON Schema).
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# A strict int that also takes 2.0; "2", true and 2.5 are refused.
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole)]
+
+
 class _Strict(BaseModel):
     # Unknown fields are refused so a typo ("learning_rate") is not silently ignored.
+    # Numbers are WholeNumber / StrictFloat / StrictBool: "0.1" or true where a number is
+    # expected is refused, not converted (an int is still a valid float: JSON has no int).
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
 
@@ -221,13 +241,14 @@ class DatasetSpec(_Strict):
     """Which data to train on and how it is sampled, split and normalised."""
 
     name: DatasetName = DatasetName.spiral
-    n_samples: int = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_samples)
-    noise: float = Field(0.0, ge=0.0, le=LIMITS.max_noise)
-    test_fraction: float = Field(0.5, ge=0.0, le=LIMITS.max_test_fraction)
-    classes: int = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
+    n_samples: WholeNumber = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_samples)
+    noise: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_noise)
+    test_fraction: StrictFloat = Field(0.5, ge=0.0, le=LIMITS.max_test_fraction)
+    classes: WholeNumber = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
     normalization: Normalization = Normalization.none
-    seed: int = Field(0, ge=0, le=LIMITS.max_seed)
-    modes: int = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)  # gaussians GAN target only
+    seed: WholeNumber = Field(0, ge=0, le=LIMITS.max_seed)
+    # The gaussians GAN target only: how many modes the mixture has.
+    modes: WholeNumber = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)
     # The "drawn" GAN target only: the points a person drew, [x1, x2] pairs in the domain.
     points: list[tuple[float, float]] | None = None
 
@@ -259,27 +280,27 @@ class DatasetSpec(_Strict):
 
 class DenseLayer(_Strict):
     type: Literal["dense"] = "dense"
-    units: int = Field(4, ge=1, le=LIMITS.max_units)
+    units: WholeNumber = Field(4, ge=1, le=LIMITS.max_units)
     activation: Activation = Activation.tanh
 
 
 class Conv2dLayer(_Strict):
     type: Literal["conv2d"] = "conv2d"
-    filters: int = Field(8, ge=1, le=LIMITS.max_filters)
-    kernel_size: int = Field(3, ge=1, le=LIMITS.max_kernel_size)
-    stride: int = Field(1, ge=1, le=4)
-    padding: int = Field(0, ge=0, le=3)
+    filters: WholeNumber = Field(8, ge=1, le=LIMITS.max_filters)
+    kernel_size: WholeNumber = Field(3, ge=1, le=LIMITS.max_kernel_size)
+    stride: WholeNumber = Field(1, ge=1, le=4)
+    padding: WholeNumber = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
 
 
 class MaxPool2dLayer(_Strict):
     type: Literal["maxpool2d"] = "maxpool2d"
-    kernel_size: int = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
 class AvgPool2dLayer(_Strict):
     type: Literal["avgpool2d"] = "avgpool2d"
-    kernel_size: int = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
 class FlattenLayer(_Strict):
@@ -288,7 +309,7 @@ class FlattenLayer(_Strict):
 
 class DropoutLayer(_Strict):
     type: Literal["dropout"] = "dropout"
-    p: float = Field(0.2, ge=0.0, le=LIMITS.max_dropout)
+    p: StrictFloat = Field(0.2, ge=0.0, le=LIMITS.max_dropout)
 
 
 class BatchNormLayer(_Strict):
@@ -297,7 +318,7 @@ class BatchNormLayer(_Strict):
 
 class RecurrentLayer(_Strict):
     type: Literal["rnn", "gru", "lstm"] = "rnn"
-    units: int = Field(16, ge=1, le=LIMITS.max_units)
+    units: WholeNumber = Field(16, ge=1, le=LIMITS.max_units)
 
 
 def _layer_type(value: Any) -> str:
@@ -344,27 +365,29 @@ class OptimizerSpec(_Strict):
     """Optimizer and its hyperparameters; fields an optimizer does not use are ignored."""
 
     name: OptimizerName = OptimizerName.sgd
-    lr: float = Field(0.03, ge=LIMITS.min_lr, le=LIMITS.max_lr)
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)  # sgd, rmsprop
-    nesterov: bool = False  # sgd; needs momentum > 0
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0)
-    beta1: float = Field(0.9, ge=0.0, lt=1.0)  # adam, adamw, nadam
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)  # adam, adamw, nadam
-    alpha: float = Field(0.99, ge=0.0, lt=1.0)  # rmsprop smoothing
-    rho: float = Field(0.9, ge=0.0, lt=1.0)  # adadelta
+    lr: StrictFloat = Field(0.03, ge=LIMITS.min_lr, le=LIMITS.max_lr)
+    momentum: StrictFloat = Field(0.0, ge=0.0, lt=1.0)  # sgd, rmsprop
+    nesterov: StrictBool = False  # sgd; needs momentum > 0
+    weight_decay: StrictFloat = Field(0.0, ge=0.0, le=1.0)
+    beta1: StrictFloat = Field(0.9, ge=0.0, lt=1.0)  # adam, adamw, nadam
+    beta2: StrictFloat = Field(0.999, ge=0.0, lt=1.0)  # adam, adamw, nadam
+    alpha: StrictFloat = Field(0.99, ge=0.0, lt=1.0)  # rmsprop smoothing
+    rho: StrictFloat = Field(0.9, ge=0.0, lt=1.0)  # adadelta
 
-    @model_validator(mode="after")
-    def _nesterov_needs_momentum(self) -> OptimizerSpec:
-        if self.nesterov and (self.name != OptimizerName.sgd or self.momentum <= 0):
-            raise ValueError(
-                "optimizer.nesterov needs optimizer.name 'sgd' and optimizer.momentum > 0"
-            )
-        return self
+    @field_validator("nesterov")
+    @classmethod
+    def _nesterov_needs_momentum(cls, nesterov: bool, info: ValidationInfo) -> bool:
+        # A field validator, so the error is located at `<which optimizer>.nesterov`.
+        name, momentum = info.data.get("name"), info.data.get("momentum")
+        if nesterov and name is not None and momentum is not None and (
+                name != OptimizerName.sgd or momentum <= 0):
+            raise ValueError("needs name 'sgd' and momentum > 0 in the same optimizer")
+        return nesterov
 
 
 class RegularizationSpec(_Strict):
-    l1: float = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
-    l2: float = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
+    l1: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
+    l2: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
 
 
 _FLAT_LAYERS = (DenseLayer, DropoutLayer, BatchNormLayer)
@@ -455,20 +478,20 @@ class ExperimentSpec(_Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     loss: LossName = LossName.mse
     regularization: RegularizationSpec = Field(default_factory=RegularizationSpec)
-    batch_size: int = Field(10, ge=1, le=LIMITS.max_batch_size)
-    max_steps: int = Field(20000, ge=1, le=LIMITS.max_steps)
-    seed: int = Field(0, ge=0, le=LIMITS.max_seed)
+    batch_size: WholeNumber = Field(10, ge=1, le=LIMITS.max_batch_size)
+    max_steps: WholeNumber = Field(20000, ge=1, le=LIMITS.max_steps)
+    seed: WholeNumber = Field(0, ge=0, le=LIMITS.max_seed)
     # ----- GAN specs only ---------------------------------------------------------------
     generator: ModelSpec | None = None  # latent -> sample; absent: `default_generator`
     discriminator: ModelSpec | None = None  # sample -> score; absent: `default_discriminator`
-    latent_dim: int = Field(2, ge=1, le=LIMITS.max_latent_dim)  # 1 or 2 show the manifold
+    latent_dim: WholeNumber = Field(2, ge=1, le=LIMITS.max_latent_dim)  # 1 or 2 show the manifold
     noise: NoiseKind = NoiseKind.gaussian  # how latent vectors are drawn
     gan_loss: GanLoss = GanLoss.non_saturating
-    d_steps: int = Field(1, ge=1, le=LIMITS.max_gan_steps)  # discriminator updates per iteration
-    g_steps: int = Field(1, ge=1, le=LIMITS.max_gan_steps)  # generator updates per iteration
+    d_steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_gan_steps)  # D updates per iteration
+    g_steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_gan_steps)  # G updates per iteration
     g_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
     d_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
-    gradient_penalty: float = Field(10.0, ge=0.0, le=LIMITS.max_gradient_penalty)  # wgan-gp
+    gradient_penalty: StrictFloat = Field(10.0, ge=0.0, le=LIMITS.max_gradient_penalty)  # wgan-gp
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
@@ -650,13 +673,35 @@ def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
+# Wrong JSON types, in words; the value the person sent follows as JSON.
+_TYPE_ERRORS = {"float_type": "must be a number", "int_type": "must be a whole number",
+                "bool_type": "must be true or false", "string_type": "must be a string",
+                "dict_type": "must be an object", "model_type": "must be an object",
+                "model_attributes_type": "must be an object", "list_type": "must be a list",
+                "missing": "is required"}
+
+
+def as_json(value: Any, limit: int = 60) -> str:
+    """A value as the person sent it, for an error message: `"0.1"`, `true`, `2.5`."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def describe_validation_error(error: ValidationError) -> list[str]:
     """Turn a pydantic error into sentences that name the field and what is allowed."""
+    return describe_errors(error.errors(include_url=False))
+
+
+def describe_errors(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Sentences for pydantic error dicts (`loc`, `msg`, `type`, `input`), one per error."""
     messages = []
-    for item in error.errors(include_url=False):
+    for item in items:
         loc = tuple(item["loc"])
         path = _field_path(loc)
-        text = item["msg"].removeprefix("Value error, ")
+        text = str(item["msg"]).removeprefix("Value error, ")
         got = item.get("input")
         field = _field_at(loc) if item["type"] in _BOUND_ERRORS else None
         bounds = _bounds(field) if field is not None else None
@@ -664,6 +709,10 @@ def describe_validation_error(error: ValidationError) -> list[str]:
             text = f"must have {bounds} items (got {len(got)})"
         elif bounds:
             text = f"must be {bounds} (got {got!r})"
+        elif item["type"] in _TYPE_ERRORS:
+            text = _TYPE_ERRORS[item["type"]]
+            if not isinstance(got, dict | list) and item["type"] != "missing":
+                text = f"{text} (got {as_json(got)})"
         elif item["type"] == "extra_forbidden":
             text = "is not a known field"
         elif not isinstance(got, dict | list) and got is not None and item["type"] != "value_error":

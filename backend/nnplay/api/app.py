@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nnplay import __version__
 from nnplay.api import docs, routes_jobs, routes_meta, stream
-from nnplay.api.errors import error_body, install_error_handlers
+from nnplay.api.errors import error_body, install_error_handlers, install_openapi
 from nnplay.api.frames import snapshot_frames
 from nnplay.api.security import Guard, SecurityPolicy
 from nnplay.catalog import build_catalog
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = build_catalog()
     app.state.templates = Jinja2Templates(directory=str(resource_dir("frontend")))
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(routes_meta.router)
     app.include_router(routes_jobs.router)
     app.include_router(stream.router)

@@ -11,16 +11,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from pydantic import ValidationError
 
-from nnplay.api.schemas import JOB_CREATE_EXAMPLES, JobOptions, JobUpdate, StepRequest
+from nnplay.api.errors import API_ERRORS, CONTROL_JOB_ERRORS, CREATE_JOB_ERRORS, READ_JOB_ERRORS
+from nnplay.api.schemas import (
+    DRY_RUN_RESPONSE,
+    JOB_CREATE_EXAMPLES,
+    JobOptions,
+    JobUpdate,
+    StepRequest,
+)
 from nnplay.api.security import READ_ONLY, Caller, CallerDep
 from nnplay.config import Settings
 from nnplay.export import onnx_bytes, safetensors_bytes
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
 from nnplay.presets import get_preset
-from nnplay.spec import ExperimentSpec, SpecError, Task, describe_validation_error, parse_spec
+from nnplay.spec import (
+    ExperimentSpec,
+    SpecError,
+    Task,
+    as_json,
+    describe_validation_error,
+    parse_spec,
+)
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=API_ERRORS)
 
 METRIC_COLUMNS = ["step", "epoch", "train_loss", "test_loss", "train_accuracy",
                   "test_accuracy", "lr", "steps_per_second", "elapsed"]
@@ -76,13 +90,18 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
     except ValidationError as error:
         raise SpecError(describe_validation_error(error)) from None
     if "preset" in body:
-        preset = get_preset(str(body.pop("preset")))
-        overrides = body.pop("overrides", {}) or {}
+        name = body.pop("preset")
+        if not isinstance(name, str):
+            raise SpecError([f"preset: must be a preset name, a string (got {as_json(name)}); "
+                             "list them with GET /api/presets"])
+        preset = get_preset(name)
+        overrides = body.pop("overrides", {})
         if body:
             raise SpecError([f"{key}: is not a known field next to 'preset' (put spec fields "
                              "in 'overrides')" for key in body])
         if not isinstance(overrides, dict):
-            raise SpecError(["overrides: must be an object of spec fields"])
+            raise SpecError([f"overrides: must be an object of spec fields "
+                             f"(got {as_json(overrides)})"])
         runs = preset.race(overrides)
         if options.variant >= len(runs):
             raise SpecError([f"variant: must be between 0 and {len(runs) - 1} for preset "
@@ -95,11 +114,13 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
         spec_data = body.pop("spec")
         if body:
             raise SpecError([f"{key}: is not a known field next to 'spec'" for key in body])
-        body = spec_data if isinstance(spec_data, dict) else {}
+        if not isinstance(spec_data, dict):
+            raise SpecError([f"spec: must be an object of spec fields (got {as_json(spec_data)})"])
+        body = spec_data
     return parse_spec(body), options
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={**CREATE_JOB_ERRORS, **DRY_RUN_RESPONSE})
 async def create_job(
     manager: Manager, settings: AppSettings, caller: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
@@ -126,13 +147,13 @@ async def list_jobs(manager: Manager, caller: CallerDep) -> dict[str, Any]:
     return {"jobs": [job_view(job, caller, with_spec=False) for job in manager.list()]}
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=READ_JOB_ERRORS)
 async def read_job(job_id: str, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Read a job: status, step, spec and latest metrics."""
     return job_view(manager.get(job_id), caller)
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", responses=READ_JOB_ERRORS)
 async def delete_job(job: OwnJob, manager: Manager) -> dict[str, Any]:
     """Stop a job if it runs, and forget it (its owner or the admin only)."""
     manager.delete(job.id)
@@ -140,19 +161,19 @@ async def delete_job(job: OwnJob, manager: Manager) -> dict[str, Any]:
     return {"id": job.id, "deleted": True}
 
 
-@router.post("/{job_id}/pause")
+@router.post("/{job_id}/pause", responses=CONTROL_JOB_ERRORS)
 async def pause_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Pause a running job after its current step."""
     return job_view(manager.pause(job.id), caller, with_spec=False)
 
 
-@router.post("/{job_id}/resume")
+@router.post("/{job_id}/resume", responses=CONTROL_JOB_ERRORS)
 async def resume_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Continue a paused job."""
     return job_view(manager.resume(job.id), caller, with_spec=False)
 
 
-@router.post("/{job_id}/step")
+@router.post("/{job_id}/step", responses=CONTROL_JOB_ERRORS)
 async def step_job(job: OwnJob, manager: Manager, caller: CallerDep,
                    body: StepRequest | None = None) -> dict[str, Any]:
     """Train a paused job for `steps` more steps (default 1)."""
@@ -161,7 +182,7 @@ async def step_job(job: OwnJob, manager: Manager, caller: CallerDep,
                     with_spec=False)
 
 
-@router.post("/{job_id}/stop")
+@router.post("/{job_id}/stop", responses=CONTROL_JOB_ERRORS)
 async def stop_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
     """Stop a job; waits up to two seconds for the trainer to finish its step."""
     manager.stop(job.id)
@@ -169,7 +190,7 @@ async def stop_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str
     return job_view(job, caller, with_spec=False)
 
 
-@router.patch("/{job_id}")
+@router.patch("/{job_id}", responses=CONTROL_JOB_ERRORS)
 async def update_job(job: OwnJob, body: JobUpdate, manager: Manager,
                      caller: CallerDep) -> dict[str, Any]:
     """Change settings live: the learning rate (a GAN's `g_lr`/`d_lr` alone) or the name."""
@@ -181,7 +202,7 @@ async def update_job(job: OwnJob, body: JobUpdate, manager: Manager,
     return job_view(job, caller, with_spec=False)
 
 
-@router.get("/{job_id}/metrics", response_model=None)
+@router.get("/{job_id}/metrics", response_model=None, responses=READ_JOB_ERRORS)
 async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> Any:
     """The metrics history as JSON (`points`) or CSV (`?format=csv`)."""
     job = manager.get(job_id)
@@ -200,7 +221,7 @@ async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> An
     return {"id": job.id, "points": points, "report": report}
 
 
-@router.get("/{job_id}/weights", response_class=Response)
+@router.get("/{job_id}/weights", response_class=Response, responses=READ_JOB_ERRORS)
 async def job_weights(job_id: str, manager: Manager) -> Response:
     """The network's weights as a safetensors file (the spec is in its metadata)."""
     job = manager.get(job_id)
@@ -210,7 +231,7 @@ async def job_weights(job_id: str, manager: Manager) -> Response:
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.safetensors"'})
 
 
-@router.get("/{job_id}/onnx", response_class=Response)
+@router.get("/{job_id}/onnx", response_class=Response, responses=READ_JOB_ERRORS)
 async def job_onnx(job_id: str, manager: Manager) -> Response:
     """The run as an ONNX model: raw points (m, 2) in, the shown output out."""
     job = manager.get(job_id)
@@ -220,7 +241,7 @@ async def job_onnx(job_id: str, manager: Manager) -> Response:
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
 
 
-@router.get("/{job_id}/spec")
+@router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)
 async def job_spec(job_id: str, manager: Manager) -> Response:
     """The run's spec as a JSON file; POST it to /api/jobs to reproduce the run."""
     job = manager.get(job_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from nnplay import __version__
+from nnplay.api.errors import API_ERRORS, PRESET_ERRORS
 from nnplay.api.security import CallerDep
 from nnplay.data import build_dataset, build_gan_data
 from nnplay.data.gan_targets import TARGETS
@@ -16,7 +17,7 @@ from nnplay.presets import PRESETS, get_preset
 from nnplay.spec import IMAGE_TARGETS, LIMITS, DatasetName, Task, parse_spec, primary_task
 from nnplay.train.device import default_device_name
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 @router.get("/api/health", tags=["meta"])
@@ -48,7 +49,7 @@ async def list_presets() -> dict[str, Any]:
                         for p in PRESETS.values()]}
 
 
-@router.get("/api/presets/{name}", tags=["presets"])
+@router.get("/api/presets/{name}", tags=["presets"], responses=PRESET_ERRORS)
 async def read_preset(name: str) -> dict[str, Any]:
     """A preset's full spec, explanation, and the spec of each run of a race."""
     return get_preset(name).to_dict()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
-from nnplay.spec import LIMITS
+from nnplay.spec import LIMITS, WholeNumber
 
 
 class _Body(BaseModel):
+    # As in the spec: numbers and booleans are strict, "0.1" or 1 for `paused` is refused.
     model_config = ConfigDict(extra="forbid")
 
 
@@ -17,28 +18,38 @@ class JobOptions(_Body):
     """How a job runs, apart from its spec."""
 
     name: str = Field("", max_length=LIMITS.max_name_length)
-    paused: bool = False  # start parked, so the first thing a person does can be "step"
-    frame_rate: float | None = Field(None, gt=0, le=60)  # frames/s; default from settings
-    variant: int = Field(0, ge=0, le=50)  # which run of a race preset
+    paused: StrictBool = False  # start parked, so the first thing a person does can be "step"
+    frame_rate: StrictFloat | None = Field(None, gt=0, le=60)  # frames/s; default from settings
+    variant: WholeNumber = Field(0, ge=0, le=50)  # which run of a race preset
     # Per-class precision/recall/F1 and the confusion matrix in every metrics point.
-    detailed_metrics: bool = True
+    detailed_metrics: StrictBool = True
 
 
 class StepRequest(_Body):
     """Body of POST /api/jobs/{id}/step."""
 
-    steps: int = Field(1, ge=1, le=LIMITS.max_steps)
+    steps: WholeNumber = Field(1, ge=1, le=LIMITS.max_steps)
     phase: Literal["both", "d", "g"] = "both"  # GANs: step only the discriminator or generator
 
 
 class JobUpdate(_Body):
     """Body of PATCH /api/jobs/{id}: settings that change while the job trains."""
 
-    lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)
-    g_lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN generator
-    d_lr: float | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN discriminator
+    lr: StrictFloat | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)
+    g_lr: StrictFloat | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN generator
+    d_lr: StrictFloat | None = Field(None, ge=LIMITS.min_lr, le=LIMITS.max_lr)  # GAN discriminator
     name: str | None = Field(None, max_length=LIMITS.max_name_length)
 
+
+class DryRun(_Body):
+    """What `POST /api/jobs?dry_run=true` answers for a valid body."""
+
+    valid: bool
+    spec: dict[str, Any]  # the full spec that would train, defaults filled in
+
+
+DRY_RUN_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"model": DryRun, "description": "With `?dry_run=true`: the body is valid."}}
 
 JOB_CREATE_EXAMPLES: list[dict[str, Any]] = [
     {"preset": "spiral"},
