@@ -97,7 +97,8 @@ async def create_job(
         return {"valid": True, "spec": spec.model_dump(mode="json")}
     job = manager.create(spec, name=spec.name, paused=options.paused,
                          frame_rate=options.frame_rate or settings.frame_rate,
-                         detailed_metrics=options.detailed_metrics)
+                         detailed_metrics=options.detailed_metrics,
+                         pause_when_unwatched=options.pause_when_unwatched)
     return job.view()
 
 
