@@ -52,8 +52,8 @@ class StallLimitedProtocol(WebSocketsSansIOProtocol):
         self._stall_timer = None
         if self.close_sent or self.disconnected:
             return
-        log.warning("closing websocket %s: its client did not read for %g s",
-                    self.client, self.stall_timeout)
+        log.warning("closing websocket %s with %d: its client did not read for %g s",
+                    self.client, STALLED_CLOSE, self.stall_timeout)
         self.conn.send_close(STALLED_CLOSE, STALLED_REASON)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
