@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -178,7 +179,7 @@ def test_a_deeply_nested_body_or_message_is_refused_with_a_sentence(
     job_id = client.create_job(preset="xor", paused=True)["id"]
     with client.stream(job_id) as stream:
         stream.connection.send("[" * 2000 + "]" * 2000)
-        messages = []
+        messages: list[dict[str, Any]] = []
         with contextlib.suppress(TimeoutError):
             while not any(m.get("type") == "error" for m in messages):
                 messages.append(stream.receive(timeout=5.0).data or {})
