@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     max_runs: int = Field(1000, ge=1)  # stored runs; the oldest finished are pruned past it
     max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning
     idle_timeout: float = Field(600.0, gt=0)  # paused jobs with no viewer this long are stopped
+    # Running jobs created with `pause_when_unwatched` (the page's) that nobody has
+    # viewed or touched over REST this long are paused (a tab closed without a goodbye).
+    unwatched_timeout: float = Field(300.0, gt=0)
+    # Websockets: messages a client may send per second (and in one burst), and how
+    # long the server's send buffer towards a client may stay full before it is closed.
+    ws_message_rate: float = Field(50.0, gt=0)
+    ws_message_burst: int = Field(100, ge=1)
+    ws_stall_timeout: float = Field(15.0, gt=0)
     log_level: str = "info"
     # Who may do what (api/security.py). A class token is required off loopback.
     token: str | None = None  # the class token; generated when required and not given

@@ -8,6 +8,8 @@ import { api } from './api.js';
 import { JobStream } from './stream.js';
 
 const FINISHED = new Set(['completed', 'stopped', 'failed', 'interrupted']);
+// The reason the server gives when it paused a run nobody watched (a tab that went away).
+const UNWATCHED = 'nobody watching';
 
 export class Session {
   /**
@@ -56,7 +58,9 @@ export class Session {
 
   async create(generation) {
     try {
-      const view = await api.createJob(this.spec, { paused: true, ...(this.options.jobOptions || {}) });
+      const view = await api.createJob(this.spec, {
+        paused: true, pause_when_unwatched: true, ...(this.options.jobOptions || {}),
+      });
       if (generation !== this.generation) {
         api.deleteJob(view.id).catch(() => {});
         return;
@@ -94,6 +98,9 @@ export class Session {
     if (!job) return;
     if (message.type === 'status') {
       if (message.status !== 'interrupted') job.resuming = false;
+      // Back after the server paused our playing run for lack of viewers: play on.
+      if (message.status === 'paused' && job.status === 'running' && job.parked
+          && message.reason?.includes(UNWATCHED)) this.intent = 'play';
       job.status = message.status;
       job.reason = message.reason;
       job.lr = message.lr;

@@ -182,3 +182,19 @@ def test_subscription_is_removed_when_the_viewer_is_cancelled() -> None:
         assert hub.subscriber_count == 0
 
     run(body)
+
+
+def test_text_messages_of_a_viewer_that_does_not_read_stay_bounded() -> None:
+    async def body() -> None:
+        subscription = Subscription(asyncio.get_running_loop(), max_messages=10)
+        for index in range(10_000):  # e.g. error replies to a flood, never sent
+            subscription.put_message({"type": "error", "message": str(index)})
+            if index == 5000:
+                subscription.put_metrics(point(index))
+        messages, _ = await asyncio.wait_for(subscription.next_batch(), WAIT)
+        texts = [m for m in messages if m["type"] == "error"]
+        assert [m["message"] for m in texts] == [str(i) for i in range(9990, 10_000)]
+        assert [m["type"] for m in messages].count("metrics") == 1  # points are not dropped
+        assert subscription.dropped_messages == 9990
+
+    run(body)

@@ -40,3 +40,21 @@ def test_a_watched_paused_job_stays_paused() -> None:
     asyncio.run(watch())
     assert job.status == "paused"
     manager.shutdown()
+
+
+def test_a_running_job_that_asked_is_paused_when_unwatched_unless_touched() -> None:
+    manager = JobManager(ThreadExecutor(), snapshot_frames, device="cpu", unwatched_timeout=0.5)
+    long = get_preset("xor").build().model_copy(update={"max_steps": 1_000_000})
+    asked = manager.create(long, pause_when_unwatched=True)
+    touched = manager.create(long, pause_when_unwatched=True)
+    exempt = manager.create(long)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:  # REST reads of a job count as activity
+        manager.get(touched.id)
+        time.sleep(0.05)
+    assert asked.status == "paused" and asked.reason is not None
+    assert "nobody watching" in asked.reason
+    assert touched.status == "running" and exempt.status == "running"
+    manager.resume(asked.id)
+    assert asked.status == "running" and asked.reason is None
+    manager.shutdown()

@@ -18,6 +18,7 @@ from nnplay import __version__
 from nnplay.api import docs, routes_jobs, routes_meta, stream
 from nnplay.api.errors import error_body, install_error_handlers, install_openapi
 from nnplay.api.frames import snapshot_frames
+from nnplay.api.json_depth import MAX_JSON_DEPTH, depth_error, nesting_depth
 from nnplay.api.security import Guard, SecurityPolicy
 from nnplay.catalog import build_catalog
 from nnplay.config import Settings
@@ -30,7 +31,7 @@ from nnplay.train.trainer import warm_up
 
 
 class BodyLimit:
-    """Refuses request bodies over `max_bytes` with 413, before they are read whole."""
+    """Refuses request bodies over `max_bytes` (413) or nesting too deeply (422)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -61,15 +62,19 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        data = b"".join(chunks)
+        if nesting_depth(data) > MAX_JSON_DEPTH:
+            await self._refuse(send, 422, depth_error())
+            return
+        body = {"type": "http.request", "body": data, "more_body": False}
         await self.app(scope, _replay([body], receive), send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, status: int = 413, detail: str | None = None) -> None:
         import json
 
         body = json.dumps(error_body(
-            f"request body too large: at most {self.max_bytes} bytes")).encode()
-        await send({"type": "http.response.start", "status": 413,
+            detail or f"request body too large: at most {self.max_bytes} bytes")).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
         max_checkpoint_bytes=settings.max_checkpoint_bytes, idle_timeout=settings.idle_timeout,
         max_jobs_per_owner=settings.max_jobs_per_user,
+        unwatched_timeout=settings.unwatched_timeout,
     )
     manager.restore()
 

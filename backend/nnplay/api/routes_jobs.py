@@ -137,7 +137,8 @@ async def create_job(
     job = manager.create(spec, name=spec.name, paused=options.paused,
                          frame_rate=options.frame_rate or settings.frame_rate,
                          detailed_metrics=options.detailed_metrics,
-                         owner=caller.identity, owner_limited=not caller.admin)
+                         owner=caller.identity, owner_limited=not caller.admin,
+                         pause_when_unwatched=options.pause_when_unwatched)
     return job_view(job, caller)
 
 

@@ -23,6 +23,9 @@ class JobOptions(_Body):
     variant: WholeNumber = Field(0, ge=0, le=50)  # which run of a race preset
     # Per-class precision/recall/F1 and the confusion matrix in every metrics point.
     detailed_metrics: StrictBool = True
+    # Pause the job once nobody has watched or touched it for NNPLAY_UNWATCHED_TIMEOUT s
+    # (the page asks for it: a closed tab's run should not train on for hours).
+    pause_when_unwatched: StrictBool = False
 
 
 class StepRequest(_Body):

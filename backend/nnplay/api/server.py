@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
+from collections.abc import Generator
 from typing import Any
 
 import uvicorn
 
 from nnplay.api.app import create_app
 from nnplay.api.security import SecurityPolicy
+from nnplay.api.ws_protocol import stall_limited_protocol
 from nnplay.config import Settings
 from nnplay.jobs.manager import JobManager
 
@@ -30,7 +33,8 @@ def serve(overrides: dict[str, Any]) -> int:
         print(f"nnplay: teacher (admin, manages every run): "
               f"{policy.url(policy.admin_token)}", file=sys.stderr)
     config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level, ws_max_size=64 * 1024)
+                            log_level=settings.log_level, ws_max_size=64 * 1024,
+                            ws=stall_limited_protocol(settings.ws_stall_timeout))
     _Server(config, app.state.manager).run()
     return 0
 
@@ -48,3 +52,12 @@ class _Server(uvicorn.Server):
         await asyncio.to_thread(self.manager.shutdown)
         await asyncio.sleep(0.3)  # let the senders flush that last status
         await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, which kills the
+        # process before exit handlers run: multiprocessing's queues then never release
+        # their semaphores ("leaked semaphore objects"). The shutdown is done; exit 0.
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()

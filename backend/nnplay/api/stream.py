@@ -2,6 +2,13 @@
 
 Only the sender task writes to the socket; replies to the client's own messages
 go through its subscription so they stay in order with everything else.
+
+Limits per connection: every queue towards the client is bounded (see `Subscription`);
+client messages pass a token bucket (`NNPLAY_WS_MESSAGE_RATE` per second, bursts of
+`NNPLAY_WS_MESSAGE_BURST`): past it the excess is dropped, the client gets one
+`error` per second at most, and reading pauses until a token is back, so a flood
+costs the server no more than the allowed rate. A client that stops reading is
+closed with code 4008 (`STALLED_CLOSE`, see `nnplay.api.ws_protocol`).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -25,6 +33,35 @@ router = APIRouter()
 MAX_CLIENT_MESSAGE = 4096  # bytes; controls are tiny
 CONTROL_ACTIONS = ("pause", "resume", "step", "stop")
 UPDATE_KEYS = {"lr": "all", "g_lr": "g", "d_lr": "d"}  # update message key -> lr target
+
+
+class MessageBudget:
+    """A token bucket: `rate` client messages per second, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._warned_at = -1.0  # when the client was last told it sends too fast
+
+    def take(self) -> float:
+        """Use a token; 0 when there was one, else the seconds until the next one."""
+        now = time.monotonic()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
+
+    def should_warn(self) -> bool:
+        """Whether to tell the client about dropped messages (at most once a second)."""
+        now = time.monotonic()
+        if now - self._warned_at < 1.0:
+            return False
+        self._warned_at = now
+        return True
 
 
 def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None:
@@ -71,12 +108,23 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
 
 
 async def _receive(websocket: WebSocket, manager: JobManager, job: Job,
-                   subscription: Subscription, may_control: bool) -> None:
+                   subscription: Subscription, may_control: bool,
+                   budget: MessageBudget) -> None:
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
+        wait = budget.take()
+        if wait > 0:
+            if budget.should_warn():
+                subscription.put_message({
+                    "type": "error", "message": f"too many messages: at most "
+                    f"{budget.rate:g} per second (bursts of {budget.burst}); the excess "
+                    "was dropped"})
+            # Read no more until a token is back: the flood waits in the client's socket.
+            await asyncio.sleep(wait)
+            continue
         if text is None:
             reply: dict[str, Any] | None = {
                 "type": "error", "message": "send JSON text messages, not binary"}
@@ -90,6 +138,8 @@ async def _receive(websocket: WebSocket, manager: JobManager, job: Job,
                 reply = _apply(manager, job, json.loads(text))
             except json.JSONDecodeError:
                 reply = {"type": "error", "message": "messages must be valid JSON"}
+            except RecursionError:
+                reply = {"type": "error", "message": "message nests too deeply"}
         if reply is not None:
             subscription.put_message(reply)
 
@@ -139,10 +189,12 @@ async def stream_job(websocket: WebSocket, job_id: str) -> None:
         await websocket.close(code=4404)
         return
     may_control = get_caller(websocket).may_control(job.owner)
+    settings = websocket.app.state.settings
+    budget = MessageBudget(settings.ws_message_rate, settings.ws_message_burst)
     async with job.hub.subscribe() as subscription:
         sender = asyncio.create_task(_send(websocket, job, subscription))
         receiver = asyncio.create_task(_receive(websocket, manager, job, subscription,
-                                                may_control))
+                                                may_control, budget))
         try:
             done, _ = await asyncio.wait({sender, receiver},
                                          return_when=asyncio.FIRST_COMPLETED)

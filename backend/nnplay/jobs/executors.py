@@ -175,6 +175,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             getattr(controls[job_id], method)(*params)
         elif kind == "checkpoint" and job_id in wanted:
             wanted[job_id].set()
+            controls[job_id].nudge()  # a parked run writes it now, not on resume
     for control in controls.values():
         control.stop()
     scheduler.close(10)
@@ -207,37 +208,65 @@ class RemoteControl:
 
 
 class _Worker:
-    def __init__(self, context: Any, events: multiprocessing.Queue[_Event | None],
-                 torch_threads: int, report_share: float, index: int) -> None:
+    """One worker process with its own command and event queues.
+
+    Own queues: a worker killed while writing can leave a queue's lock held or a
+    message half written, which then only ever affects its own, discarded queue.
+    """
+
+    def __init__(self, context: Any, torch_threads: int, report_share: float,
+                 index: int) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
+        self.events: multiprocessing.Queue[_Event | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
-            target=_worker_main, args=(self.commands, events, torch_threads, report_share),
+            target=_worker_main, args=(self.commands, self.events, torch_threads, report_share),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
+        self.dead = False  # its process exited (set by the watcher)
         self.process.start()
+        self.dispatcher: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Release the queues and the process handle (the process has exited)."""
+        # A dead worker never reads its commands: do not wait to flush them.
+        self.commands.cancel_join_thread()
+        for channel in (self.commands, self.events):
+            channel.close()
+            channel.join_thread()
+        self.process.close()
 
 
 class ProcessExecutor:
-    """Jobs spread over `workers` processes (spawned once, at start)."""
+    """Jobs spread over `workers` processes; a worker that dies is replaced at once."""
 
     def __init__(self, workers: int, torch_threads: int = 1,
                  report_share: float = 0.5) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._events: multiprocessing.Queue[_Event | None] = context.Queue()
-        self._workers = [_Worker(context, self._events, torch_threads, report_share, index)
-                         for index in range(workers)]
-        self._handlers: dict[str, tuple[RunEvents, _Worker]] = {}
+        self._context = multiprocessing.get_context("spawn")
+        self._torch_threads = torch_threads
+        self._report_share = report_share
         self._lock = threading.Lock()
+        self._handlers: dict[str, tuple[RunEvents, _Worker]] = {}
         self._closing = False
         self._ready = threading.Semaphore(0)
-        self._dispatcher = threading.Thread(target=self._dispatch, name="nnplay-dispatch",
-                                            daemon=True)
-        self._dispatcher.start()
+        self._spawned = 0
+        self._workers = [self._spawn() for _ in range(workers)]
+        self._watcher = threading.Thread(target=self._watch, name="nnplay-worker-watch",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned)
+        self._spawned += 1
+        worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,),
+                                             name=f"nnplay-dispatch-{worker.process.name}",
+                                             daemon=True)
+        worker.dispatcher.start()
+        return worker
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
-        """Send the job to the worker running the fewest jobs."""
+        """Send the job to the live worker running the fewest jobs."""
         with self._lock:
-            worker = min(self._workers, key=lambda w: len(w.jobs))
+            worker = min((w for w in self._workers if not w.dead), key=lambda w: len(w.jobs))
             worker.jobs.add(request.job_id)
             self._handlers[request.job_id] = (events, worker)
         worker.commands.put(("start", request.job_id, request))
@@ -252,18 +281,20 @@ class ProcessExecutor:
         return True
 
     def request_checkpoint(self, job_id: str) -> None:
-        """Ask the job's worker for a checkpoint."""
+        """Ask the job's worker for a checkpoint (a paused job writes it at once)."""
         with self._lock:
             entry = self._handlers.get(job_id)
         if entry is not None:
             entry[1].commands.put(("checkpoint", job_id))
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, worker: _Worker) -> None:
+        # Replays one worker's hooks; ends once the worker is gone and its queue drained.
         while True:
             try:
-                item = self._events.get(timeout=1.0)
+                item = worker.events.get(timeout=0.1)
             except queue.Empty:
-                self._reap_dead_workers()
+                if worker.dead or (self._closing and not worker.process.is_alive()):
+                    return
                 continue
             if item is None:
                 return
@@ -273,9 +304,11 @@ class ProcessExecutor:
                 continue
             with self._lock:
                 entry = self._handlers.get(job_id)
+                if entry is not None and entry[1] is not worker:
+                    entry = None  # an old run of a job that now runs elsewhere
                 if hook in ("on_train_end", "on_start_failed") and entry is not None:
                     del self._handlers[job_id]
-                    entry[1].jobs.discard(job_id)
+                    worker.jobs.discard(job_id)
             if entry is None:
                 continue
             try:
@@ -283,30 +316,61 @@ class ProcessExecutor:
             except Exception:  # one job's bookkeeping must not stop the others' events
                 log.exception("handling %s of job %s failed", hook, job_id)
 
-    def _reap_dead_workers(self) -> None:
-        if self._closing:
-            return
-        for worker in self._workers:
-            if worker.process.is_alive():
-                continue
+    def _watch(self) -> None:
+        # Wakes the moment a worker process exits (its sentinel becomes ready).
+        while not self._closing:
             with self._lock:
-                lost = [(job_id, self._handlers.pop(job_id)) for job_id in list(worker.jobs)
-                        if job_id in self._handlers]
-                worker.jobs.clear()
-            for job_id, (events, _) in lost:
-                log.error("worker %s died while running job %s", worker.process.name, job_id)
-                events.on_start_failed(
-                    f"the worker process running this job died (exit code "
-                    f"{worker.process.exitcode})")
+                sentinels = {w.process.sentinel: w for w in self._workers}
+            ready = multiprocessing.connection.wait(list(sentinels), timeout=0.5)
+            if self._closing:
+                return
+            for sentinel in ready:
+                self._replace(sentinels[sentinel])  # type: ignore[index]
+
+    def _replace(self, dead: _Worker) -> None:
+        started = time.monotonic()
+        replacement = self._spawn()
+        with self._lock:
+            dead.dead = True  # no new job goes there
+            self._workers[self._workers.index(dead)] = replacement
+        # Hooks the worker sent before it died still count (e.g. a run that completed).
+        if dead.dispatcher is not None:
+            dead.dispatcher.join(1.0)
+        with self._lock:
+            lost = [(job_id, entry[0]) for job_id, entry in list(self._handlers.items())
+                    if entry[1] is dead]
+            for job_id, _ in lost:
+                del self._handlers[job_id]
+            dead.jobs.clear()
+        reason = (f"the worker process running this job died (exit code "
+                  f"{dead.process.exitcode}); resume continues from its last checkpoint")
+        log.error("worker %s died (exit code %s) with %d job(s); they are interrupted and "
+                  "%s replaces it", dead.process.name, dead.process.exitcode, len(lost),
+                  replacement.process.name)
+        for job_id, events in lost:
+            try:
+                events.on_worker_lost(reason)
+            except Exception:
+                log.exception("marking job %s interrupted failed", job_id)
+        if dead.dispatcher is None or not dead.dispatcher.is_alive():
+            dead.close()
+        log.info("recovered from the death of %s in %.2f s", dead.process.name,
+                 time.monotonic() - started)
 
     def shutdown(self, timeout: float) -> None:
-        """Stop the workers (their jobs were told to stop), then the dispatcher."""
+        """Stop the workers (their jobs were told to stop), then release every queue."""
         self._closing = True
-        for worker in self._workers:
+        self._watcher.join(timeout)
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
             worker.commands.put(None)
-        for worker in self._workers:
+        for worker in workers:
             worker.process.join(timeout)
             if worker.process.is_alive():
                 worker.process.kill()
-        self._events.put(None)
-        self._dispatcher.join(timeout)
+                worker.process.join(timeout)
+        for worker in workers:
+            if worker.dispatcher is not None:
+                worker.dispatcher.join(timeout)
+            worker.close()

@@ -2,8 +2,10 @@
 
 Publishers run on the training thread; subscribers are read on the event loop.
 Each subscription is a mailbox with an ordered, bounded list of text messages
-(metric points coalesced into batches) and one latest-wins slot per frame kind,
-so a slow viewer skips frames instead of slowing training or other viewers.
+(metric points coalesced into batches; at most `max_messages` others, the oldest
+dropped first) and one latest-wins slot per frame kind, so a slow viewer skips
+frames and stale replies instead of slowing training, other viewers, or growing
+the server's memory.
 """
 
 from __future__ import annotations
@@ -23,17 +25,21 @@ Message = dict[str, Any]
 class Subscription:
     """One viewer's mailbox."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_points: int = 5000) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_points: int = 5000,
+                 max_messages: int = 100) -> None:
         self._loop = loop
         self._lock = threading.Lock()
         self._messages: deque[Message] = deque()
         self._frames: dict[str, bytes] = {}  # kind -> newest encoded frame
         self._points = 0  # metric points waiting in `_messages`
         self._max_points = max_points
+        self._texts = 0  # non-metrics messages waiting in `_messages`
+        self._max_messages = max_messages
         self._wakeup = asyncio.Event()
         self._armed = False  # a wake-up is already on its way to the loop
         self.dropped_points = 0
         self.dropped_frames = 0
+        self.dropped_messages = 0
 
     def _signal(self) -> None:
         # Caller holds the lock. One wake-up per drain, not one per event.
@@ -44,10 +50,22 @@ class Subscription:
                 self._loop.call_soon_threadsafe(self._wakeup.set)
 
     def put_message(self, message: Message) -> None:
-        """Queue a text message (status, error) in order."""
+        """Queue a text message (status, error) in order; past the bound the oldest goes."""
         with self._lock:
             self._messages.append(message)
+            self._texts += 1
+            if self._texts > self._max_messages:
+                self._drop_oldest_text()
             self._signal()
+
+    def _drop_oldest_text(self) -> None:
+        # A newer status supersedes an older one, so the oldest is the one to lose.
+        for index, queued in enumerate(self._messages):
+            if queued.get("type") != "metrics":
+                del self._messages[index]
+                self._texts -= 1
+                self.dropped_messages += 1
+                return
 
     def put_metrics(self, point: Message) -> None:
         """Queue a metrics point, batched with the points queued just before it."""
@@ -87,6 +105,7 @@ class Subscription:
             messages = [m for m in self._messages if m.get("type") != "metrics" or m["points"]]
             self._messages.clear()
             self._points = 0
+            self._texts = 0
             frames = list(self._frames.values())
             self._frames.clear()
         return messages, frames

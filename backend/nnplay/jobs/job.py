@@ -110,6 +110,8 @@ class Job:
         self.start_paused = paused
         self.owner: str | None = None  # its creator's identity: only it and the admin change it
         self.detailed_metrics = False
+        self.pause_when_unwatched = False  # paused after a while with no viewer and no REST
+        self.last_activity = time.monotonic()  # last REST or websocket use of the job
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)
         self.checkpoint_saved = threading.Event()
@@ -138,7 +140,7 @@ class Job:
             self.status = status
             if reason is not None:
                 self.reason = reason
-            if status == JobStatus.running and self.started_at is None:
+            if status in (JobStatus.running, JobStatus.paused) and self.started_at is None:
                 self.started_at = time.time()
             if status.finished:
                 self.finished_at = time.time()

@@ -25,6 +25,7 @@ log = logging.getLogger("nnplay.jobs")
 STEP_PHASES = ("both", "d", "g")
 
 INTERRUPTED_REASON = "the server stopped while it was training"
+UNWATCHED_REASON = "paused after {:g} s with nobody watching; resume continues it"
 
 
 class UnknownJob(KeyError):
@@ -63,10 +64,12 @@ class JobManager:
                  snapshot_budget: float = 0.1, store: RunStore | None = None,
                  checkpoints: CheckpointStore | None = None, checkpoint_interval: float = 10.0,
                  max_runs: int = 1000, max_checkpoint_bytes: int = 2**30,
-                 idle_timeout: float = 600.0, max_jobs_per_owner: int = 16) -> None:
+                 idle_timeout: float = 600.0, max_jobs_per_owner: int = 16,
+                 unwatched_timeout: float = 300.0) -> None:
         self.executor = executor
         self.max_jobs_per_owner = max_jobs_per_owner
         self.idle_timeout = idle_timeout
+        self.unwatched_timeout = unwatched_timeout
         self.store = store
         self.checkpoints = checkpoints
         self.checkpoint_interval = checkpoint_interval
@@ -88,9 +91,30 @@ class JobManager:
         self._reaper.start()
 
     def _reap_idle_loop(self) -> None:
-        interval = min(30.0, max(0.1, self.idle_timeout / 4))
+        interval = min(30.0, max(0.1, min(self.idle_timeout, self.unwatched_timeout) / 4))
         while not self._stop_reaper.wait(interval):
             self.reap_idle()
+            self.pause_unwatched()
+
+    def pause_unwatched(self) -> list[str]:
+        """Pause running jobs that asked for it and nobody viewed or touched for a while."""
+        now = time.monotonic()
+        with self._lock:
+            unwatched = [job for job in self._jobs.values()
+                         if job.pause_when_unwatched and job.status == JobStatus.running
+                         and job.hub.subscriber_count == 0
+                         and now - max(job.hub.last_seen, job.last_activity)
+                         > self.unwatched_timeout]
+        paused = []
+        for job in unwatched:
+            try:
+                self.pause(job.id, UNWATCHED_REASON.format(self.unwatched_timeout))
+            except (IllegalTransition, UnknownJob):
+                continue  # paused, finished or deleted meanwhile
+            log.info("paused job %s: nobody watched it for %g s", job.id,
+                     self.unwatched_timeout)
+            paused.append(job.id)
+        return paused
 
     def reap_idle(self) -> list[str]:
         """Stop paused jobs nobody has watched for `idle_timeout` s (e.g. a closed tab's)."""
@@ -110,11 +134,13 @@ class JobManager:
 
     # ----- lookup -------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
-        """The job with `job_id`, or `UnknownJob`."""
+        """The job with `job_id`, or `UnknownJob`; counts as activity on the job."""
         try:
-            return self._jobs[job_id]
+            job = self._jobs[job_id]
         except KeyError:
             raise UnknownJob(job_id) from None
+        job.last_activity = time.monotonic()
+        return job
 
     def list(self) -> list[Job]:
         """Every job, oldest first."""
@@ -129,7 +155,8 @@ class JobManager:
     # ----- creation and scheduling ---------------------------------------------------
     def create(self, spec: ExperimentSpec, *, name: str = "", paused: bool = False,
                frame_rate: float = 20.0, detailed_metrics: bool = False,
-               owner: str | None = None, owner_limited: bool = True) -> Job:
+               owner: str | None = None, owner_limited: bool = True,
+               pause_when_unwatched: bool = False) -> Job:
         """Add a job; it starts at once if a slot is free, otherwise it queues.
 
         `owner` is the creating identity; unless `owner_limited` is false (the admin)
@@ -148,6 +175,7 @@ class JobManager:
             job = Job(spec, name=name, paused=paused, frame_rate=frame_rate)
             job.detailed_metrics = detailed_metrics
             job.owner = owner
+            job.pause_when_unwatched = pause_when_unwatched
             self._jobs[job.id] = job
             if self.store is not None:
                 self.store.insert_run(job.id, job.name, spec.model_dump(mode="json"),
@@ -274,7 +302,8 @@ class JobManager:
             if job.status != JobStatus.queued:
                 continue  # stopped while it waited
             self._running += 1
-            job.set_status(JobStatus.running)
+            # A job created paused answers `paused` at once, so a resume right away works.
+            job.set_status(JobStatus.paused if job.start_paused else JobStatus.running)
             request = RunRequest(
                 job_id=job.id, spec=job.spec.model_dump(mode="json"), frame_rate=job.frame_rate,
                 snapshot_budget=self.snapshot_budget, device=self.device,
@@ -288,12 +317,16 @@ class JobManager:
             # Runs nobody watches skip their periodic snapshots.
             job.control.set_watched(job.hub.has_subscribers)
 
-    def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None) -> None:
+    def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None,
+                  lost: bool = False) -> None:
+        # `lost`: the run's process died; it can resume from its checkpoint.
         why: str | None
         with self._lock:
             self._running -= 1
             if self._shutting_down and (result is None or result.status == RunStatus.stopped):
                 status, why = JobStatus.interrupted, INTERRUPTED_REASON
+            elif lost:
+                status, why = JobStatus.interrupted, reason
             elif result is None:
                 status, why = JobStatus.failed, reason
             else:
@@ -302,14 +335,14 @@ class JobManager:
             self._schedule()
 
     # ----- controls -----------------------------------------------------------------
-    def pause(self, job_id: str) -> Job:
-        """Pause a running job after its current step."""
+    def pause(self, job_id: str, reason: str | None = None) -> Job:
+        """Pause a running job after its current step (`reason`: why, if not asked)."""
         job = self.get(job_id)
         with self._lock:
             if job.status != JobStatus.running:
                 raise IllegalTransition(job.status, JobStatus.paused, "pause")
             job.control.pause()
-            job.set_status(JobStatus.paused)
+            job.set_status(JobStatus.paused, reason)
         return job
 
     def resume(self, job_id: str) -> Job:
@@ -328,6 +361,7 @@ class JobManager:
             if job.status != JobStatus.paused:
                 raise IllegalTransition(job.status, JobStatus.running, "resume")
             job.control.resume()
+            job.reason = None  # e.g. why it was paused
             job.set_status(JobStatus.running)
         return job
 
@@ -476,6 +510,9 @@ class JobEvents(RunEvents):
 
     def on_start_failed(self, reason: str) -> None:
         self.manager._finished(self.job, None, reason)
+
+    def on_worker_lost(self, reason: str) -> None:
+        self.manager._finished(self.job, None, reason, lost=True)
 
 
 __all__ = ["Executor", "JobEvents", "JobManager", "ThreadExecutor", "TooManyJobs",

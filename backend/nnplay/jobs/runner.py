@@ -57,6 +57,9 @@ class RunEvents(Callback):
     def on_start_failed(self, reason: str) -> None:
         """The run could not start; no other hook follows."""
 
+    def on_worker_lost(self, reason: str) -> None:
+        """The process running the run died; no other hook follows."""
+
 
 class CheckpointSaver(Callback):
     """Saves the training state every `interval` s, when asked, on pause and at the end."""
@@ -90,6 +93,10 @@ class CheckpointSaver(Callback):
 
     def on_pause(self, step: int) -> None:
         self.save()
+
+    def on_parked(self, step: int) -> None:
+        if self.requested.is_set():  # weights asked for while paused: answer now
+            self.save()
 
     def on_train_end(self, result: TrainResult) -> None:
         if result.status != RunStatus.failed:

@@ -20,6 +20,9 @@ class Callback:
     def on_pause(self, step: int) -> None:
         """Called when the loop parks itself because it was paused."""
 
+    def on_parked(self, step: int) -> None:
+        """Called when a parked loop is woken but stays paused (e.g. `TrainerControl.nudge`)."""
+
     def on_resume(self, step: int) -> None:
         """Called when a paused loop continues."""
 

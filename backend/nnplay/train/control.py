@@ -58,6 +58,11 @@ class TrainerControl:
         """Say whether anyone views the run (read by the loop at its report ticks)."""
         self.watched = watched
 
+    def nudge(self) -> None:
+        """Wake a parked loop without changing anything (it calls `on_parked`)."""
+        with self._cond:
+            self._changed()
+
     def stop(self) -> None:
         """End the run after the current step (also wakes a paused loop)."""
         with self._cond:

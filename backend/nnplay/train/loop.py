@@ -271,6 +271,9 @@ class TrainLoop(ABC):
                             self._emit_all()
                             for callback in self.callbacks:
                                 callback.on_pause(self.step)
+                        else:
+                            for callback in self.callbacks:
+                                callback.on_parked(self.step)
                         yield Yield.PARKED
                         continue
                 if parked:  # resumed, or a requested step while paused: its time counts
