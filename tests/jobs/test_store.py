@@ -67,7 +67,7 @@ def test_truncate_and_delete(tmp_path: Path) -> None:
     store.insert_run("r2", "", {}, "running", 2.0, 0.1)
     for seq in range(10):
         store.add_point("r1", seq, _point(seq), stride=1)
-    store.truncate_points("r1", after_step=4)
+    store.truncate_points("r1", from_step=5)
     store.delete_run("r2")
     store.flush()
     runs = store.load_runs()

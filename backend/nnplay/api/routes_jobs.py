@@ -81,7 +81,16 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
     return parse_spec(body), options
 
 
-@router.post("", status_code=201)
+STORE_FULL_RESPONSE = {507: {
+    "description": "Runs cannot be saved right now (e.g. the disk is full); `detail` says why. "
+                   "GET /api/health says `degraded` meanwhile.",
+    "content": {"application/json": {"example": {"detail": (
+        "cannot start a job: runs cannot be saved to data/nnplay.sqlite3: database or disk is "
+        "full; 12 changes are held in memory and retried every 4 s (free disk space to "
+        "recover)")}}}}}
+
+
+@router.post("", status_code=201, responses=STORE_FULL_RESPONSE)  # type: ignore[arg-type]
 async def create_job(
     manager: Manager, settings: AppSettings,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
