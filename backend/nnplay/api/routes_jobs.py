@@ -81,7 +81,7 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
     return parse_spec(body), options
 
 
-STORE_FULL_RESPONSE = {507: {
+STORE_FULL_RESPONSE: dict[int | str, dict[str, Any]] = {507: {
     "description": "Runs cannot be saved right now (e.g. the disk is full); `detail` says why. "
                    "GET /api/health says `degraded` meanwhile.",
     "content": {"application/json": {"example": {"detail": (
@@ -90,7 +90,7 @@ STORE_FULL_RESPONSE = {507: {
         "recover)")}}}}}
 
 
-@router.post("", status_code=201, responses=STORE_FULL_RESPONSE)  # type: ignore[arg-type]
+@router.post("", status_code=201, responses=STORE_FULL_RESPONSE)
 async def create_job(
     manager: Manager, settings: AppSettings,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
