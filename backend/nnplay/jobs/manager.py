@@ -75,6 +75,7 @@ class JobManager:
         self.device = device
         self.snapshot_budget = snapshot_budget
         self._jobs: dict[str, Job] = {}
+        self._unloadable: set[str] = set()  # stored runs whose spec no longer parses: kept
         self._queue: deque[Job] = deque()
         self._running = 0
         self._lock = threading.RLock()
@@ -185,6 +186,8 @@ class JobManager:
                 job = self._job_from_run(run)
                 if job is not None:
                     self._jobs[job.id] = job
+                else:
+                    self._unloadable.add(run.id)
             if self.checkpoints is not None:
                 self.checkpoints.remove_temp_files()  # writes a kill cut short
             self._prune()
@@ -219,7 +222,7 @@ class JobManager:
         # Caller holds the lock. Checkpoints of runs we no longer know (deleted while
         # their run wrote one) are removed; then the oldest finished runs go first.
         on_disk = self.checkpoints.sizes() if self.checkpoints is not None else {}
-        for run_id in on_disk.keys() - self._jobs.keys():
+        for run_id in on_disk.keys() - self._jobs.keys() - self._unloadable:
             log.info("removed the checkpoint of deleted run %s", run_id)
             assert self.checkpoints is not None
             self.checkpoints.delete(run_id)
