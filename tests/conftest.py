@@ -124,6 +124,11 @@ def disk_full(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
                 raise sqlite3.OperationalError("database or disk is full")
             return super().execute(sql, parameters)
 
+        def executescript(self, script: str, /) -> sqlite3.Cursor:
+            if full.is_set():  # a schema script (a new store) cannot be written either
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().executescript(script)
+
     monkeypatch.setattr(RunStore, "connection_class", DiskFullConnection)
     return full
 
