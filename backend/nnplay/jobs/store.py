@@ -81,7 +81,7 @@ class RunStore:
     connection_class: type[sqlite3.Connection] = sqlite3.Connection
 
     def __init__(self, path: Path, flush_interval: float = 0.5,
-                 max_held: int = 100_000) -> None:
+                 max_held: int = 50_000) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         write = self._connect(self.connection_class)

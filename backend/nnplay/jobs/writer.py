@@ -56,7 +56,7 @@ class BatchWriter:
     """
 
     def __init__(self, connection: sqlite3.Connection, name: str, *,
-                 flush_interval: float = 0.5, max_batch: int = 5000, max_held: int = 100_000,
+                 flush_interval: float = 0.5, max_batch: int = 5000, max_held: int = 50_000,
                  min_delay: float = 0.5, max_delay: float = 30.0,
                  prepare: Callable[[sqlite3.Connection], None] | None = None) -> None:
         self.connection = connection
