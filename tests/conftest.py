@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,6 +104,35 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield make
     for server in started:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def disk_full(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """While the returned event is set, run stores fail every COMMIT with SQLite's own
+    "database or disk is full" error, rolled back first as SQLite does on SQLITE_FULL.
+
+    The fault is injected at the write layer (the writer's connection class), since a
+    real tiny filesystem needs root to mount; stores opened before this fixture are not
+    affected.
+    """
+    from nnplay.jobs.store import RunStore
+
+    full = threading.Event()
+
+    class DiskFullConnection(sqlite3.Connection):
+        def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+            if full.is_set() and sql.lstrip().upper().startswith("COMMIT"):
+                super().execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, parameters)
+
+        def executescript(self, script: str, /) -> sqlite3.Cursor:
+            if full.is_set():  # a schema script (a new store) cannot be written either
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().executescript(script)
+
+    monkeypatch.setattr(RunStore, "connection_class", DiskFullConnection)
+    return full
 
 
 @pytest.fixture(autouse=True)

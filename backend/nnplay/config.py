@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     report_share: float = Field(0.5, gt=0, le=1)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     persist: bool = True  # keep runs in SQLite + checkpoints under data_dir
+    # Changes held in memory while the disk is full; past it, points coalesce per run.
+    store_max_held: int = Field(50_000, ge=100)
     checkpoint_interval: float = Field(10.0, gt=0)  # seconds between checkpoints of a run
     max_runs: int = Field(1000, ge=1)  # stored runs; the oldest finished are pruned past it
     max_checkpoint_bytes: int = Field(2**30, ge=0)  # checkpoint disk use before pruning

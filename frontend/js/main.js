@@ -6,6 +6,7 @@ import { CurvesView } from './charts.js';
 import { Controls } from './controls.js';
 import { DatasetPicker } from './datasets.js';
 import { GanLab } from './gan.js';
+import { watchHealth } from './health.js';
 import { HeatmapView } from './heatmap.js';
 import { edit, toGroups } from './layers.js';
 import { NetworkView } from './network.js';
@@ -835,6 +836,7 @@ async function main() {
     return;
   }
   const health = await api.health().catch(() => null);
+  watchHealth($('#health-banner'), $('#health-banner-text'), health);
   // The playground trains classifiers and regressors; GAN lessons and targets have their
   // own view, the GAN lab.
   const playgroundCatalog = { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') };

@@ -118,3 +118,76 @@ def test_a_restored_run_shows_its_final_boundary_and_summary(
             kinds.add(event.type)
             if event.type == "boundary":
                 assert event.data["step"] == 300 and event.array.shape == (64, 64)
+
+
+def test_a_run_reported_completed_survives_a_kill_right_after(
+        server_factory: Callable[..., object], tmp_path: Path) -> None:
+    """Three times: a run completes, the server is killed ~100 ms after saying so, and
+    the restarted server lists it completed with the same exported metrics."""
+    data_dir = tmp_path / "data"
+    env = {"NNPLAY_WORKERS": "1"}
+    server = server_factory(env=env, data_dir=data_dir)
+    reported: dict[str, str] = {}  # run id -> its metrics CSV as reported before the kill
+    for attempt in range(3):
+        client = Client(server.url)  # type: ignore[attr-defined]
+        listed = {job["id"]: job for job in client.jobs()}
+        for run_id, csv_text in reported.items():
+            assert listed[run_id]["status"] == "completed", (attempt, listed[run_id])
+            assert client.metrics_csv(run_id) == csv_text
+        run = client.create_job(preset="gaussians", overrides={"max_steps": 200})
+        deadline = time.monotonic() + 30
+        while client.job(run["id"])["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        seen = time.monotonic()
+        reported[run["id"]] = client.metrics_csv(run["id"])
+        time.sleep(max(0.0, 0.1 - (time.monotonic() - seen)))
+        server.stop(signal.SIGKILL)  # type: ignore[attr-defined]
+        server = server_factory(env=env, data_dir=data_dir)
+    client = Client(server.url)  # type: ignore[attr-defined]
+    listed = {job["id"]: job for job in client.jobs()}
+    for run_id, csv_text in reported.items():
+        assert listed[run_id]["status"] == "completed"
+        assert listed[run_id]["step"] == 200
+        assert client.metrics_csv(run_id) == csv_text
+
+
+def test_deleting_training_jobs_loses_nothing_else(
+        server_factory: Callable[..., object], tmp_path: Path) -> None:
+    """10 jobs deleted while they train, among others: after a kill -9 and a restart the
+    list and the others' exported metrics are as before, and no checkpoint file is left."""
+    data_dir = tmp_path / "data"
+    checkpoints = data_dir / "checkpoints"
+    server = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(server.url)  # type: ignore[attr-defined]
+    done = [client.create_job(preset="gaussians", overrides={"max_steps": 150})
+            for _ in range(2)]
+    live = [client.create_job(preset="circle", overrides={"max_steps": 10**6})
+            for _ in range(2)]
+    doomed = [client.create_job(preset="spiral", overrides={"max_steps": 10**6})
+              for _ in range(10)]
+    _wait_for(lambda: all(client.job(job["id"])["status"] == "completed" for job in done),
+              timeout=60)
+    _wait_for(lambda: all((checkpoints / f"{job['id']}.pt").exists()
+                          for job in doomed + live), timeout=60)
+    csv_before = {job["id"]: client.metrics_csv(job["id"]) for job in done}
+    for job in doomed:
+        client.delete(job["id"])
+    listed = sorted(job["id"] for job in client.jobs())
+    assert listed == sorted(job["id"] for job in done + live)
+    # Their last checkpoints (written as they stop) are removed too.
+    _wait_for(lambda: not any((checkpoints / f"{job['id']}.pt").exists() for job in doomed))
+    time.sleep(1.0)  # the live runs go on writing points and checkpoints; the store flushes
+    server.stop(signal.SIGKILL)  # type: ignore[attr-defined]
+
+    restarted = server_factory(env=FAST_CHECKPOINTS, data_dir=data_dir)
+    client = Client(restarted.url)  # type: ignore[attr-defined]
+    after = {job["id"]: job for job in client.jobs()}
+    assert sorted(after) == listed
+    assert {job_id: client.metrics_csv(job_id) for job_id in csv_before} == csv_before
+    for job in live:
+        assert after[job["id"]]["status"] == "interrupted"
+        assert len(client.metrics(job["id"])) > 5
+    on_disk = {path.stem for path in checkpoints.glob("*.pt")}
+    assert on_disk <= set(listed)
+    assert {job["id"] for job in live} <= on_disk

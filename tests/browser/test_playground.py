@@ -179,3 +179,34 @@ def test_race_plots_one_labelled_curve_per_run(page: Any) -> None:
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Leave race").click()
     page.locator(".output").wait_for()
+
+
+def test_a_degraded_server_shows_a_banner_until_it_recovers(browser: Any,
+                                                             live_server: Any) -> None:
+    """/api/health's degraded answer is substituted in the browser; the server side of
+    a full disk is tested in tests/api/test_disk_full.py."""
+    import json
+
+    state = {"status": "degraded", "reason": "runs cannot be saved: database or disk is full"}
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def health(route: Any) -> None:
+        body = {"status": state["status"], "device": "cpu", "torch": "x", "version": "x"}
+        if state["status"] == "degraded":
+            body["reason"] = state["reason"]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    try:
+        page.route("**/api/health", health)
+        page.goto(live_server.url)
+        page.wait_for_function("document.body.classList.contains('ready')")
+        banner = page.locator("#health-banner")
+        banner.wait_for(state="visible")
+        assert "disk is full" in banner.inner_text()
+        state["status"] = "ok"
+        banner.wait_for(state="hidden", timeout=15_000)  # the next poll, within 5 s
+        assert errors == []
+    finally:
+        page.close()

@@ -1,14 +1,20 @@
-"""Checkpoint files: atomic save, exact resume, refusal of damaged or foreign files."""
+"""Checkpoint files: atomic save, exact resume, refusal of damaged or foreign files,
+back-off on a full disk."""
 
 from __future__ import annotations
 
+import errno
 import pickle
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
+from nnplay.jobs.runner import CheckpointSaver, RunEvents
 from nnplay.presets import get_preset
 from nnplay.train.trainer import Trainer, TrainerOptions
 
@@ -77,3 +83,47 @@ def test_save_leaves_no_temporary_files(tmp_path: Path) -> None:
     size = store.save("ff66", trainer.state_dict())
     assert size == store.size("ff66") > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ff66.pt"]
+
+
+class _FullDisk(CheckpointStore):
+    """A checkpoint folder on a full disk: the write layer raises ENOSPC while `full`."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.full = True
+        self.tries = 0
+
+    def save(self, run_id: str, state: dict[str, Any]) -> int:
+        self.tries += 1
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().save(run_id, state)
+
+
+def test_failed_checkpoints_are_logged_once_and_retried_with_back_off(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ENOSPC is injected at the write layer (CheckpointStore.save)."""
+    store = _FullDisk(tmp_path)
+    saved: list[int] = []
+
+    class Events(RunEvents):
+        def on_checkpoint(self, step: int, size: int) -> None:
+            saved.append(step)
+
+    saver = CheckpointSaver("ff66", store, Events(), interval=0.05, requested=threading.Event())
+    saver.trainer = Trainer(get_preset("circle").build(), _options())
+    tick = saver.trainer.evaluate()
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # ~200 metrics points in a second
+        saver.on_metrics(tick)
+        time.sleep(0.005)
+    assert 1 <= store.tries <= 8  # 0.1, 0.2, 0.4, 0.8 s apart, not at every point
+    failures = [r for r in caplog.records if "could not checkpoint" in r.getMessage()]
+    assert len(failures) == 1 and "back-off" in failures[0].getMessage()
+    store.full = False
+    deadline = time.monotonic() + 10.0
+    while not saved and time.monotonic() < deadline:
+        saver.on_metrics(tick)
+        time.sleep(0.01)
+    assert saved and store.path("ff66").exists()
+    assert any("work again" in r.getMessage() for r in caplog.records)

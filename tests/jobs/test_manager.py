@@ -6,14 +6,17 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nnplay.api.frames import snapshot_frames
+from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.job import Job, MetricsHistory
 from nnplay.jobs.manager import JobManager, ThreadExecutor, TooManyJobs, UnknownJob
 from nnplay.jobs.status import IllegalTransition, JobStatus
+from nnplay.jobs.store import RunStore
 from nnplay.spec import ExperimentSpec, parse_spec
 
 WAIT = 20.0  # seconds a test waits for a training thread (never reached when it passes)
@@ -233,3 +236,25 @@ def test_a_job_view_is_json_ready() -> None:
     assert view["name"] == "mine" and view["status"] == "queued" and view["step"] == 0
     assert view["spec"]["dataset"]["name"] == "gaussians"
     assert "spec" not in job.view(with_spec=False)
+
+
+def test_checkpoints_of_deleted_runs_are_removed_and_not_counted(
+        make_manager: Callable[..., JobManager], tmp_path: Path) -> None:
+    """A checkpoint file left by a run deleted while it stopped (or by a killed server)."""
+    checkpoints = CheckpointStore(tmp_path / "checkpoints")
+    orphan = checkpoints.path("0bad0bad0bad")
+    orphan.write_bytes(b"x" * 5000)
+    (checkpoints.directory / ".tmp-cut-short.pt").write_bytes(b"x" * 10)
+    store = RunStore(tmp_path / "runs.sqlite3")
+    manager = make_manager(store=store, checkpoints=checkpoints)
+    manager.restore()
+    assert not orphan.exists() and not list(checkpoints.directory.glob(".tmp-*"))
+    done = manager.create(small_spec(max_steps=50))
+    assert done.wait_finished(WAIT)
+    assert checkpoints.path(done.id).exists()
+    # Room for that checkpoint, not for it and the orphan.
+    manager.max_checkpoint_bytes = checkpoints.size(done.id) + 1000
+    orphan.write_bytes(b"x" * 5000)  # appears while the server runs
+    manager.create(small_spec(max_steps=50))
+    assert not orphan.exists()
+    assert done.id in {job.id for job in manager.list()}  # the orphan did not push it out

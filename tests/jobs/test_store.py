@@ -1,8 +1,11 @@
-"""The SQLite run store: runs, points, thinning, truncation, migration."""
+"""The SQLite run store: runs, points, thinning, truncation, migration, failing disks."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nnplay.jobs.job import MetricsHistory
@@ -67,7 +70,7 @@ def test_truncate_and_delete(tmp_path: Path) -> None:
     store.insert_run("r2", "", {}, "running", 2.0, 0.1)
     for seq in range(10):
         store.add_point("r1", seq, _point(seq), stride=1)
-    store.truncate_points("r1", after_step=4)
+    store.truncate_points("r1", from_step=5)
     store.delete_run("r2")
     store.flush()
     runs = store.load_runs()
@@ -82,3 +85,87 @@ def test_schema_version_is_recorded(tmp_path: Path) -> None:
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_a_full_disk_holds_changes_and_loses_none_once_space_returns(
+        tmp_path: Path, disk_full: threading.Event) -> None:
+    """Disk full is injected at the write layer (see the `disk_full` fixture)."""
+    store = RunStore(tmp_path / "runs.sqlite3", flush_interval=0.05)
+    store.insert_run("before", "", {}, "running", 1.0, 0.1)
+    assert store.flush() and store.health().ok
+    disk_full.set()
+    store.insert_run("during", "made while full", {}, "running", 2.0, 0.1)
+    for seq in range(20):
+        store.add_point("during", seq, _point(seq), stride=1)
+    store.update_run("during", status="completed")
+    store.delete_run("before")
+    _wait_for(lambda: not store.health().ok)
+    health = store.health()
+    assert health.reason is not None and "database or disk is full" in health.reason
+    assert not store.flush(timeout=0.3)  # nothing is claimed written while it is not
+    store.update_run("during", name="renamed while full")  # the writer is still alive
+    time.sleep(0.6)  # a few retries fail too
+    disk_full.clear()
+    assert store.flush(timeout=10.0)
+    assert store.health().ok
+    store.close()
+
+    (run,) = RunStore(tmp_path / "runs.sqlite3").load_runs()
+    assert (run.id, run.name, run.status) == ("during", "renamed while full", "completed")
+    assert [point["step"] for _, point in run.points] == list(range(20))
+
+
+def test_past_the_memory_bound_each_run_keeps_its_newest_point(
+        tmp_path: Path, disk_full: threading.Event) -> None:
+    """Disk full is injected at the write layer; `max_held` bounds what waits in memory."""
+    store = RunStore(tmp_path / "runs.sqlite3", flush_interval=0.05, max_held=10)
+    disk_full.set()
+    store.insert_run("r1", "", {}, "running", 1.0, 0.1)
+    for seq in range(500):
+        store.add_point("r1", seq, _point(seq), stride=1)
+    store.update_run("r1", status="stopped")
+    _wait_for(lambda: not store.health().ok)
+    disk_full.clear()
+    assert store.flush(timeout=10.0)
+    store.close()
+    (run,) = RunStore(tmp_path / "runs.sqlite3").load_runs()
+    assert run.status == "stopped"  # run changes are never dropped
+    assert run.step == 499 and run.latest is not None and run.latest["step"] == 499
+    assert len(run.points) <= 11
+
+
+def test_the_store_opens_on_a_full_disk_and_saves_once_space_returns(
+        tmp_path: Path, disk_full: threading.Event) -> None:
+    """Disk full (injected at the write layer) from the first write of a new store on."""
+    disk_full.set()
+    store = RunStore(tmp_path / "runs.sqlite3", flush_interval=0.05)
+    store.insert_run("r1", "", {}, "running", 1.0, 0.1)
+    _wait_for(lambda: not store.health().ok)
+    assert store.load_runs() == []
+    disk_full.clear()
+    assert store.flush(timeout=10.0)
+    assert [run.id for run in store.load_runs()] == ["r1"]
+    store.close()
+
+
+def test_one_bad_row_does_not_roll_back_the_others(tmp_path: Path) -> None:
+    """A point of a run deleted in the same batch violates the foreign key: only it goes."""
+    store = RunStore(tmp_path / "runs.sqlite3", flush_interval=0.5)
+    store.insert_run("kept", "", {}, "running", 1.0, 0.1)
+    store.insert_run("deleted", "", {}, "running", 2.0, 0.1)
+    assert store.flush()
+    store.add_point("kept", 0, _point(0), stride=1)
+    store.delete_run("deleted")
+    store.add_point("deleted", 0, _point(0), stride=1)  # arrives after its DELETE
+    store.update_run("kept", status="completed")
+    assert store.flush()
+    store.close()
+    (run,) = RunStore(tmp_path / "runs.sqlite3").load_runs()
+    assert (run.id, run.status, len(run.points)) == ("kept", "completed", 1)

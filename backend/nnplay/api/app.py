@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = checkpoints = None
     if settings.persist:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = RunStore(settings.data_dir / "nnplay.sqlite3")
+        store = RunStore(settings.data_dir / "nnplay.sqlite3", max_held=settings.store_max_held)
         checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
     workers = settings.worker_count()
     executor: Executor = ThreadExecutor(settings.report_share)

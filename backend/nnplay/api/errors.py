@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from nnplay.jobs.manager import TooManyJobs, UnknownJob
+from nnplay.jobs.manager import StoreUnavailable, TooManyJobs, UnknownJob
 from nnplay.jobs.status import IllegalTransition
 from nnplay.presets import UnknownPreset
 from nnplay.spec import SpecError, describe_errors
@@ -136,6 +136,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _too_many(request: Request, error: TooManyJobs) -> JSONResponse:
         return JSONResponse(error_body(str(error)), 429,
                             headers={"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
+        return JSONResponse(error_body(str(error)), 507, headers={"Retry-After": "30"})
 
     @app.exception_handler(ValueError)
     async def _bad_value(request: Request, error: ValueError) -> JSONResponse:

@@ -21,10 +21,18 @@ router = APIRouter(responses=API_ERRORS)
 
 
 @router.get("/api/health", tags=["meta"])
-async def health() -> dict[str, Any]:
-    """Say the server is up, which device it trains on and which torch it runs."""
-    return {"status": "ok", "device": default_device_name(), "torch": torch.__version__,
-            "version": __version__}
+async def health(request: Request) -> dict[str, Any]:
+    """Say the server is up, which device it trains on and which torch it runs.
+
+    `status` is `degraded` with a `reason` while runs cannot be saved (e.g. a full disk).
+    """
+    out: dict[str, Any] = {"status": "ok", "device": default_device_name(),
+                           "torch": torch.__version__, "version": __version__}
+    store = request.app.state.manager.store
+    state = store.health() if store is not None else None
+    if state is not None and not state.ok:
+        out.update(status="degraded", reason=state.reason)
+    return out
 
 
 @router.get("/api/identity", tags=["meta"])

@@ -68,6 +68,22 @@ class CheckpointStore:
         """Remove a run's checkpoint if there is one."""
         self.path(run_id).unlink(missing_ok=True)
 
+    def sizes(self) -> dict[str, int]:
+        """Bytes of every run's checkpoint on disk, by run id (runs we forgot included)."""
+        found = {}
+        for path in self.directory.glob("*.pt"):
+            if _RUN_ID.match(path.stem):
+                try:
+                    found[path.stem] = path.stat().st_size
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+        return found
+
+    def remove_temp_files(self) -> None:
+        """Remove half-written checkpoints (a kill during a save leaves one)."""
+        for path in self.directory.glob(".tmp-*.pt"):
+            path.unlink(missing_ok=True)
+
     def size(self, run_id: str) -> int:
         """Bytes used by a run's checkpoint (0 if none)."""
         target = self.path(run_id)

@@ -78,10 +78,11 @@ class MetricsHistory:
         for point in self.points():
             self._track_best(point)
 
-    def truncate(self, last_step: int) -> None:
-        """Forget points after `last_step` (a run resumed from an earlier checkpoint)."""
-        self._points = [(s, p) for s, p in self._points if p["step"] <= last_step]
-        if self._tail is not None and self._tail["step"] > last_step:
+    def truncate(self, from_step: int) -> None:
+        """Forget points at `from_step` and later (a resumed run reports its checkpoint
+        step again, then goes on)."""
+        self._points = [(s, p) for s, p in self._points if p["step"] < from_step]
+        if self._tail is not None and self._tail["step"] >= from_step:
             self._tail = None
 
     def points(self) -> list[dict[str, Any]]:
@@ -126,6 +127,9 @@ class Job:
         self.resume_from_checkpoint = False
         # Called after every status change (the manager persists the job there).
         self.listeners: list[Callable[[Job], None]] = []
+        # Called with the columns of a finished status before anyone can see it, so a
+        # run reported finished is on disk (the manager writes and flushes them).
+        self.persist_finished: Callable[[Job, dict[str, Any]], None] | None = None
         self._lock = threading.RLock()
         self._finished = threading.Event()
 
@@ -137,13 +141,18 @@ class Job:
             check_transition(self.status, status, action)
             if status == self.status and reason is None:
                 return
+            now = time.time()
+            if status.finished and self.persist_finished is not None:
+                self.persist_finished(self, {
+                    "status": status.value, "reason": self.reason if reason is None else reason,
+                    "started_at": self.started_at, "finished_at": now, "lr": self.lr})
             self.status = status
             if reason is not None:
                 self.reason = reason
             if status in (JobStatus.running, JobStatus.paused) and self.started_at is None:
-                self.started_at = time.time()
+                self.started_at = now
             if status.finished:
-                self.finished_at = time.time()
+                self.finished_at = now
                 self._finished.set()
             else:
                 self._finished.clear()

@@ -26,6 +26,7 @@ STEP_PHASES = ("both", "d", "g")
 
 INTERRUPTED_REASON = "the server stopped while it was training"
 UNWATCHED_REASON = "paused after {:g} s with nobody watching; resume continues it"
+FINISH_FLUSH_TIMEOUT = 5.0  # most seconds a finished status waits to be on disk
 
 
 class UnknownJob(KeyError):
@@ -56,6 +57,13 @@ class TooManyJobsPerUser(TooManyJobs):
             f"each person may have; stop or delete one, or try again in {retry_after} s")
 
 
+class StoreUnavailable(Exception):
+    """Runs cannot be saved right now (e.g. the disk is full): new jobs are refused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot start a job: {reason}")
+
+
 class JobManager:
     """All jobs of one server, the queue, and the limits."""
 
@@ -81,6 +89,7 @@ class JobManager:
         self.device = device
         self.snapshot_budget = snapshot_budget
         self._jobs: dict[str, Job] = {}
+        self._unloadable: set[str] = set()  # stored runs whose spec no longer parses: kept
         self._queue: deque[Job] = deque()
         self._running = 0
         self._lock = threading.RLock()
@@ -168,10 +177,11 @@ class JobManager:
                                         "start a job while the server shuts down")
             if self.active_count() >= self.max_jobs:
                 raise TooManyJobs(self.max_jobs, retry_after=5)
-            if owner is not None and owner_limited and sum(
-                    job.status.active and job.owner == owner
-                    for job in self._jobs.values()) >= self.max_jobs_per_owner:
-                raise TooManyJobsPerUser(self.max_jobs_per_owner, retry_after=5)
+            if owner_limited:
+                self._check_owner_limit(owner)
+            health = self.store.health() if self.store is not None else None
+            if health is not None and not health.ok:
+                raise StoreUnavailable(health.reason or "the run store cannot write")
             job = Job(spec, name=name, paused=paused, frame_rate=frame_rate)
             job.detailed_metrics = detailed_metrics
             job.owner = owner
@@ -190,12 +200,28 @@ class JobManager:
     def _watch(self, job: Job) -> None:
         if self.store is not None:
             job.listeners.append(self._persist_status)
+            job.persist_finished = self._persist_finished
 
     def _persist_status(self, job: Job) -> None:
-        assert self.store is not None
+        if self.store is None or job.status.finished or self._forgotten(job):
+            return  # finished statuses were written (and flushed) before they showed
         self.store.update_run(job.id, status=job.status.value, reason=job.reason,
                               started_at=job.started_at, finished_at=job.finished_at,
                               lr=job.lr)
+
+    def _persist_finished(self, job: Job, columns: dict[str, Any]) -> None:
+        # Runs on the thread that ends the job, before the status is visible: a run the
+        # API reported finished is on disk (unless the store is failing; health says so).
+        if self.store is None or self._forgotten(job):
+            return
+        self.store.update_run(job.id, **columns)
+        if self.store.health().ok and not self.store.flush(FINISH_FLUSH_TIMEOUT):
+            log.warning("run %s: its %s status took over %g s to save", job.id,
+                        columns["status"], FINISH_FLUSH_TIMEOUT)
+
+    def _forgotten(self, job: Job) -> bool:
+        """Deleted or pruned: nothing of it may be written any more."""
+        return self._jobs.get(job.id) is not job
 
     def restore(self) -> int:
         """Load stored runs; those that were active become `interrupted`. Returns how many."""
@@ -207,6 +233,11 @@ class JobManager:
                 job = self._job_from_run(run)
                 if job is not None:
                     self._jobs[job.id] = job
+                else:
+                    self._unloadable.add(run.id)
+            if self.checkpoints is not None:
+                self.checkpoints.remove_temp_files()  # writes a kill cut short
+            self._prune()
         return len(runs)
 
     def _job_from_run(self, run: StoredRun) -> Job | None:
@@ -236,21 +267,25 @@ class JobManager:
         return job
 
     def _prune(self) -> None:
-        # Caller holds the lock. Oldest finished runs go first.
+        # Caller holds the lock. Checkpoints of runs we no longer know (deleted while
+        # their run wrote one) are removed; then the oldest finished runs go first.
+        on_disk = self.checkpoints.sizes() if self.checkpoints is not None else {}
+        for run_id in on_disk.keys() - self._jobs.keys() - self._unloadable:
+            log.info("removed the checkpoint of deleted run %s", run_id)
+            assert self.checkpoints is not None
+            self.checkpoints.delete(run_id)
+            del on_disk[run_id]
         finished = [job for job in sorted(self._jobs.values(), key=lambda j: j.created_at)
                     if job.status.finished]
-        total_bytes = sum(self._checkpoint_bytes(job) for job in self._jobs.values())
+        total_bytes = sum(on_disk.values())
         while finished and (len(self._jobs) > self.max_runs
                             or total_bytes > self.max_checkpoint_bytes):
             job = finished.pop(0)
-            total_bytes -= self._checkpoint_bytes(job)
+            total_bytes -= on_disk.get(job.id, 0)
             log.warning("pruned run %s (%s, %s) to stay within max_runs=%d and "
                         "max_checkpoint_bytes=%d", job.id, job.name or "unnamed",
                         job.status.value, self.max_runs, self.max_checkpoint_bytes)
             self._forget(job)
-
-    def _checkpoint_bytes(self, job: Job) -> int:
-        return self.checkpoints.size(job.id) if self.checkpoints is not None else 0
 
     def _forget(self, job: Job) -> None:
         self._jobs.pop(job.id, None)
@@ -332,7 +367,15 @@ class JobManager:
             else:
                 status, why = RESULT_STATUS[result.status], result.reason
             job.set_status(status, why)
+            if self._forgotten(job) and self.checkpoints is not None:
+                self.checkpoints.delete(job.id)  # its last checkpoint, written after DELETE
             self._schedule()
+
+    def _check_owner_limit(self, owner: str | None) -> None:
+        # Caller holds the lock. Runs stored before owners (None) have no per-person limit.
+        if owner is not None and sum(job.status.active and job.owner == owner
+                                     for job in self._jobs.values()) >= self.max_jobs_per_owner:
+            raise TooManyJobsPerUser(self.max_jobs_per_owner, retry_after=5)
 
     # ----- controls -----------------------------------------------------------------
     def pause(self, job_id: str, reason: str | None = None) -> Job:
@@ -350,6 +393,9 @@ class JobManager:
         job = self.get(job_id)
         with self._lock:
             if job.status == JobStatus.interrupted and self.checkpoints is not None:
+                if self.active_count() >= self.max_jobs:
+                    raise TooManyJobs(self.max_jobs, retry_after=5)
+                self._check_owner_limit(job.owner)
                 job.control = TrainerControl()
                 job.trainer = None
                 job.start_paused = False
@@ -421,7 +467,11 @@ class JobManager:
         return job
 
     def delete(self, job_id: str) -> Job:
-        """Stop a job if needed and forget it."""
+        """Stop a job if needed and forget it: its run, points and checkpoint files.
+
+        What its run still reports is not written; a checkpoint it writes while
+        stopping is removed when it ends.
+        """
         job = self.get(job_id)
         with self._lock:
             if not job.status.finished:
@@ -471,7 +521,7 @@ class JobEvents(RunEvents):
         # The per-class report goes to viewers and the latest state, not the history.
         kept = {key: value for key, value in point.items() if key != "report"}
         seq, thinned = job.history.append(kept)
-        if store is not None:
+        if store is not None and not self.manager._forgotten(job):
             store.add_point(job.id, seq, kept, job.history.stride, latest=point)
             if thinned:
                 store.thin_points(job.id, job.history.stride)
@@ -492,6 +542,7 @@ class JobEvents(RunEvents):
             self.job.set_status(JobStatus.running)
 
     def on_restored(self, step: int) -> None:
+        # The run reports its checkpoint step again at once: drop that point and later.
         job = self.job
         job.history.truncate(step)
         points = job.history.points()
@@ -500,7 +551,10 @@ class JobEvents(RunEvents):
             self.manager.store.truncate_points(job.id, step)
 
     def on_checkpoint(self, step: int, size: int) -> None:
-        if self.manager.store is not None:
+        if self.manager._forgotten(self.job):
+            if self.manager.checkpoints is not None:
+                self.manager.checkpoints.delete(self.job.id)
+        elif self.manager.store is not None:
             self.manager.store.update_run(self.job.id, checkpoint_step=step,
                                           checkpoint_bytes=size)
         self.job.checkpoint_saved.set()
@@ -515,5 +569,5 @@ class JobEvents(RunEvents):
         self.manager._finished(self.job, None, reason, lost=True)
 
 
-__all__ = ["Executor", "JobEvents", "JobManager", "ThreadExecutor", "TooManyJobs",
-           "TooManyJobsPerUser", "UnknownJob"]
+__all__ = ["Executor", "JobEvents", "JobManager", "StoreUnavailable", "ThreadExecutor",
+           "TooManyJobs", "TooManyJobsPerUser", "UnknownJob"]

@@ -62,7 +62,13 @@ class RunEvents(Callback):
 
 
 class CheckpointSaver(Callback):
-    """Saves the training state every `interval` s, when asked, on pause and at the end."""
+    """Saves the training state every `interval` s, when asked, on pause and at the end.
+
+    A failed save (a full disk) is logged once per run and retried with back-off:
+    `interval` doubling up to `MAX_RETRY_DELAY` s, not at every metrics point.
+    """
+
+    MAX_RETRY_DELAY = 300.0
 
     def __init__(self, job_id: str, checkpoints: CheckpointStore, events: RunEvents,
                  interval: float, requested: threading.Event) -> None:
@@ -72,23 +78,37 @@ class CheckpointSaver(Callback):
         self.interval = interval
         self.requested = requested  # set by another thread for a checkpoint now
         self.trainer: TrainLoop | None = None
-        self._last = time.monotonic()
+        self._next = time.monotonic() + interval
+        self._failures = 0  # failed saves in a row
+        self.attempts = 0  # saves tried (failed ones included)
 
     def save(self) -> None:
         """Write the checkpoint now (on the training thread, between steps)."""
         self.requested.clear()
         if self.trainer is None:
             return
+        self.attempts += 1
+        state = self.trainer.state_dict()
         try:
-            size = self.checkpoints.save(self.job_id, self.trainer.state_dict())
-        except OSError as error:  # a full disk must not kill the run
-            log.warning("could not checkpoint run %s: %s", self.job_id, error)
+            size = self.checkpoints.save(self.job_id, state)
+        except (OSError, RuntimeError) as error:  # a full disk (torch may wrap its OSError)
+            self._failures += 1
+            delay = min(self.MAX_RETRY_DELAY, self.interval * 2 ** self._failures)
+            self._next = time.monotonic() + delay
+            if self._failures == 1:
+                log.warning("could not checkpoint run %s: %s; retrying with back-off (up "
+                            "to every %g s) without logging each failure", self.job_id, error,
+                            self.MAX_RETRY_DELAY)
             return
-        self._last = time.monotonic()
+        if self._failures:
+            log.warning("checkpoints of run %s work again after %d failed tries",
+                        self.job_id, self._failures)
+            self._failures = 0
+        self._next = time.monotonic() + self.interval
         self.events.on_checkpoint(self.trainer.step, size)
 
     def on_metrics(self, event: AnyMetricsEvent) -> None:
-        if self.requested.is_set() or time.monotonic() - self._last >= self.interval:
+        if self.requested.is_set() or time.monotonic() >= self._next:
             self.save()
 
     def on_pause(self, step: int) -> None:

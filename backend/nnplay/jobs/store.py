@@ -1,22 +1,23 @@
 """The run store: every job's spec, status, metrics history and checkpoint, in SQLite.
 
 Writes from the training threads go into a queue that one writer thread
-flushes in batches (WAL mode), so saving never slows a training step. The
-schema is created and migrated here; `PRAGMA user_version` holds its version.
+(`nnplay.jobs.writer`) flushes in batches (WAL mode), so saving never slows a
+training step. The schema is created and migrated here; `PRAGMA user_version`
+holds its version.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from nnplay.jobs.writer import BatchWriter, Health, Op
 
 log = logging.getLogger("nnplay.store")
 
@@ -76,33 +77,33 @@ class StoredRun:
     owner: str | None = None  # the identity that created it; None for runs stored before
 
 
-_Op = Callable[[sqlite3.Connection], object]
-
-
-def _flush_now(db: sqlite3.Connection) -> None:
-    """A marker op: commit what is gathered without waiting out the batching interval."""
-
-
 class RunStore:
-    """SQLite persistence with a batching writer thread."""
+    """SQLite persistence with a batching writer thread (see `BatchWriter`)."""
 
-    def __init__(self, path: Path, flush_interval: float = 0.5) -> None:
+    # The class of the writer's connection: the write layer, where tests inject faults.
+    connection_class: type[sqlite3.Connection] = sqlite3.Connection
+
+    def __init__(self, path: Path, flush_interval: float = 0.5,
+                 max_held: int = 50_000) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._flush_interval = flush_interval
-        self._ops: queue.Queue[_Op | None] = queue.Queue()
-        self._write = self._connect()
-        self._migrate(self._write)
+        write = self._connect(self.connection_class)
+        prepare = None
+        try:
+            self._migrate(write)
+        except sqlite3.Error as error:  # e.g. a full disk at start: serve, retry, say so
+            log.error("cannot prepare %s yet (%s); will retry", path, error)
+            prepare = self._migrate
         self._read_lock = threading.Lock()
-        self._read = self._connect()
-        self._flushed = threading.Condition()
-        self._pending = 0
-        self._writer = threading.Thread(target=self._run_writer, name="nnplay-store",
-                                        daemon=True)
-        self._writer.start()
+        self._read = self._connect(sqlite3.Connection)
+        self._writer = BatchWriter(write, str(path), flush_interval=flush_interval,
+                                   max_held=max_held, prepare=prepare)
+        if prepare is not None:
+            self._writer.submit(Op(lambda db: None))  # make the writer try (and report) now
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+    def _connect(self, factory: type[sqlite3.Connection]) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                     factory=factory)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
@@ -112,62 +113,31 @@ class RunStore:
     def _migrate(connection: sqlite3.Connection) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            connection.executescript(f"BEGIN; {_MIGRATIONS[target]} "
-                                     f"PRAGMA user_version = {target}; COMMIT;")
+            try:
+                connection.executescript(f"BEGIN; {_MIGRATIONS[target]} "
+                                         f"PRAGMA user_version = {target}; COMMIT;")
+            except sqlite3.Error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
 
     # ----- the writer ----------------------------------------------------------------
-    def _submit(self, op: _Op) -> None:
-        with self._flushed:
-            self._pending += 1
-        self._ops.put(op)
+    def _submit(self, apply: Callable[[sqlite3.Connection], object],
+                point_of: str | None = None) -> None:
+        self._writer.submit(Op(apply, point_of))
 
-    def _run_writer(self) -> None:
-        while True:
-            first = self._ops.get()
-            batch = [first]
-            deadline = time.monotonic() + self._flush_interval
-            # Gather what arrives in the next moment into the same transaction.
-            while first is not None:
-                try:
-                    op = self._ops.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                batch.append(op)
-                if op is None or op is _flush_now or len(batch) >= 5000:
-                    break
-            ops = [op for op in batch if op is not None]
-            if ops:
-                try:
-                    self._write.execute("BEGIN")
-                    for op in ops:
-                        op(self._write)
-                    self._write.execute("COMMIT")
-                except sqlite3.Error:
-                    log.exception("could not save %d changes", len(ops))
-                    self._write.execute("ROLLBACK")
-            with self._flushed:
-                self._pending -= len(ops)
-                self._flushed.notify_all()
-            if None in batch:
-                return
+    def health(self) -> Health:
+        """ok, or degraded with a sentence saying why, while writes fail."""
+        return self._writer.health()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything submitted so far is written."""
-        deadline = time.monotonic() + timeout
-        self._submit(_flush_now)
-        with self._flushed:
-            while self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._flushed.wait(left)
-        return True
+        """Wait until everything submitted so far is written (False if not in time)."""
+        return self._writer.flush(timeout)
 
     def close(self) -> None:
         """Write what is queued and close the database."""
-        self._ops.put(None)
-        self._writer.join(10)
-        self._write.close()
+        self._writer.close()
+        self._writer.connection.close()
         self._read.close()
 
     # ----- writes (queued) -----------------------------------------------------------
@@ -212,17 +182,17 @@ class RunStore:
                 (latest_text, step, stride, test_loss, test_loss, test_loss,
                  test_accuracy, test_accuracy, test_accuracy, run_id))
 
-        self._submit(op)
+        self._submit(op, point_of=run_id)
 
     def thin_points(self, run_id: str, stride: int) -> None:
         """Drop stored points the history no longer keeps (seq not a multiple of `stride`)."""
         self._submit(lambda db: db.execute(
             "DELETE FROM points WHERE run_id = ? AND seq % ? != 0", (run_id, stride)))
 
-    def truncate_points(self, run_id: str, after_step: int) -> None:
-        """Forget points past `after_step` (a resume rewinds to its checkpoint)."""
+    def truncate_points(self, run_id: str, from_step: int) -> None:
+        """Forget points at `from_step` and later (a resume reports its checkpoint step again)."""
         self._submit(lambda db: db.execute(
-            "DELETE FROM points WHERE run_id = ? AND step > ?", (run_id, after_step)))
+            "DELETE FROM points WHERE run_id = ? AND step >= ?", (run_id, from_step)))
 
     def delete_run(self, run_id: str) -> None:
         """Forget a run and its points."""
@@ -232,10 +202,16 @@ class RunStore:
     def load_runs(self) -> list[StoredRun]:
         """Every stored run with its points, oldest first."""
         with self._read_lock:
-            rows = self._read.execute(
-                "SELECT id, name, spec, status, reason, created_at, started_at, finished_at, "
-                "step, lr, latest, history_stride, checkpoint_step, owner FROM runs "
-                "ORDER BY created_at").fetchall()
+            try:
+                rows = self._read.execute(
+                    "SELECT id, name, spec, status, reason, created_at, started_at, "
+                    "finished_at, step, lr, latest, history_stride, checkpoint_step, owner "
+                    "FROM runs "
+                    "ORDER BY created_at").fetchall()
+            except sqlite3.OperationalError as error:  # a new store the full disk left empty
+                if "no such table" not in str(error):
+                    raise
+                return []
             points: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for run_id, seq, data in self._read.execute(
                     "SELECT run_id, seq, data FROM points ORDER BY run_id, seq"):
