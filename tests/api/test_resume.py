@@ -23,12 +23,17 @@ SPEC: dict[str, Any] = {
 
 @pytest.fixture
 def open_app(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """Apps on one data dir (a server restarted on it), checkpointing often; closed after."""
+    """Apps on one data dir (a server restarted on it), checkpointing often; closed after.
+
+    Every client is the same person (the first one's identity cookie), so it may resume.
+    """
     opened: list[TestClient] = []
 
     def open_(**settings: Any) -> TestClient:
         client = TestClient(create_app(Settings(data_dir=tmp_path / "data",
                                                 checkpoint_interval=0.2, **settings)))
+        if opened:
+            client.cookies.update(opened[0].cookies)
         client.__enter__()
         opened.append(client)
         return client
@@ -88,3 +93,14 @@ def test_resuming_interrupted_runs_obeys_max_jobs(open_app: Callable[..., TestCl
     assert client.get(f"/api/jobs/{second}").json()["status"] == "interrupted"
     client.post(f"/api/jobs/{first}/stop")
     assert client.post(f"/api/jobs/{second}/resume").status_code == 200
+
+
+def test_resuming_interrupted_runs_obeys_the_per_person_limit(
+        open_app: Callable[..., TestClient]) -> None:
+    first, second = _interrupted_runs(open_app, 2)
+    client = open_app(max_jobs_per_user=1)
+    assert client.post(f"/api/jobs/{first}/resume").status_code == 200
+    refused = client.post(f"/api/jobs/{second}/resume")
+    assert refused.status_code == 429, refused.text
+    assert "you already have 1 active jobs" in refused.json()["detail"]
+    assert client.get(f"/api/jobs/{second}").json()["status"] == "interrupted"
