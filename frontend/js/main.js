@@ -173,6 +173,8 @@ class App {
     this.state = new State(this.catalog);
     this.controls.state = this.state;
     const found = this.state.fromHash(link || '');
+    // An empty link opens the starter lesson, which succeeds within seconds.
+    if (!link && this.catalog.start_lesson) this.state.ui.lesson = this.catalog.start_lesson;
     applyHidden(this.state.ui.hide);
     const lesson = this.state.ui.lesson;
     let preset = null;

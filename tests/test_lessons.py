@@ -1,0 +1,74 @@
+"""Each lesson shows what its explanation claims: trained for real, in-process, with fixed seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnplay.catalog import build_catalog
+from nnplay.presets import START_LESSON, get_preset
+from nnplay.spec import ExperimentSpec, Init
+from nnplay.train.events import GanMetricsEvent, MetricsEvent, RunStatus, TrainResult
+from nnplay.train.loop import TrainLoop
+from nnplay.train.trainer import Trainer, TrainerOptions, make_trainer
+
+
+def _train(spec: ExperimentSpec) -> tuple[TrainLoop, TrainResult]:
+    """Run `spec` to its end without snapshots; the result holds the last metrics point."""
+    trainer = make_trainer(spec, TrainerOptions(metrics_interval=3600.0, snapshot_interval=0))
+    return trainer, trainer.run()
+
+
+def _metrics(result: TrainResult) -> MetricsEvent:
+    assert isinstance(result.metrics, MetricsEvent)
+    return result.metrics
+
+
+def _variant(name: str, label: str, overrides: dict | None = None) -> ExperimentSpec:
+    """The spec of one labelled run of a race preset."""
+    return dict(get_preset(name).race(overrides))[label]
+
+
+def test_the_page_opens_with_a_lesson_solved_within_300_steps() -> None:
+    assert build_catalog()["start_lesson"] == START_LESSON
+    preset = get_preset(START_LESSON)
+    assert not preset.variants
+    assert "Two spirals" in preset.explanation  # it invites the spiral next
+    _, result = _train(preset.build({"max_steps": 300}))
+    assert result.status == RunStatus.completed
+    accuracy = _metrics(result).test_accuracy
+    assert accuracy is not None and accuracy >= 0.95
+
+
+def _hidden_rows(trainer: Trainer) -> list[torch.Tensor]:
+    """Per hidden dense layer, its weight rows with the bias appended: `(units, in + 1)`."""
+    return [torch.cat([layer.weight, layer.bias[:, None]], dim=1).detach()
+            for layer in trainer.network.dense_layers()[:-1]]
+
+
+@pytest.mark.parametrize("init", [Init.zeros, Init.xavier_uniform])
+def test_zero_init_neurons_learn_but_stay_identical_and_xavier_breaks_symmetry(
+        init: Init) -> None:
+    preset = get_preset("zero-init")
+    assert preset.build().model.init == Init.zeros
+    trainer, result = _train(preset.build({"model": {"init": init.value}}))
+    assert isinstance(trainer, Trainer)
+    assert result.status == RunStatus.completed
+    layers = _hidden_rows(trainer)
+    assert len(layers) == 2
+    for rows in layers:
+        identical = bool(torch.equal(rows, rows[:1].expand_as(rows)))
+        assert identical is (init == Init.zeros)
+        assert rows[:, :-1].abs().max() > 0.1  # the weights moved: not blank neurons
+    # Each hidden unit's output varies over the plane: a neuron heatmap is not one flat grey.
+    probe = trainer.snapshot().neurons
+    assert probe.layer_sizes == (4, 4)
+    grids = torch.from_numpy(probe.grids).reshape(8, -1).float()  # (units, pixels), 0..255
+    assert bool((grids.max(dim=1).values - grids.min(dim=1).values > 20).all())
+    for layer in (grids[:4], grids[4:]):
+        same = bool(torch.equal(layer, layer[:1].expand_as(layer)))
+        assert same is (init == Init.zeros)
+    if init == Init.zeros:  # one straight boundary cannot separate the circle
+        assert (_metrics(result).test_accuracy or 0) < 0.85
+    else:
+        assert (_metrics(result).test_accuracy or 0) >= 0.95
