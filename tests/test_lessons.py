@@ -72,3 +72,51 @@ def test_zero_init_neurons_learn_but_stay_identical_and_xavier_breaks_symmetry(
         assert (_metrics(result).test_accuracy or 0) < 0.85
     else:
         assert (_metrics(result).test_accuracy or 0) >= 0.95
+
+
+def test_normalization_standardised_inputs_train_where_raw_ones_diverge() -> None:
+    preset = get_preset("normalization")
+    assert {"x1_sq", "x1x2"} <= {f.value for f in preset.build().features}
+    _, raw = _train(_variant("normalization", "raw inputs"))
+    _, standard = _train(_variant("normalization", "standardised"))
+    _, minmax = _train(_variant("normalization", "min-max"))
+    assert standard.status == minmax.status == RunStatus.completed
+    assert raw.status == RunStatus.failed and "diverged" in (raw.reason or "")
+    assert raw.steps < 100  # within a few dozen steps
+    assert (_metrics(standard).test_loss or 0) < 0.5 * (_metrics(raw).test_loss or 0)
+
+
+def test_learning_rates_too_small_is_slow_right_converges_too_large_diverges() -> None:
+    results = {label: _train(spec)[1] for label, spec in get_preset("learning-rates").race()}
+    small, right, large = (results[label] for label in ("lr 0.0001", "lr 0.01", "lr 0.1"))
+    assert small.status == right.status == RunStatus.completed
+    right_loss = _metrics(right).test_loss or 0
+    assert right_loss < 0.01
+    assert (_metrics(small).test_loss or 0) > 10 * right_loss  # still high at the end
+    assert large.status == RunStatus.failed
+    assert "diverged" in (large.reason or "") and f"at step {large.steps}" in (large.reason or "")
+    assert large.steps < get_preset("learning-rates").build().max_steps
+
+
+def test_regularization_race_draws_the_gap_and_l2_narrows_it() -> None:
+    preset = get_preset("regularization")
+    assert preset.metric == "train_and_test_loss"
+    assert preset.to_dict()["metric"] == "train_and_test_loss"
+    gaps = {}
+    for label in ("none", "L2 0.001"):
+        _, result = _train(_variant("regularization", label))
+        assert result.status == RunStatus.completed
+        metrics = _metrics(result)
+        assert metrics.test_loss is not None
+        gaps[label] = metrics.test_loss - metrics.train_loss
+    assert gaps["none"] > 1.3 * gaps["L2 0.001"] > 0
+
+
+def test_losses_race_compares_accuracy_and_every_loss_reaches_it() -> None:
+    preset = get_preset("losses")
+    assert preset.metric == "test_accuracy"
+    assert "95%" in preset.explanation
+    for label, spec in preset.race():
+        _, result = _train(spec)
+        assert result.status == RunStatus.completed, label
+        assert (_metrics(result).test_accuracy or 0) >= 0.95, label
