@@ -463,13 +463,6 @@ class App {
     const notes = [];
     if (path === 'model.activation') {
       state.set('model.layers', edit.activation(state.spec.model.layers, null, value));
-    } else if (path === 'optimizer.name') {
-      state.set(path, value);
-      const info = state.optimizerInfo();
-      if (info && info.suggested_lr !== state.spec.optimizer.lr) {
-        state.set('optimizer.lr', info.suggested_lr);
-        notes.push(`Learning rate set to ${info.suggested_lr}, a good start for ${info.label}.`);
-      }
     } else {
       state.set(path, value);
     }

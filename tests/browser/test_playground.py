@@ -179,3 +179,20 @@ def test_race_plots_one_labelled_curve_per_run(page: Any) -> None:
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Leave race").click()
     page.locator(".output").wait_for()
+
+
+def test_changing_the_optimizer_keeps_the_learning_rate_and_offers_its_suggestion(
+        page: Any) -> None:
+    rate = page.get_by_label("Learning rate", exact=True)
+    rate.select_option("0.3")
+    page.get_by_label("Optimizer").select_option("adam")
+    hint = page.locator("#lr-hint")
+    hint.wait_for()
+    assert rate.input_value() == "0.3"  # the person's rate is kept
+    assert page.evaluate("window.nnplay.state.spec.optimizer.lr") == 0.3
+    assert "Use 0.01" in hint.text_content() and "Adam" in hint.text_content()
+    page.wait_for_function("location.hash.includes('opt=adam') && location.hash.includes('lr=0.3')")
+    hint.get_by_role("button", name="Use 0.01").click()
+    page.wait_for_function("location.hash.includes('lr=0.01')")
+    assert rate.input_value() == "0.01"
+    assert hint.is_hidden()
