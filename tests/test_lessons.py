@@ -8,7 +8,7 @@ import torch
 from nnplay.catalog import build_catalog
 from nnplay.presets import START_LESSON, get_preset
 from nnplay.spec import ExperimentSpec, Init
-from nnplay.train.events import GanMetricsEvent, MetricsEvent, RunStatus, TrainResult
+from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
 from nnplay.train.loop import TrainLoop
 from nnplay.train.trainer import Trainer, TrainerOptions, make_trainer
 

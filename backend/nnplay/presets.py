@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from nnplay.spec import ExperimentSpec, deep_merge, parse_spec
 
-
 RaceMetric = Literal["test_loss", "test_accuracy", "train_and_test_loss"]
 
 
