@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -9,8 +11,19 @@ from nnplay.catalog import build_catalog
 from nnplay.presets import START_LESSON, get_preset
 from nnplay.spec import ExperimentSpec, Init
 from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
+from nnplay.train.gan import GanTrainer
+from nnplay.train.gan_metrics import ModeCoverage
 from nnplay.train.loop import TrainLoop
 from nnplay.train.trainer import Trainer, TrainerOptions, make_trainer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Train on one thread, as a server worker does (torch's pool thrashes on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _train(spec: ExperimentSpec) -> tuple[TrainLoop, TrainResult]:
@@ -120,3 +133,32 @@ def test_losses_race_compares_accuracy_and_every_loss_reaches_it() -> None:
         _, result = _train(spec)
         assert result.status == RunStatus.completed, label
         assert (_metrics(result).test_accuracy or 0) >= 0.95, label
+
+
+def _gan_samples(name: str, checkpoints: list[int]) -> tuple[list[torch.Tensor], ModeCoverage]:
+    """A GAN preset's generated points `(m, 2)` on its evaluation latents at each checkpoint."""
+    trainer = make_trainer(get_preset(name).build(), TrainerOptions(snapshot_interval=0))
+    assert isinstance(trainer, GanTrainer) and trainer._modes is not None
+    samples = []
+    while trainer.step < checkpoints[-1]:
+        trainer.train_step()
+        if trainer.step in checkpoints:
+            with torch.no_grad():
+                samples.append(trainer.generator(trainer._z_eval))
+    return samples, trainer._modes
+
+
+def test_gan_mode_collapse_piles_onto_one_mode_where_the_balanced_gan_covers_them_all() -> None:
+    checkpoints = list(range(100, 900, 100))
+    collapsed, modes = _gan_samples("gan-mode-collapse", checkpoints)
+    # Coverage (the lab's metric) stays at one or two modes in eight all along.
+    assert max(modes(fake) for fake in collapsed) <= 0.25
+    # And the points sit on a mode, not strung across the plane: at some checkpoint at least
+    # half of them lie within one mode's radius.
+    def on_one_mode(fake: torch.Tensor) -> float:
+        nearest, which = torch.cdist(fake, modes.centres).min(dim=1)
+        hits = torch.bincount(which[nearest <= modes.radius], minlength=len(modes.centres))
+        return float(hits.max()) / fake.shape[0]
+    assert max(on_one_mode(fake) for fake in collapsed) >= 0.5
+    healthy, _ = _gan_samples("gan-gaussians", [1500])
+    assert modes(healthy[0]) >= 0.75

@@ -310,14 +310,14 @@ _PRESETS: tuple[Preset, ...] = (
     Preset(
         "gan-mode-collapse", "GAN: mode collapse",
         "A generator that outpaces its discriminator covers one mode at a time.",
-        "Here the generator learns ten times faster than the discriminator and takes three "
-        "steps for each of its steps, so it piles all its samples onto whichever spot D "
-        "currently rates most real; once D catches up, G jumps to another mode. Coverage "
-        "stays near one mode in eight, where the balanced gan-gaussians run covers nearly "
-        "all of them.",
+        "Here the generator learns ten times faster than the discriminator and takes five "
+        "steps for each of its steps, so it piles its samples into one tight blob on "
+        "whichever spot D currently rates most real, usually one of the modes; once D "
+        "catches up, the blob jumps elsewhere. Coverage stays at one or two modes in eight, "
+        "where the balanced gan-gaussians run covers nearly all of them.",
         {"task": "gan", "dataset": {"name": "gaussians", "modes": 8, "n_samples": 1000},
          **_GAN_2D, "g_optimizer": {"name": "adam", "lr": 0.01, "beta1": 0.5},
-         "d_optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "g_steps": 3,
+         "d_optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "g_steps": 5,
          "max_steps": 2000},
     ),
     Preset(
