@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-import torch
 
 from nnplay.presets import PRESETS, UnknownPreset, get_preset
-from nnplay.spec import ExperimentSpec, Init
+from nnplay.spec import ExperimentSpec
 from nnplay.train.callbacks import Callback
 from nnplay.train.events import MetricsEvent, RunStatus, TrainResult
 from nnplay.train.trainer import Trainer, TrainerOptions
@@ -111,28 +110,6 @@ def test_plane_regression_fits() -> None:
     assert result.metrics.test_accuracy is None  # regression has no accuracy
 
 
-def _hidden_rows(trainer: Trainer) -> list[torch.Tensor]:
-    """Per hidden dense layer, its weight rows with the bias appended: `(units, in + 1)`."""
-    return [torch.cat([layer.weight, layer.bias[:, None]], dim=1).detach()
-            for layer in trainer.network.dense_layers()[:-1]]
-
-
-@pytest.mark.parametrize(("init", "steps"), [(Init.zeros, 2000), (Init.xavier_uniform, 500)])
-def test_zero_init_keeps_units_identical_and_xavier_breaks_symmetry(init: Init,
-                                                                    steps: int) -> None:
-    preset = get_preset("zero-init")
-    assert preset.build().model.init == Init.zeros
-    assert preset.build().max_steps == 2000  # the zeros run uses the preset's whole budget
-    spec = preset.build({"model": {"init": init.value}, "max_steps": steps})
-    trainer, result = _train(spec)
-    assert result.status == RunStatus.completed
-    layers = _hidden_rows(trainer)
-    assert len(layers) == 2
-    for rows in layers:
-        identical = bool(torch.equal(rows, rows[:1].expand_as(rows)))
-        assert identical is (init == Init.zeros)
-
-
 def test_lr_too_high_diverges_and_says_when() -> None:
     _, result = _train(get_preset("lr-too-high").build())
     assert result.status == RunStatus.failed
@@ -161,6 +138,6 @@ def test_overfitting_train_loss_falls_while_test_loss_turns_up() -> None:
 
 
 def test_presets_cover_the_lessons() -> None:
-    expected = {"spiral", "xor", "circle", "circle-features", "gaussians", "blobs", "plane",
-                "zero-init", "lr-too-high", "overfitting"}
+    expected = {"first-steps", "spiral", "xor", "circle", "circle-features", "gaussians",
+                "blobs", "plane", "zero-init", "lr-too-high", "overfitting"}
     assert expected <= set(PRESETS)

@@ -7,7 +7,7 @@ from typing import Any
 from nnplay.data import DATASET_INFO, FEATURE_INFO
 from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.init import INITS
-from nnplay.presets import PRESETS
+from nnplay.presets import PRESETS, START_LESSON
 from nnplay.spec import (
     LIMITS,
     DatasetName,
@@ -130,5 +130,6 @@ def build_catalog() -> dict[str, Any]:
         "presets": [{"name": p.name, "title": p.title, "summary": p.summary,
                      "race": bool(p.variants), "task": p.build().task.value}
                     for p in PRESETS.values()],
+        "start_lesson": START_LESSON,  # the playground opens with it when its link is empty
         "gan": _gan_catalog(),
     }

@@ -1,15 +1,18 @@
 """Presets: named lessons, each a partial spec plus the explanation shown beside it.
 
 A preset's `spec` is deep-merged over the spec defaults; a race preset also has
-`variants`, overrides that each make one run of the race.
+`variants`, overrides that each make one run of the race, and `metric`, what its
+chart compares. `START_LESSON` is the lesson the playground opens with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from nnplay.spec import ExperimentSpec, deep_merge, parse_spec
+
+RaceMetric = Literal["test_loss", "test_accuracy", "train_and_test_loss"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class Preset:
     explanation: str  # two or three sentences shown beside the experiment
     spec: dict[str, Any]
     variants: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
+    # What a race's chart draws per run: its test loss, its test accuracy (losses on
+    # different scales), or its train and test loss (the gap between them).
+    metric: RaceMetric = "test_loss"
 
     def spec_dict(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The preset's spec data with `overrides` deep-merged in."""
@@ -49,6 +55,7 @@ class Preset:
         if self.variants:
             out["variants"] = [{"label": label, "spec": spec.model_dump(mode="json")}
                                for label, spec in self.race()]
+            out["metric"] = self.metric
         return out
 
 
@@ -68,7 +75,25 @@ _GAN_2D: dict[str, Any] = {
     "optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "batch_size": 64,
 }
 
+_ALL_FEATURES = ["x1", "x2", "x1_sq", "x2_sq", "x1x2"]
+
+# The lesson the playground opens with: solved within a few seconds, like TensorFlow
+# Playground's first screen; the default spec itself stays the spiral.
+START_LESSON = "first-steps"
+
 _PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "first-steps", "First steps: a circle",
+        "Start here: a small network learns a circle in a few seconds.",
+        "Press play: two small hidden layers learn to tell the inner disc from the outer ring "
+        "in a few hundred steps, and the boundary closes around the centre. Each hidden "
+        "neuron draws one line and the output blends them into a closed region. Once it "
+        "works, pick Two spirals from the lesson menu to see a problem this network cannot "
+        "solve, and what it takes.",
+        {"dataset": {"name": "circle", "n_samples": 500, "noise": 0.0},
+         "model": {"layers": _dense(4, 2)}, "optimizer": {"name": "sgd", "lr": 0.1},
+         "loss": "mse", "batch_size": 10, "max_steps": 1000},
+    ),
     Preset(
         "spiral", "Two spirals", "The classic hard case: two interleaved spirals.",
         "Two spirals are not separable by a line or a simple curve. Three hidden layers "
@@ -137,12 +162,14 @@ _PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         "zero-init", "Zero initialisation", "All-zero weights keep every neuron identical.",
-        "If every weight starts at zero, all units of a layer compute the same thing and get "
-        "the same gradient, so they stay identical forever: the layer acts like one unit. "
-        "Compare the neuron heatmaps with Xavier initialisation, which breaks the symmetry.",
+        "With every weight at zero, all sigmoid units of a layer output the same value and "
+        "get the same gradient, so they learn but stay identical copies: compare their "
+        "heatmaps. The layer acts like a single unit and can only draw one straight "
+        "boundary, never the circle; set Init to Xavier and the random start breaks the "
+        "symmetry, so each unit finds its own line.",
         {"dataset": {"name": "circle", "n_samples": 400, "noise": 0.1},
-         "model": {"layers": _dense(4, 4), "init": "zeros"},
-         "optimizer": {"name": "sgd", "lr": 0.1}, "loss": "mse",
+         "model": {"layers": _dense(4, 4, activation="sigmoid"), "init": "zeros"},
+         "optimizer": {"name": "sgd", "lr": 0.3}, "loss": "mse",
          "batch_size": 10, "max_steps": 2000},
     ),
     Preset(
@@ -202,26 +229,27 @@ _PRESETS: tuple[Preset, ...] = (
     Preset(
         "learning-rates", "Learning rate: too small, right, too large",
         "Three runs that differ only in the learning rate.",
-        "A tiny learning rate crawls, a good one converges quickly, and a huge one "
-        "oscillates or blows up. The learning rate is the first knob to try when training "
-        "misbehaves.",
-        {"dataset": {"name": "circle", "n_samples": 400, "noise": 0.1},
-         "model": {"layers": _dense(4, 2)}, "loss": "mse", "batch_size": 10,
-         "max_steps": 2000},
-        variants=(("lr 0.0003", {"optimizer": {"name": "sgd", "lr": 0.0003}}),
-                  ("lr 0.1", {"optimizer": {"name": "sgd", "lr": 0.1}}),
-                  ("lr 10", {"optimizer": {"name": "sgd", "lr": 10.0}})),
+        "Each step moves the weights by the learning rate times the gradient. At 0.0001 "
+        "the loss crawls and is still high at the end, 0.01 fits the plane in a few hundred "
+        "steps, and 0.1 overshoots the minimum further every step until the loss is "
+        "infinite: that run stops and says at which step it diverged.",
+        {"task": "regression", "dataset": {"name": "plane", "n_samples": 400, "noise": 0.1},
+         "model": {"layers": []}, "loss": "mse", "batch_size": 10, "max_steps": 1000},
+        variants=(("lr 0.0001", {"optimizer": {"name": "sgd", "lr": 0.0001}}),
+                  ("lr 0.01", {"optimizer": {"name": "sgd", "lr": 0.01}}),
+                  ("lr 0.1", {"optimizer": {"name": "sgd", "lr": 0.1}})),
     ),
     Preset(
         "normalization", "Input normalisation", "Why inputs on different scales train badly.",
-        "Feature crosses like x1² range over [0, 36] while sin x1 stays in [-1, 1]; gradients "
-        "for the big inputs dominate and the learning rate that suits one is wrong for the "
-        "other. Standardising each input (zero mean, unit variance, fitted on the training "
-        "set) fixes that.",
-        {"dataset": {"name": "circle", "n_samples": 400, "noise": 0.1},
-         "features": ["x1", "x2", "x1_sq", "x2_sq"], "model": {"layers": _dense(4)},
-         "optimizer": {"name": "sgd", "lr": 0.03}, "loss": "mse", "batch_size": 10,
-         "max_steps": 2000},
+        "Here x1² and x1·x2 reach 36 while x1 and x2 stay within 6, so the loss is far "
+        "steeper along the big inputs than along the small ones. A learning rate that suits "
+        "standardised inputs (zero mean, unit variance, fitted on the training set) makes "
+        "the raw run overshoot along the big inputs and diverge within a few dozen steps, "
+        "while min-max scaling to [-1, 1] and standardising both train smoothly.",
+        {"task": "regression", "dataset": {"name": "plane", "n_samples": 400, "noise": 0.1},
+         "features": _ALL_FEATURES, "model": {"layers": []},
+         "optimizer": {"name": "sgd", "lr": 0.01}, "loss": "mse", "batch_size": 10,
+         "max_steps": 1000},
         variants=(("raw inputs", {"dataset": {"normalization": "none"}}),
                   ("min-max", {"dataset": {"normalization": "minmax"}}),
                   ("standardised", {"dataset": {"normalization": "standard"}})),
@@ -229,22 +257,25 @@ _PRESETS: tuple[Preset, ...] = (
     Preset(
         "losses", "Losses for classification",
         "MSE, Huber, BCE, hinge and cross-entropy on the same two-class problem.",
-        "Squared and absolute errors treat the classes as targets -1 and +1, while binary "
-        "cross-entropy reads a sigmoid output as a probability. Hinge only cares that each "
-        "point is on the right side by a margin, and cross-entropy uses one softmax unit per "
-        "class.",
+        "Squared and absolute errors treat the classes as targets -1 and +1, binary "
+        "cross-entropy reads a sigmoid output as a probability, hinge only asks each point "
+        "to be on the right side by a margin, and cross-entropy uses one softmax unit per "
+        "class. Their loss values are on different scales and cannot share an axis, so the "
+        "race compares test accuracy, which every one of them takes above 95%.",
         {"dataset": {"name": "moons", "n_samples": 400, "noise": 0.2},
          "model": {"layers": _dense(8)}, "optimizer": {"name": "adam", "lr": 0.01},
-         "batch_size": 10, "max_steps": 2000},
+         "batch_size": 10, "max_steps": 1000},
         variants=(("MSE", {"loss": "mse"}), ("MAE", {"loss": "mae"}),
                   ("Huber", {"loss": "huber"}), ("BCE", {"loss": "bce"}),
                   ("Hinge", {"loss": "hinge"}), ("Cross-entropy", {"loss": "cross_entropy"})),
+        metric="test_accuracy",
     ),
     Preset(
         "regularization", "L1, L2 and dropout", "Three cures for overfitting side by side.",
-        "L2 pulls every weight toward zero, L1 pushes useless weights to exactly zero, and "
-        "dropout randomly silences units so none can be relied on alone. Each narrows the "
-        "gap between train and test loss on the overfitting problem.",
+        "The chart draws each run's training loss (dashed) and test loss (solid): without "
+        "help the training loss falls towards zero while the test loss stays high. L2 pulls "
+        "every weight toward zero, L1 pushes useless weights to exactly zero, and dropout "
+        "randomly silences units so none can be relied on alone; each narrows that gap.",
         {"dataset": {"name": "moons", "n_samples": 60, "noise": 0.5, "test_fraction": 0.5},
          "model": {"layers": _dense(16, 16, 16, activation="relu"),
                    "init": "kaiming_uniform"},
@@ -256,6 +287,7 @@ _PRESETS: tuple[Preset, ...] = (
                       *_dense(16, activation="relu"), {"type": "dropout", "p": 0.3},
                       *_dense(16, activation="relu"), {"type": "dropout", "p": 0.3},
                       *_dense(16, activation="relu")]}})),
+        metric="train_and_test_loss",
     ),
     Preset(
         "gan-ring", "GAN: a ring", "A generator learns to turn Gaussian noise into a ring.",
@@ -278,14 +310,14 @@ _PRESETS: tuple[Preset, ...] = (
     Preset(
         "gan-mode-collapse", "GAN: mode collapse",
         "A generator that outpaces its discriminator covers one mode at a time.",
-        "Here the generator learns ten times faster than the discriminator and takes three "
-        "steps for each of its steps, so it piles all its samples onto whichever spot D "
-        "currently rates most real; once D catches up, G jumps to another mode. Coverage "
-        "stays near one mode in eight, where the balanced gan-gaussians run covers nearly "
-        "all of them.",
+        "Here the generator learns ten times faster than the discriminator and takes five "
+        "steps for each of its steps, so it piles its samples into one tight blob on "
+        "whichever spot D currently rates most real, usually one of the modes; once D "
+        "catches up, the blob jumps elsewhere. Coverage stays at one or two modes in eight, "
+        "where the balanced gan-gaussians run covers nearly all of them.",
         {"task": "gan", "dataset": {"name": "gaussians", "modes": 8, "n_samples": 1000},
          **_GAN_2D, "g_optimizer": {"name": "adam", "lr": 0.01, "beta1": 0.5},
-         "d_optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "g_steps": 3,
+         "d_optimizer": {"name": "adam", "lr": 0.001, "beta1": 0.5}, "g_steps": 5,
          "max_steps": 2000},
     ),
     Preset(

@@ -1,6 +1,7 @@
 // The settings: toolbar (learning rate, optimizer and its parameters, loss, regularisation),
 // the data column and the network header. Menus come from the catalog; values from the state.
-// Field errors from the server are shown next to the control they name.
+// Field errors from the server are shown next to the control they name. Changing the
+// optimizer keeps the person's learning rate and offers that optimizer's suggested one.
 
 import { h, $, $$, fmt } from './util.js';
 
@@ -56,6 +57,9 @@ export class Controls {
       this.lrCustom.hidden = true;
       this.onChange('optimizer.lr', Number(this.lr.value));
     });
+    this.lrHint = h('p', { class: 'field-hint', id: 'lr-hint', role: 'status', hidden: true });
+    this.lr.closest('.field').append(this.lrHint);
+    this.suggestFor = null; // the optimizer just chosen, whose suggested rate is offered once
     this.lrCustom.addEventListener('change', () => {
       const value = this.lrCustom.value.trim() === '' ? NaN : Number(this.lrCustom.value);
       this.onChange('optimizer.lr', Number.isFinite(value) ? value : this.lrCustom.value);
@@ -63,7 +67,10 @@ export class Controls {
 
     this.optimizer = $('#optimizer');
     this.optimizer.append(...catalog.optimizers.map((o) => option(o.name, o.label)));
-    this.optimizer.addEventListener('change', () => this.onChange('optimizer.name', this.optimizer.value));
+    this.optimizer.addEventListener('change', () => {
+      this.suggestFor = this.optimizer.value;
+      this.onChange('optimizer.name', this.optimizer.value);
+    });
 
     this.loss = $('#loss');
     this.loss.addEventListener('change', () => this.onChange('loss', this.loss.value));
@@ -157,6 +164,7 @@ export class Controls {
     if (!choices.includes(lr)) this.lrCustom.value = String(lr);
 
     this.optimizer.value = spec.optimizer.name;
+    this.renderLrHint();
     this.renderParams();
 
     const task = spec.task;
@@ -203,6 +211,19 @@ export class Controls {
     $('#layer-count').textContent = `${count} hidden ${count === 1 ? 'layer' : 'layers'}`;
     $('#remove-layer').disabled = count === 0;
     $('#add-layer').disabled = spec.model.layers.length >= limits.max_layers;
+  }
+
+  /** After an optimizer change: "Kept your rate 0.3. Use 0.01 (suggested for Adam)". */
+  renderLrHint() {
+    const lr = this.state.spec.optimizer.lr;
+    const info = this.state.optimizerInfo();
+    const offer = this.suggestFor === info?.name && info.suggested_lr !== lr;
+    this.suggestFor = null; // offered on the render that follows the change only
+    this.lrHint.hidden = !offer;
+    if (!offer) return;
+    const use = h('button', { type: 'button', class: 'link-btn',
+      onclick: () => this.onChange('optimizer.lr', info.suggested_lr) }, `Use ${info.suggested_lr}`);
+    this.lrHint.replaceChildren(`Kept your rate ${lr}. `, use, ` (suggested for ${info.label})`);
   }
 
   setIndexSlider(input, values, value) {

@@ -174,6 +174,8 @@ class App {
     this.state = new State(this.catalog);
     this.controls.state = this.state;
     const found = this.state.fromHash(link || '');
+    // An empty link opens the starter lesson, which succeeds within seconds.
+    if (!link && this.catalog.start_lesson) this.state.ui.lesson = this.catalog.start_lesson;
     applyHidden(this.state.ui.hide);
     const lesson = this.state.ui.lesson;
     let preset = null;
@@ -462,13 +464,6 @@ class App {
     const notes = [];
     if (path === 'model.activation') {
       state.set('model.layers', edit.activation(state.spec.model.layers, null, value));
-    } else if (path === 'optimizer.name') {
-      state.set(path, value);
-      const info = state.optimizerInfo();
-      if (info && info.suggested_lr !== state.spec.optimizer.lr) {
-        state.set('optimizer.lr', info.suggested_lr);
-        notes.push(`Learning rate set to ${info.suggested_lr}, a good start for ${info.label}.`);
-      }
     } else {
       state.set(path, value);
     }

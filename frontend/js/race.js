@@ -1,5 +1,6 @@
-// Races: one job per variant of a race preset, all test-loss curves on one chart, and a small
+// Races: one job per variant of a race preset, every run's curve on one chart, and a small
 // boundary per run. Each run is an ordinary Session; play/pause/step/reset drive them all.
+// The preset's `metric` says what the chart compares (test loss unless it says otherwise).
 
 import { joinCurves, LineChart } from './charts.js';
 import { HeatmapView } from './heatmap.js';
@@ -10,6 +11,21 @@ import { FrameScheduler, h, fmt, setText, $ } from './util.js';
 const X_FIELDS = { step: 'step', epoch: 'epoch', seconds: 'elapsed' };
 const REDRAW_MS = 100; // the joined chart is rebuilt at most ten times a second
 
+// What a race can compare: the title over the chart, the values drawn per run (the first is
+// the run's main, solid line), how the legend shows the latest one, and whether a log scale fits.
+const METRICS = {
+  test_loss: {
+    title: 'Test loss', fields: [(p) => p.test_loss ?? p.train_loss], format: fmt.loss, log: true,
+  },
+  test_accuracy: {
+    title: 'Test accuracy', fields: [(p) => p.test_accuracy ?? p.train_accuracy], format: fmt.pct, log: false,
+  },
+  train_and_test_loss: {
+    title: 'Test loss (solid) and training loss (dashed): the gap is overfitting',
+    fields: [(p) => p.test_loss ?? null, (p) => p.train_loss], format: fmt.loss, log: true,
+  },
+};
+
 export class RaceView {
   constructor(root, { onStatus, onError, onDraw }) {
     this.root = root;
@@ -19,6 +35,7 @@ export class RaceView {
     this.runs = [];
     this.xField = 'step';
     this.log = true;
+    this.metric = METRICS.test_loss;
     this.scheduler = new FrameScheduler(() => this.draw());
     this.lastJoin = 0;
     this.chartRoot = $('#race-chart', root);
@@ -31,7 +48,7 @@ export class RaceView {
     });
     $('#race-log', root).addEventListener('change', (e) => {
       this.log = e.target.checked;
-      this.chart?.setLog(this.log);
+      this.chart?.setLog(this.log && this.metric.log);
       this.joinDirty = true;
       this.scheduler.request();
     });
@@ -54,10 +71,19 @@ export class RaceView {
     this.stop();
     $('#race-title', this.root).textContent = preset.title;
     const variants = preset.variants;
+    this.metric = METRICS[preset.metric] || METRICS.test_loss;
+    setText($('#race-metric', this.root), this.metric.title);
+    this.chartRoot.setAttribute('aria-label', `${this.metric.title} of every run`);
+    $('#race-log', this.root).disabled = !this.metric.log;
+    const stroke = (i) => SERIES[i % SERIES.length];
+    const series = variants.flatMap((v, i) => [
+      { label: v.label, stroke: stroke(i), width: 2 },
+      ...this.metric.fields.slice(1).map(() => ({ label: `${v.label} (train)`, stroke: stroke(i), width: 1.25, dash: [5, 4] })),
+    ]);
     this.chartRoot.replaceChildren();
     this.chart = new LineChart(this.chartRoot, {
-      height: 300, log: this.log, legend: false,
-      series: variants.map((v, i) => ({ label: v.label, stroke: SERIES[i % SERIES.length], width: 2 })),
+      height: 300, log: this.log && this.metric.log, legend: false, series,
+      ...(this.metric.log ? {} : { yRange: [0, 1] }),
     });
     this.legend.replaceChildren();
     this.maps.replaceChildren();
@@ -120,9 +146,12 @@ export class RaceView {
     const job = run.session.job;
     const failed = job?.status === 'failed';
     run.item.classList.toggle('failed', failed);
-    setText(run.state, failed ? 'diverged' : job?.status === 'completed' ? 'done' : '');
+    // "diverged at step N", N as the reason gives it (the step the loss stopped being finite).
+    const at = /at step (\d+)/.exec(job?.reason || '')?.[1] ?? job?.step;
+    const why = /diverged/.test(job?.reason || '') ? `diverged at step ${at}` : 'failed';
+    setText(run.state, failed ? why : job?.status === 'completed' ? 'done' : '');
     run.state.title = failed ? job.reason || '' : '';
-    run.heatmap.showBanner(failed ? 'diverged' : '');
+    run.heatmap.showBanner(failed ? why : '');
   }
 
   play() { for (const r of this.runs) r.session.play(); }
@@ -143,12 +172,12 @@ export class RaceView {
     if (this.joinDirty && now - this.lastJoin >= REDRAW_MS) {
       this.joinDirty = false;
       this.lastJoin = now;
-      const joined = joinCurves(this.runs.map((run) => run.points), this.xField,
-        [(p) => p.test_loss ?? p.train_loss]);
+      const { fields, format } = this.metric;
+      const joined = joinCurves(this.runs.map((run) => run.points), this.xField, fields);
       this.chart?.setData(joined);
       for (const run of this.runs) {
         const last = run.points.at(-1);
-        setText(run.value, last ? fmt.loss(last.test_loss ?? last.train_loss) : '–');
+        setText(run.value, last ? format(fields[0](last)) : '–');
       }
     } else if (this.joinDirty && !this.retry) {
       this.retry = setTimeout(() => {

@@ -210,3 +210,42 @@ def test_a_degraded_server_shows_a_banner_until_it_recovers(browser: Any,
         assert errors == []
     finally:
         page.close()
+
+
+def test_changing_the_optimizer_keeps_the_learning_rate_and_offers_its_suggestion(
+        page: Any) -> None:
+    rate = page.get_by_label("Learning rate", exact=True)
+    rate.select_option("0.3")
+    page.get_by_label("Optimizer").select_option("adam")
+    hint = page.locator("#lr-hint")
+    hint.wait_for()
+    assert rate.input_value() == "0.3"  # the person's rate is kept
+    assert page.evaluate("window.nnplay.state.spec.optimizer.lr") == 0.3
+    assert "Use 0.01" in hint.text_content() and "Adam" in hint.text_content()
+    page.wait_for_function("location.hash.includes('opt=adam') && location.hash.includes('lr=0.3')")
+    hint.get_by_role("button", name="Use 0.01").click()
+    page.wait_for_function("location.hash.includes('lr=0.01')")
+    assert rate.input_value() == "0.01"
+    assert hint.is_hidden()
+
+
+def test_race_chart_draws_the_metric_its_lesson_names(page: Any) -> None:
+    choose_lesson(page, "regularization")
+    page.locator("#race-legend .race-item").first.wait_for()
+    assert "training loss (dashed)" in page.locator("#race-metric").text_content()
+    series = page.evaluate("window.nnplay.race.chart.chart.series.slice(1).map((s) => s.label)")
+    assert series[:2] == ["none", "none (train)"] and len(series) == 8
+    choose_lesson(page, "losses")
+    page.wait_for_function("document.querySelector('#race-metric').textContent === 'Test accuracy'")
+    assert page.locator("#race-log").is_disabled()  # accuracy is drawn on a 0..1 axis
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("""() => [...document.querySelectorAll('#race-legend .race-value')]
+        .every((node) => node.textContent.endsWith('%'))""", timeout=30_000)
+    page.get_by_role("button", name="Pause").click()
+
+
+def test_an_empty_address_opens_the_starter_lesson(page: Any) -> None:
+    assert page.locator("#lesson-title").text_content() == "First steps: a circle"
+    assert "Two spirals" in page.locator("#lesson-text").text_content()
+    assert page.get_by_role("radio", name="Circle").get_attribute("aria-checked") == "true"
+    page.wait_for_function("location.hash.includes('lesson=first-steps')")
