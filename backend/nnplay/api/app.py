@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +30,8 @@ from nnplay.jobs.manager import JobManager
 from nnplay.jobs.store import RunStore
 from nnplay.resources import resource_dir
 from nnplay.train.trainer import warm_up
+
+log = logging.getLogger("nnplay.server")
 
 
 class BodyLimit:
@@ -92,6 +96,21 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
+def _warm_workers(executor: Executor) -> None:
+    """Pay torch's start-up costs (in each worker, or here) and say when that is done."""
+    started = time.monotonic()
+    if isinstance(executor, ProcessExecutor):
+        ready = executor.wait_ready(120.0)
+    else:
+        warm_up()
+        ready = True
+    if ready:
+        log.info("workers ready: jobs train at full speed (%.1f s after start)",
+                 time.monotonic() - started)
+    else:
+        log.warning("workers are still not ready after 120 s; jobs wait for them")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app with its own job manager, hub and settings."""
     settings = settings or Settings()
@@ -121,12 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Serve only once torch's one-off start-up costs are paid (in each worker, or
-        # here), so the first job a person starts begins training at once.
-        if isinstance(executor, ProcessExecutor):
-            await asyncio.to_thread(executor.wait_ready, 120.0)
-        else:
-            await asyncio.to_thread(warm_up)
+        # Serve at once: the page and REST answer while the workers pay torch's one-off
+        # start-up costs; a job started meanwhile waits in its worker's queue.
+        warming = threading.Thread(target=_warm_workers, args=(executor,),
+                                   name="nnplay-warm-up", daemon=True)
+        warming.start()
         yield
         manager.shutdown()
         if store is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import sys
 from collections.abc import Generator
@@ -21,6 +22,7 @@ from nnplay.jobs.manager import JobManager
 def serve(overrides: dict[str, Any]) -> int:
     """Run the server until interrupted; `overrides` beat `NNPLAY_*` variables."""
     settings = Settings(**overrides)
+    _log_to_stderr(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     policy: SecurityPolicy = app.state.security
@@ -37,6 +39,16 @@ def serve(overrides: dict[str, Any]) -> int:
                             ws=stall_limited_protocol(settings.ws_stall_timeout))
     _Server(config, app.state.manager).run()
     return 0
+
+
+def _log_to_stderr(level: str) -> None:
+    """nnplay's own log lines (workers ready, pruned runs, ...) next to uvicorn's."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:  nnplay: %(message)s"))
+    logger = logging.getLogger("nnplay")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 class _Server(uvicorn.Server):
