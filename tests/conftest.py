@@ -135,6 +135,18 @@ def disk_full(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return full
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Iterator[None]:
+    """Train in-process on one thread, as a server worker does: torch's thread pool
+    thrashes on a busy 2-core machine and tiny networks gain nothing from it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test's `Settings()` stores runs in its own folder, never in the repo."""

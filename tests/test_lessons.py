@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -15,15 +13,6 @@ from nnplay.train.gan import GanTrainer
 from nnplay.train.gan_metrics import ModeCoverage
 from nnplay.train.loop import TrainLoop
 from nnplay.train.trainer import Trainer, TrainerOptions, make_trainer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Train on one thread, as a server worker does (torch's pool thrashes on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _train(spec: ExperimentSpec) -> tuple[TrainLoop, TrainResult]:
