@@ -186,9 +186,23 @@ DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
     DatasetName.digits: _GAN,
 }
 
-# GAN targets that are images rather than 2-D points.
-IMAGE_TARGETS = frozenset({DatasetName.digits})
-DIGIT_SHAPE = (8, 8)  # height, width of one digits image
+class DataKindName(StrEnum):
+    """What one sample of a dataset is; `nnplay.data.kinds` says what each kind means."""
+
+    points2d = "points2d"
+    image = "image"
+
+
+# The kind of data each dataset holds (every dataset not listed is 2-D points).
+DATASET_KINDS: dict[DatasetName, DataKindName] = {
+    name: DataKindName.image if name == DatasetName.digits else DataKindName.points2d
+    for name in DatasetName
+}
+IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {DatasetName.digits: (8, 8)}  # (h, w)
+# Datasets that are images rather than 2-D points.
+IMAGE_TARGETS = frozenset(name for name, kind in DATASET_KINDS.items()
+                          if kind == DataKindName.image)
+DIGIT_SHAPE = IMAGE_SHAPES[DatasetName.digits]  # height, width of one digits image
 
 
 def primary_task(name: DatasetName) -> Task:
@@ -367,12 +381,9 @@ class RegularizationSpec(_Strict):
     l2: float = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
 
 
-_FLAT_LAYERS = (DenseLayer, DropoutLayer, BatchNormLayer)
-
-
 def default_generator(target: DatasetName) -> ModelSpec:
     """The generator a GAN spec gets when it names none."""
-    if target in IMAGE_TARGETS:
+    if DATASET_KINDS[target] == DataKindName.image:
         return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.relu)],
                          init=Init.kaiming_uniform)
     return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.relu)] * 2,
@@ -381,57 +392,49 @@ def default_generator(target: DatasetName) -> ModelSpec:
 
 def default_discriminator(target: DatasetName) -> ModelSpec:
     """The discriminator a GAN spec gets when it names none."""
-    if target in IMAGE_TARGETS:
+    if DATASET_KINDS[target] == DataKindName.image:
         return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.leaky_relu)],
                          init=Init.kaiming_uniform)
     return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.leaky_relu)] * 2,
                      init=Init.kaiming_uniform)
 
 
+def _kind_layer_types(kind: DataKindName) -> tuple[str, ...]:
+    """The layer types the data-kind registry allows on `kind`."""
+    from nnplay.data.kinds import DATA_KINDS  # the registry builds on this module
+
+    return DATA_KINDS[kind].layer_types
+
+
+def _words(names: tuple[str, ...]) -> str:
+    """'dense', 'dropout' and 'batchnorm'."""
+    quoted = [f"'{name}'" for name in names]
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
 def _flat_stack_problem(layers: list[LayerSpec], where: str, data: str) -> str | None:
-    """Why a dense-only stack cannot take these layers, or None."""
+    """Why a stack of flat vectors (2-D points, latent vectors) cannot take these layers."""
+    allowed = _kind_layer_types(DataKindName.points2d)
     for index, layer in enumerate(layers):
-        if not isinstance(layer, _FLAT_LAYERS):
+        if layer.type not in allowed:
             return (f"{where}.layers.{index}.type '{layer.type}' cannot be used here; "
-                    f"{data} take 'dense', 'dropout' and 'batchnorm' layers")
+                    f"{data} take {_words(allowed)} layers")
     return None
 
 
 def _image_stack_problem(layers: list[LayerSpec], where: str,
                          shape: tuple[int, int]) -> str | None:
-    """Why a conv stack over an image of `shape` cannot be built, or None.
+    """Why a stack over a one-channel image of `shape` cannot be built, or None.
 
-    Convolutions and pooling come first (each must fit the feature map it gets), then
-    flatten (implicit before the first dense layer), then dense layers.
+    The layer registry's shape rules decide: convolutions and pooling first (each must
+    fit the feature map it gets), then flatten (implied before the first dense layer).
     """
-    height, width = shape
-    flat = False
-    for index, layer in enumerate(layers):
-        at = f"{where}.layers.{index}"
-        if isinstance(layer, RecurrentLayer):
-            return (f"{at}.type '{layer.type}' needs sequence data; images take dense and "
-                    "conv layers")
-        if isinstance(layer, FlattenLayer | DenseLayer):
-            flat = True
-            continue
-        if not isinstance(layer, Conv2dLayer | MaxPool2dLayer | AvgPool2dLayer):
-            continue  # dropout and batchnorm work on either side of flatten
-        if flat:
-            return (f"{at}.type '{layer.type}' cannot follow a dense or flatten layer; "
-                    "put convolution and pooling layers first")
-        if isinstance(layer, Conv2dLayer):
-            span = (height + 2 * layer.padding, width + 2 * layer.padding)
-            if layer.kernel_size > min(span):
-                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
-                        f"{height}x{width} feature map it gets; use a smaller kernel "
-                        "or more padding")
-            height = (span[0] - layer.kernel_size) // layer.stride + 1
-            width = (span[1] - layer.kernel_size) // layer.stride + 1
-        else:
-            if layer.kernel_size > min(height, width):
-                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
-                        f"{height}x{width} feature map it gets; use a smaller kernel")
-            height, width = height // layer.kernel_size, width // layer.kernel_size
+    from nnplay.models.layers import stack_shapes  # the registry builds on this module
+
+    try:
+        stack_shapes(layers, (1, *shape), where)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -491,11 +494,13 @@ class ExperimentSpec(_Strict):
             )
         if len(set(self.features)) != len(self.features):
             raise ValueError("features: each feature may be listed once")
+        kind = DATASET_KINDS[self.dataset.name]
+        layer_types = _kind_layer_types(kind)
         for index, layer in enumerate(self.model.layers):
-            if not isinstance(layer, DenseLayer | DropoutLayer | BatchNormLayer):
+            if layer.type not in layer_types:
                 raise ValueError(
                     f"model.layers.{index}.type '{layer.type}' needs image or sequence data; "
-                    "2-D datasets take 'dense', 'dropout' and 'batchnorm' layers"
+                    f"2-D datasets take {_words(layer_types)} layers"
                 )
         n_train = self.train_size
         if n_train < 1:
@@ -528,13 +533,13 @@ class ExperimentSpec(_Strict):
             self.generator = default_generator(data.name)
         if self.discriminator is None:
             self.discriminator = default_discriminator(data.name)
-        image = data.name in IMAGE_TARGETS
+        image = DATASET_KINDS[data.name] == DataKindName.image
         problem = _flat_stack_problem(
             self.generator.layers, "generator",
             "generators (their output is reshaped into the image)" if image else "2-D GANs")
         if problem is None:
             problem = (_image_stack_problem(self.discriminator.layers, "discriminator",
-                                            DIGIT_SHAPE) if image
+                                            IMAGE_SHAPES[data.name]) if image
                        else _flat_stack_problem(self.discriminator.layers, "discriminator",
                                                 "2-D GANs"))
         if problem is not None:
