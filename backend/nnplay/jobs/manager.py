@@ -16,7 +16,14 @@ from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import LIMITS, ExperimentSpec, SpecError, Task, parse_spec
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult, TrainStart
+from nnplay.train.events import (
+    AnyMetricsEvent,
+    AnySnapshot,
+    Failure,
+    RunStatus,
+    TrainResult,
+    TrainStart,
+)
 from nnplay.train.loop import TrainerOptions, TrainLoop
 from nnplay.train.trainer import make_trainer
 
@@ -145,8 +152,8 @@ class JobManager:
     def _persist_status(self, job: Job) -> None:
         assert self.store is not None
         self.store.update_run(job.id, status=job.status.value, reason=job.reason,
-                              started_at=job.started_at, finished_at=job.finished_at,
-                              lr=job.lr)
+                              failure=job.failure, started_at=job.started_at,
+                              finished_at=job.finished_at, lr=job.lr)
 
     def restore(self) -> int:
         """Load stored runs; those that were active become `interrupted`. Returns how many."""
@@ -173,6 +180,7 @@ class JobManager:
         job.finished_at = run.finished_at
         job.lr = run.lr if run.lr is not None else spec.optimizer.lr
         job.reason = run.reason
+        job.failure = run.failure
         tail = {k: v for k, v in run.latest.items() if k != "report"} if run.latest else None
         job.history.restore(run.points, run.history_stride, tail)
         job.latest = run.latest
@@ -268,15 +276,19 @@ class JobManager:
 
     def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None) -> None:
         why: str | None
+        failure: Failure | None = None
         with self._lock:
             self._running -= 1
             if self._shutting_down and (result is None or result.status == RunStatus.stopped):
                 status, why = JobStatus.interrupted, INTERRUPTED_REASON
             elif result is None:
                 status, why = JobStatus.failed, reason
+                failure = Failure("start_failed", job.step, reason or "could not start")
             else:
                 status, why = RESULT_STATUS[result.status], result.reason
-            job.set_status(status, why)
+                failure = result.failure
+            job.set_status(status, why,
+                           failure=failure.to_dict() if failure is not None else None)
             self._schedule()
 
     # ----- controls -----------------------------------------------------------------

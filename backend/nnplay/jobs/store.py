@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger("nnplay.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -50,6 +50,8 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (run_id, seq)
     );
     """,
+    # Why a failed run failed, as JSON {"kind", "step", "message"} beside `reason`.
+    2: "ALTER TABLE runs ADD COLUMN failure TEXT;",
 }
 
 
@@ -71,6 +73,7 @@ class StoredRun:
     history_stride: int
     checkpoint_step: int | None
     points: list[tuple[int, dict[str, Any]]]  # (seq, point) in order
+    failure: dict[str, Any] | None = None  # {"kind", "step", "message"} of a failed run
 
 
 _Op = Callable[[sqlite3.Connection], object]
@@ -230,7 +233,7 @@ class RunStore:
         with self._read_lock:
             rows = self._read.execute(
                 "SELECT id, name, spec, status, reason, created_at, started_at, finished_at, "
-                "step, lr, latest, history_stride, checkpoint_step FROM runs "
+                "step, lr, latest, history_stride, checkpoint_step, failure FROM runs "
                 "ORDER BY created_at").fetchall()
             points: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for run_id, seq, data in self._read.execute(
@@ -241,4 +244,5 @@ class RunStore:
             created_at=row[5], started_at=row[6], finished_at=row[7], step=row[8], lr=row[9],
             latest=json.loads(row[10]) if row[10] else None, history_stride=row[11],
             checkpoint_step=row[12], points=points.get(row[0], []),
+            failure=json.loads(row[13]) if row[13] else None,
         ) for row in rows]

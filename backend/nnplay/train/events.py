@@ -173,6 +173,20 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a run failed, for code to read: `kind` ("diverged", "error", "start_failed"),
+    the step it happened at and the sentence shown to people."""
+
+    kind: str
+    step: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """The outcome of `Trainer.run()`."""
 
@@ -181,6 +195,7 @@ class TrainResult:
     seconds: float
     reason: str | None = None
     metrics: AnyMetricsEvent | None = None
+    failure: Failure | None = None  # set when status is failed
 
     def summary(self) -> dict[str, Any]:
         """The one-line JSON summary the CLI prints."""
