@@ -11,7 +11,7 @@ import copy
 import math
 import typing
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -271,47 +271,107 @@ class DatasetSpec(_Strict):
         return value
 
 
-class DenseLayer(_Strict):
+Shape = tuple[int, ...]  # one sample, without the batch: (features,) or (channels, h, w)
+
+
+class ShrinksError(ValueError):
+    """A layer would shrink its input below 1x1; the message says how, without the location."""
+
+
+class LayerBase(_Strict):
+    """A layer spec: what input it takes and the shape it gives (the layer registry's rules)."""
+
+    takes: ClassVar[str] = "any"  # "flat" (an image is flattened first), "image", "sequence"
+    needs: ClassVar[str] = ""  # the data it needs, for errors: "image data", "sequence data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """The output shape for input `shape` (raises `ShrinksError`)."""
+        return shape
+
+
+class DenseLayer(LayerBase):
     type: Literal["dense"] = "dense"
     units: int = Field(4, ge=1, le=LIMITS.max_units)
     activation: Activation = Activation.tanh
+    takes: ClassVar[str] = "flat"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(units,)`."""
+        return (self.units,)
 
 
-class Conv2dLayer(_Strict):
+class Conv2dLayer(LayerBase):
     type: Literal["conv2d"] = "conv2d"
     filters: int = Field(8, ge=1, le=LIMITS.max_filters)
     kernel_size: int = Field(3, ge=1, le=LIMITS.max_kernel_size)
     stride: int = Field(1, ge=1, le=4)
     padding: int = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
+    takes: ClassVar[str] = "image"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(filters, h', w')` with h' = (h + 2 padding - kernel) // stride + 1."""
+        _, height, width = shape
+        span = (height + 2 * self.padding, width + 2 * self.padding)
+        if self.kernel_size > min(span):
+            raise ShrinksError(
+                f"kernel_size {self.kernel_size} does not fit the {height}x{width} feature map "
+                f"it gets (padding {self.padding}); use a smaller kernel or more padding")
+        return (self.filters, (span[0] - self.kernel_size) // self.stride + 1,
+                (span[1] - self.kernel_size) // self.stride + 1)
 
 
-class MaxPool2dLayer(_Strict):
+class _PoolLayer(LayerBase):
+    kernel_size: int = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    takes: ClassVar[str] = "image"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(channels, h // kernel, w // kernel)`."""
+        channels, height, width = shape
+        if self.kernel_size > min(height, width):
+            raise ShrinksError(
+                f"kernel_size {self.kernel_size} does not fit the {height}x{width} feature map "
+                "it gets; use a smaller kernel")
+        return channels, height // self.kernel_size, width // self.kernel_size
+
+
+class MaxPool2dLayer(_PoolLayer):
     type: Literal["maxpool2d"] = "maxpool2d"
-    kernel_size: int = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
-class AvgPool2dLayer(_Strict):
+class AvgPool2dLayer(_PoolLayer):
     type: Literal["avgpool2d"] = "avgpool2d"
-    kernel_size: int = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
-class FlattenLayer(_Strict):
+class FlattenLayer(LayerBase):
     type: Literal["flatten"] = "flatten"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(c * h * w,)`."""
+        return (math.prod(shape),)
 
 
-class DropoutLayer(_Strict):
+class DropoutLayer(LayerBase):
     type: Literal["dropout"] = "dropout"
     p: float = Field(0.2, ge=0.0, le=LIMITS.max_dropout)
 
 
-class BatchNormLayer(_Strict):
+class BatchNormLayer(LayerBase):
     type: Literal["batchnorm"] = "batchnorm"
 
 
-class RecurrentLayer(_Strict):
+class RecurrentLayer(LayerBase):
     type: Literal["rnn", "gru", "lstm"] = "rnn"
     units: int = Field(16, ge=1, le=LIMITS.max_units)
+    takes: ClassVar[str] = "sequence"
+    needs: ClassVar[str] = "sequence data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(units,)`: the last hidden state."""
+        return (self.units,)
 
 
 def _layer_type(value: Any) -> str:
@@ -399,11 +459,53 @@ def default_discriminator(target: DatasetName) -> ModelSpec:
                      init=Init.kaiming_uniform)
 
 
-def _kind_layer_types(kind: DataKindName) -> tuple[str, ...]:
-    """The layer types the data-kind registry allows on `kind`."""
-    from nnplay.data.kinds import DATA_KINDS  # the registry builds on this module
+_FLAT_LAYER_TYPES = ("dense", "dropout", "batchnorm")
+# The layer types each data kind takes (the data-kind registry, `nnplay.data.kinds`,
+# serves them); a GAN generator's latent input takes the 2-D points' ones.
+KIND_LAYER_TYPES: dict[DataKindName, tuple[str, ...]] = {
+    DataKindName.points2d: _FLAT_LAYER_TYPES,
+    DataKindName.image: ("conv2d", "maxpool2d", "avgpool2d", "flatten", *_FLAT_LAYER_TYPES),
+}
 
-    return DATA_KINDS[kind].layer_types
+
+def stack_shapes(layers: typing.Sequence[LayerSpec], input_shape: Shape, where: str = "model",
+                 flat_words: str = "2-D datasets take 'dense', 'dropout' and 'batchnorm' "
+                                   "layers") -> list[Shape]:
+    """Each layer's output shape on `input_shape`, or a ValueError naming the layer.
+
+    A flat layer after an image flattens it first (flatten is implied before the first
+    dense layer); convolution and pooling must come before it. `flat_words` says what a
+    flat input takes, for the error.
+    """
+    shapes: list[Shape] = []
+    shape = input_shape
+    flattened = len(input_shape) == 1
+    image_input = len(input_shape) == 3
+    for index, layer in enumerate(layers):
+        at = f"{where}.layers.{index}"
+        if layer.takes == "sequence" or (not image_input and layer.needs):
+            if image_input:
+                raise ValueError(f"{at}.type '{layer.type}' needs {layer.needs}; images take "
+                                 "dense and conv layers")
+            raise ValueError(f"{at}: layer type '{layer.type}' needs {layer.needs}; "
+                             f"{flat_words}")
+        if layer.takes == "image" and flattened:
+            raise ValueError(f"{at}.type '{layer.type}' cannot follow a dense or flatten "
+                             "layer; put convolution and pooling layers first")
+        if layer.takes == "flat" and len(shape) != 1:
+            shape = (math.prod(shape),)  # the implied flatten
+        try:
+            shape = layer.out_shape(shape)
+        except ShrinksError as error:
+            raise ValueError(f"{at}.{error}") from None
+        flattened = flattened or layer.takes == "flat" or layer.type == "flatten"
+        shapes.append(shape)
+    return shapes
+
+
+def _kind_layer_types(kind: DataKindName) -> tuple[str, ...]:
+    """The layer types data of `kind` takes."""
+    return KIND_LAYER_TYPES[kind]
 
 
 def _words(names: tuple[str, ...]) -> str:
@@ -429,8 +531,6 @@ def _image_stack_problem(layers: list[LayerSpec], where: str,
     The layer registry's shape rules decide: convolutions and pooling first (each must
     fit the feature map it gets), then flatten (implied before the first dense layer).
     """
-    from nnplay.models.layers import stack_shapes  # the registry builds on this module
-
     try:
         stack_shapes(layers, (1, *shape), where)
     except ValueError as error:

@@ -20,13 +20,13 @@ from nnplay.spec import (
     DATASET_KINDS,
     DATASET_TASKS,
     IMAGE_SHAPES,
+    KIND_LAYER_TYPES,
     DataKindName,
     DatasetName,
     ExperimentSpec,
+    Shape,
     Task,
 )
-
-Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,15 @@ def _image_shape(name: DatasetName) -> Shape:
     return (1, *IMAGE_SHAPES[name])
 
 
-_FLAT_LAYERS = ("dense", "dropout", "batchnorm")
-
 DATA_KINDS: dict[DataKindName, DataKind] = {
     kind.name: kind
     for kind in (
-        DataKind(DataKindName.points2d, "2-D points", _FLAT_LAYERS, ("neurons",),
+        DataKind(DataKindName.points2d, "2-D points", KIND_LAYER_TYPES[DataKindName.points2d],
+                 ("neurons",),
                  ("boundary", "neurons", "weights", "points", "fake", "discriminator",
                   "manifold", "gradients"),
                  lambda name: (2,), _load_points),
-        DataKind(DataKindName.image, "Images",
-                 ("conv2d", "maxpool2d", "avgpool2d", "flatten", *_FLAT_LAYERS),
+        DataKind(DataKindName.image, "Images", KIND_LAYER_TYPES[DataKindName.image],
                  ("neurons", "feature_maps"), ("samples", "images"), _image_shape,
                  build_gan_data, load_image_set),
     )

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from torch import nn
 
 from nnplay.models.activations import ACTIVATIONS
@@ -27,32 +26,43 @@ from nnplay.spec import (
     DenseLayer,
     DropoutLayer,
     FlattenLayer,
+    LayerBase,
     LayerSpec,
     MaxPool2dLayer,
     RecurrentLayer,
+    Shape,
+    stack_shapes,
 )
 
-Shape = tuple[int, ...]
-# What a layer takes: flat vectors (an image is flattened first), images, or either.
-Takes = Literal["flat", "image", "any", "sequence"]
 Probe = Literal["neurons", "feature_maps"]
 
 
 @dataclass(frozen=True)
 class LayerType:
-    """One layer type: its spec model, builder, shape rule, summary, parameters and probes."""
+    """One layer type: its spec model, builder, shape rule, summary, parameters and probes.
+
+    What input it takes and the shape it gives are the spec model's (`takes`, `needs`,
+    `out_shape`), so the validator and the builder share one rule.
+    """
 
     name: str
     label: str
-    model: type[BaseModel]
-    takes: Takes
-    needs: str  # the data it needs, for errors: "" (any), "image data", "sequence data"
+    model: type[LayerBase]
     build: Callable[[Any, Shape], list[nn.Module]]  # modules for one layer on input `shape`
-    out_shape: Callable[[Any, Shape], Shape]  # may raise `ShrinksError`
     parameters: Callable[[Any, Shape], int]  # trainable parameters on input `shape`
-    describe: Callable[[Any], str]  # a few characters for the runs table ("8 tanh")
+    describe: Callable[[Any], str] = field(default=lambda layer: layer.type)  # "8 tanh"
     probe: Probe | None = None  # which probe reads this layer's output
     activation: Callable[[Any], str | None] = field(default=lambda layer: None)
+
+    @property
+    def takes(self) -> str:
+        """"flat" (an image is flattened first), "image", "any" or "sequence"."""
+        return self.model.takes
+
+    def out_shape(self, layer: Any, shape: Shape) -> Shape:
+        """The output shape of `layer` on input `shape` (raises `ShrinksError`)."""
+        shape_out: Shape = layer.out_shape(shape)
+        return shape_out
 
     def catalog(self) -> dict[str, Any]:
         """What the page needs to build this layer's controls: each field's type and range."""
@@ -61,14 +71,6 @@ class LayerType:
         return {"name": self.name, "label": self.label, "takes": self.takes,
                 "probe": self.probe, "fields": [entry["name"] for entry in fields],
                 "controls": fields}
-
-
-class ShrinksError(ValueError):
-    """A layer would shrink its input below 1x1; `detail` says how, without the location."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 def _field_entry(name: str, info: Any) -> dict[str, Any]:
@@ -93,11 +95,6 @@ def _flat(shape: Shape) -> int:
     return math.prod(shape)
 
 
-def _same(layer: Any, shape: Shape) -> Shape:
-    del layer
-    return shape
-
-
 def _none(layer: Any, shape: Shape) -> int:
     del layer, shape
     return 0
@@ -112,30 +109,10 @@ def _conv_build(layer: Conv2dLayer, shape: Shape) -> list[nn.Module]:
             ACTIVATIONS[layer.activation].make()]
 
 
-def _conv_shape(layer: Conv2dLayer, shape: Shape) -> Shape:
-    _, height, width = shape
-    span = (height + 2 * layer.padding, width + 2 * layer.padding)
-    if layer.kernel_size > min(span):
-        raise ShrinksError(
-            f"kernel_size {layer.kernel_size} does not fit the {height}x{width} feature map it "
-            f"gets (padding {layer.padding}); use a smaller kernel or more padding")
-    return (layer.filters, (span[0] - layer.kernel_size) // layer.stride + 1,
-            (span[1] - layer.kernel_size) // layer.stride + 1)
-
-
 def _pool_build(layer: MaxPool2dLayer | AvgPool2dLayer, shape: Shape) -> list[nn.Module]:
     del shape
     pool = nn.MaxPool2d if isinstance(layer, MaxPool2dLayer) else nn.AvgPool2d
     return [pool(layer.kernel_size)]
-
-
-def _pool_shape(layer: MaxPool2dLayer | AvgPool2dLayer, shape: Shape) -> Shape:
-    channels, height, width = shape
-    if layer.kernel_size > min(height, width):
-        raise ShrinksError(
-            f"kernel_size {layer.kernel_size} does not fit the {height}x{width} feature map it "
-            "gets; use a smaller kernel")
-    return channels, height // layer.kernel_size, width // layer.kernel_size
 
 
 def _batchnorm_build(layer: BatchNormLayer, shape: Shape) -> list[nn.Module]:
@@ -150,33 +127,24 @@ def _recurrent_build(layer: RecurrentLayer, shape: Shape) -> list[nn.Module]:
 LAYER_TYPES: dict[str, LayerType] = {
     entry.name: entry
     for entry in (
-        LayerType(
-            "dense", "Dense", DenseLayer, "flat", "", _dense_build,
-            lambda layer, shape: (layer.units,),
-            lambda layer, shape: (_flat(shape) + 1) * layer.units,
-            lambda layer: f"{layer.units} {layer.activation.value}",
-            probe="neurons", activation=lambda layer: layer.activation.value),
-        LayerType(
-            "conv2d", "Conv 2-D", Conv2dLayer, "image", "image data", _conv_build,
-            _conv_shape,
-            lambda layer, shape: (shape[0] * layer.kernel_size ** 2 + 1) * layer.filters,
-            lambda layer: layer.type,
-            probe="feature_maps", activation=lambda layer: layer.activation.value),
-        LayerType("maxpool2d", "Max pool", MaxPool2dLayer, "image", "image data", _pool_build,
-                  _pool_shape, _none, lambda layer: layer.type, probe="feature_maps"),
-        LayerType("avgpool2d", "Average pool", AvgPool2dLayer, "image", "image data",
-                  _pool_build, _pool_shape, _none, lambda layer: layer.type,
+        LayerType("dense", "Dense", DenseLayer, _dense_build,
+                  lambda layer, shape: (_flat(shape) + 1) * layer.units,
+                  lambda layer: f"{layer.units} {layer.activation.value}", probe="neurons",
+                  activation=lambda layer: layer.activation.value),
+        LayerType("conv2d", "Conv 2-D", Conv2dLayer, _conv_build,
+                  lambda layer, shape: (shape[0] * layer.kernel_size ** 2 + 1) * layer.filters,
+                  probe="feature_maps", activation=lambda layer: layer.activation.value),
+        LayerType("maxpool2d", "Max pool", MaxPool2dLayer, _pool_build, _none,
                   probe="feature_maps"),
-        LayerType("flatten", "Flatten", FlattenLayer, "any", "image data",
-                  lambda layer, shape: [nn.Flatten()], lambda layer, shape: (_flat(shape),),
-                  _none, lambda layer: layer.type),
-        LayerType("dropout", "Dropout", DropoutLayer, "any", "",
-                  lambda layer, shape: [nn.Dropout(layer.p)], _same, _none,
-                  lambda layer: f"dropout {layer.p:g}"),
-        LayerType("batchnorm", "Batch norm", BatchNormLayer, "any", "", _batchnorm_build, _same,
-                  lambda layer, shape: 2 * shape[0], lambda layer: layer.type),
-        *(LayerType(name, label, RecurrentLayer, "sequence", "sequence data", _recurrent_build,
-                    lambda layer, shape: (layer.units,), _none, lambda layer: layer.type)
+        LayerType("avgpool2d", "Average pool", AvgPool2dLayer, _pool_build, _none,
+                  probe="feature_maps"),
+        LayerType("flatten", "Flatten", FlattenLayer, lambda layer, shape: [nn.Flatten()],
+                  _none),
+        LayerType("dropout", "Dropout", DropoutLayer, lambda layer, shape: [nn.Dropout(layer.p)],
+                  _none, lambda layer: f"dropout {layer.p:g}"),
+        LayerType("batchnorm", "Batch norm", BatchNormLayer, _batchnorm_build,
+                  lambda layer, shape: 2 * shape[0]),
+        *(LayerType(name, label, RecurrentLayer, _recurrent_build, _none)
           for name, label in (("rnn", "RNN"), ("gru", "GRU"), ("lstm", "LSTM"))),
     )
 }
@@ -213,41 +181,6 @@ class Stack:
     modules: list[nn.Module]
     blocks: list[Block]
     shape: Shape
-
-
-def stack_shapes(layers: Sequence[LayerSpec], input_shape: Shape, where: str = "model",
-                 flat_words: str = "2-D datasets take 'dense', 'dropout' and 'batchnorm' "
-                                   "layers") -> list[Shape]:
-    """Each layer's output shape on `input_shape`, or a ValueError naming the layer.
-
-    A flat layer after an image flattens it first (flatten is implied before the first
-    dense layer). `flat_words` says what a flat input takes, for the error.
-    """
-    shapes: list[Shape] = []
-    shape = input_shape
-    flattened = len(input_shape) == 1
-    image_input = len(input_shape) == 3
-    for index, layer in enumerate(layers):
-        entry = layer_type(layer)
-        at = f"{where}.layers.{index}"
-        if entry.takes == "sequence" or (not image_input and entry.needs):
-            if image_input:
-                raise ValueError(f"{at}.type '{layer.type}' needs {entry.needs}; images take "
-                                 "dense and conv layers")
-            raise ValueError(f"{at}: layer type '{layer.type}' needs {entry.needs}; "
-                             f"{flat_words}")
-        if entry.takes == "image" and flattened:
-            raise ValueError(f"{at}.type '{layer.type}' cannot follow a dense or flatten "
-                             "layer; put convolution and pooling layers first")
-        if entry.takes == "flat" and len(shape) != 1:
-            shape = (_flat(shape),)  # the implied flatten
-        try:
-            shape = entry.out_shape(layer, shape)
-        except ShrinksError as error:
-            raise ValueError(f"{at}.{error.detail}") from None
-        flattened = flattened or entry.takes == "flat" or layer.type == "flatten"
-        shapes.append(shape)
-    return shapes
 
 
 def build_stack(layers: Sequence[LayerSpec], input_shape: Shape, n_outputs: int,
@@ -293,5 +226,5 @@ def layer_catalog(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     return [LAYER_TYPES[name].catalog() for name in chosen]
 
 
-__all__ = ["LAYER_TYPES", "Block", "LayerType", "ShrinksError", "Stack", "build_stack",
+__all__ = ["LAYER_TYPES", "Block", "LayerType", "Stack", "build_stack",
            "describe_layers", "layer_catalog", "layer_type", "spatial", "stack_shapes"]
