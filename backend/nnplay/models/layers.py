@@ -109,12 +109,6 @@ def _conv_build(layer: Conv2dLayer, shape: Shape) -> list[nn.Module]:
             ACTIVATIONS[layer.activation].make()]
 
 
-def _pool_build(layer: MaxPool2dLayer | AvgPool2dLayer, shape: Shape) -> list[nn.Module]:
-    del shape
-    pool = nn.MaxPool2d if isinstance(layer, MaxPool2dLayer) else nn.AvgPool2d
-    return [pool(layer.kernel_size)]
-
-
 def _batchnorm_build(layer: BatchNormLayer, shape: Shape) -> list[nn.Module]:
     del layer
     return [nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0])]
@@ -134,9 +128,11 @@ LAYER_TYPES: dict[str, LayerType] = {
         LayerType("conv2d", "Conv 2-D", Conv2dLayer, _conv_build,
                   lambda layer, shape: (shape[0] * layer.kernel_size ** 2 + 1) * layer.filters,
                   probe="feature_maps", activation=lambda layer: layer.activation.value),
-        LayerType("maxpool2d", "Max pool", MaxPool2dLayer, _pool_build, _none,
+        LayerType("maxpool2d", "Max pool", MaxPool2dLayer,
+                  lambda layer, shape: [nn.MaxPool2d(layer.kernel_size)], _none,
                   probe="feature_maps"),
-        LayerType("avgpool2d", "Average pool", AvgPool2dLayer, _pool_build, _none,
+        LayerType("avgpool2d", "Average pool", AvgPool2dLayer,
+                  lambda layer, shape: [nn.AvgPool2d(layer.kernel_size)], _none,
                   probe="feature_maps"),
         LayerType("flatten", "Flatten", FlattenLayer, lambda layer, shape: [nn.Flatten()],
                   _none),
