@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from nnplay.data import DATASET_INFO, FEATURE_INFO
+from nnplay.data.kinds import DATA_KINDS
 from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.init import INITS
+from nnplay.models.layers import layer_catalog
 from nnplay.presets import PRESETS, START_LESSON
 from nnplay.spec import (
+    DATASET_KINDS,
     LIMITS,
+    DataKindName,
     DatasetName,
     ExperimentSpec,
     NoiseKind,
@@ -22,22 +26,12 @@ from nnplay.train.gan_objectives import GAN_LOSSES
 from nnplay.train.heads import LOSSES
 from nnplay.train.optimizers import OPTIMIZERS
 
-# The layer types a 2-D network can use today; the others need image or sequence data.
-LAYER_TYPES = [
-    {"name": "dense", "label": "Dense", "fields": ["units", "activation"]},
-    {"name": "dropout", "label": "Dropout", "fields": ["p"]},
-    {"name": "batchnorm", "label": "Batch norm", "fields": []},
-]
-
-# Layers a GAN's discriminator may add on images (the generator and 2-D GANs take
-# LAYER_TYPES only).
-IMAGE_LAYER_TYPES = [
-    {"name": "conv2d", "label": "Conv 2-D",
-     "fields": ["filters", "kernel_size", "stride", "padding", "activation"]},
-    {"name": "maxpool2d", "label": "Max pool", "fields": ["kernel_size"]},
-    {"name": "avgpool2d", "label": "Average pool", "fields": ["kernel_size"]},
-    {"name": "flatten", "label": "Flatten", "fields": []},
-]
+# The layer types of each data kind, from the layer registry: a 2-D network (and every
+# GAN generator) takes the flat ones; a GAN's discriminator on images adds conv and pooling.
+LAYER_TYPES = layer_catalog(DATA_KINDS[DataKindName.points2d].layer_types)
+IMAGE_LAYER_TYPES = layer_catalog(
+    [name for name in DATA_KINDS[DataKindName.image].layer_types
+     if name not in DATA_KINDS[DataKindName.points2d].layer_types])
 
 NOISE_KINDS = {
     NoiseKind.gaussian: ("Gaussian", "Each latent number is drawn from a standard normal."),
@@ -108,12 +102,15 @@ def build_catalog() -> dict[str, Any]:
                       "description": info.description, "task": info.task.value,
                       "tasks": [task.value for task in info.tasks],
                       "multi_class": info.multi_class, "gan_description": info.gan_description,
-                      "modes": info.modes, "points": info.points, "image": info.image}
+                      "modes": info.modes, "points": info.points, "image": info.image,
+                      "kind": DATASET_KINDS[info.name].value}
                      for info in DATASET_INFO.values()],
         "features": [{"name": info.name.value, "label": info.label}
                      for info in FEATURE_INFO.values()],
         "normalizations": [n.value for n in Normalization],
-        "layer_types": LAYER_TYPES,
+        # The flat layer types first (what the playground uses), then image-only ones.
+        "layer_types": LAYER_TYPES + IMAGE_LAYER_TYPES,
+        "data_kinds": [kind.catalog() for kind in DATA_KINDS.values()],
         "activations": [{"name": info.name.value, "label": info.label}
                         for info in ACTIVATIONS.values()],
         "inits": [{"name": info.name.value, "label": info.label,

@@ -13,7 +13,7 @@ import math
 import typing
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -193,9 +193,23 @@ DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
     DatasetName.digits: _GAN,
 }
 
-# GAN targets that are images rather than 2-D points.
-IMAGE_TARGETS = frozenset({DatasetName.digits})
-DIGIT_SHAPE = (8, 8)  # height, width of one digits image
+class DataKindName(StrEnum):
+    """What one sample of a dataset is; `nnplay.data.kinds` says what each kind means."""
+
+    points2d = "points2d"
+    image = "image"
+
+
+# The kind of data each dataset holds (every dataset not listed is 2-D points).
+DATASET_KINDS: dict[DatasetName, DataKindName] = {
+    name: DataKindName.image if name == DatasetName.digits else DataKindName.points2d
+    for name in DatasetName
+}
+IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {DatasetName.digits: (8, 8)}  # (h, w)
+# Datasets that are images rather than 2-D points.
+IMAGE_TARGETS = frozenset(name for name, kind in DATASET_KINDS.items()
+                          if kind == DataKindName.image)
+DIGIT_SHAPE = IMAGE_SHAPES[DatasetName.digits]  # height, width of one digits image
 
 
 def primary_task(name: DatasetName) -> Task:
@@ -278,47 +292,107 @@ class DatasetSpec(_Strict):
         return value
 
 
-class DenseLayer(_Strict):
+Shape = tuple[int, ...]  # one sample, without the batch: (features,) or (channels, h, w)
+
+
+class ShrinksError(ValueError):
+    """A layer would shrink its input below 1x1; the message says how, without the location."""
+
+
+class LayerBase(_Strict):
+    """A layer spec: what input it takes and the shape it gives (the layer registry's rules)."""
+
+    takes: ClassVar[str] = "any"  # "flat" (an image is flattened first), "image", "sequence"
+    needs: ClassVar[str] = ""  # the data it needs, for errors: "image data", "sequence data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """The output shape for input `shape` (raises `ShrinksError`)."""
+        return shape
+
+
+class DenseLayer(LayerBase):
     type: Literal["dense"] = "dense"
     units: WholeNumber = Field(4, ge=1, le=LIMITS.max_units)
     activation: Activation = Activation.tanh
+    takes: ClassVar[str] = "flat"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(units,)`."""
+        return (self.units,)
 
 
-class Conv2dLayer(_Strict):
+class Conv2dLayer(LayerBase):
     type: Literal["conv2d"] = "conv2d"
     filters: WholeNumber = Field(8, ge=1, le=LIMITS.max_filters)
     kernel_size: WholeNumber = Field(3, ge=1, le=LIMITS.max_kernel_size)
     stride: WholeNumber = Field(1, ge=1, le=4)
     padding: WholeNumber = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
+    takes: ClassVar[str] = "image"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(filters, h', w')` with h' = (h + 2 padding - kernel) // stride + 1."""
+        _, height, width = shape
+        span = (height + 2 * self.padding, width + 2 * self.padding)
+        if self.kernel_size > min(span):
+            raise ShrinksError(
+                f"kernel_size {self.kernel_size} does not fit the {height}x{width} feature map "
+                f"it gets (padding {self.padding}); use a smaller kernel or more padding")
+        return (self.filters, (span[0] - self.kernel_size) // self.stride + 1,
+                (span[1] - self.kernel_size) // self.stride + 1)
 
 
-class MaxPool2dLayer(_Strict):
+class _PoolLayer(LayerBase):
+    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    takes: ClassVar[str] = "image"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(channels, h // kernel, w // kernel)`."""
+        channels, height, width = shape
+        if self.kernel_size > min(height, width):
+            raise ShrinksError(
+                f"kernel_size {self.kernel_size} does not fit the {height}x{width} feature map "
+                "it gets; use a smaller kernel")
+        return channels, height // self.kernel_size, width // self.kernel_size
+
+
+class MaxPool2dLayer(_PoolLayer):
     type: Literal["maxpool2d"] = "maxpool2d"
-    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
-class AvgPool2dLayer(_Strict):
+class AvgPool2dLayer(_PoolLayer):
     type: Literal["avgpool2d"] = "avgpool2d"
-    kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
 
 
-class FlattenLayer(_Strict):
+class FlattenLayer(LayerBase):
     type: Literal["flatten"] = "flatten"
+    needs: ClassVar[str] = "image data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(c * h * w,)`."""
+        return (math.prod(shape),)
 
 
-class DropoutLayer(_Strict):
+class DropoutLayer(LayerBase):
     type: Literal["dropout"] = "dropout"
     p: StrictFloat = Field(0.2, ge=0.0, le=LIMITS.max_dropout)
 
 
-class BatchNormLayer(_Strict):
+class BatchNormLayer(LayerBase):
     type: Literal["batchnorm"] = "batchnorm"
 
 
-class RecurrentLayer(_Strict):
+class RecurrentLayer(LayerBase):
     type: Literal["rnn", "gru", "lstm"] = "rnn"
     units: WholeNumber = Field(16, ge=1, le=LIMITS.max_units)
+    takes: ClassVar[str] = "sequence"
+    needs: ClassVar[str] = "sequence data"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        """`(units,)`: the last hidden state."""
+        return (self.units,)
 
 
 def _layer_type(value: Any) -> str:
@@ -390,12 +464,9 @@ class RegularizationSpec(_Strict):
     l2: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
 
 
-_FLAT_LAYERS = (DenseLayer, DropoutLayer, BatchNormLayer)
-
-
 def default_generator(target: DatasetName) -> ModelSpec:
     """The generator a GAN spec gets when it names none."""
-    if target in IMAGE_TARGETS:
+    if DATASET_KINDS[target] == DataKindName.image:
         return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.relu)],
                          init=Init.kaiming_uniform)
     return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.relu)] * 2,
@@ -404,57 +475,89 @@ def default_generator(target: DatasetName) -> ModelSpec:
 
 def default_discriminator(target: DatasetName) -> ModelSpec:
     """The discriminator a GAN spec gets when it names none."""
-    if target in IMAGE_TARGETS:
+    if DATASET_KINDS[target] == DataKindName.image:
         return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.leaky_relu)],
                          init=Init.kaiming_uniform)
     return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.leaky_relu)] * 2,
                      init=Init.kaiming_uniform)
 
 
-def _flat_stack_problem(layers: list[LayerSpec], where: str, data: str) -> str | None:
-    """Why a dense-only stack cannot take these layers, or None."""
+_FLAT_LAYER_TYPES = ("dense", "dropout", "batchnorm")
+# The layer types each data kind takes (the data-kind registry, `nnplay.data.kinds`,
+# serves them); a GAN generator's latent input takes the 2-D points' ones.
+KIND_LAYER_TYPES: dict[DataKindName, tuple[str, ...]] = {
+    DataKindName.points2d: _FLAT_LAYER_TYPES,
+    DataKindName.image: ("conv2d", "maxpool2d", "avgpool2d", "flatten", *_FLAT_LAYER_TYPES),
+}
+
+
+def stack_shapes(layers: typing.Sequence[LayerSpec], input_shape: Shape, where: str = "model",
+                 flat_words: str = "2-D datasets take 'dense', 'dropout' and 'batchnorm' "
+                                   "layers") -> list[Shape]:
+    """Each layer's output shape on `input_shape`, or a ValueError naming the layer.
+
+    A flat layer after an image flattens it first (flatten is implied before the first
+    dense layer); convolution and pooling must come before it. `flat_words` says what a
+    flat input takes, for the error.
+    """
+    shapes: list[Shape] = []
+    shape = input_shape
+    flattened = len(input_shape) == 1
+    image_input = len(input_shape) == 3
     for index, layer in enumerate(layers):
-        if not isinstance(layer, _FLAT_LAYERS):
+        at = f"{where}.layers.{index}"
+        if layer.takes == "sequence" or (not image_input and layer.needs):
+            if image_input:
+                raise ValueError(f"{at}.type '{layer.type}' needs {layer.needs}; images take "
+                                 "dense and conv layers")
+            raise ValueError(f"{at}: layer type '{layer.type}' needs {layer.needs}; "
+                             f"{flat_words}")
+        if layer.takes == "image" and flattened:
+            raise ValueError(f"{at}.type '{layer.type}' cannot follow a dense or flatten "
+                             "layer; put convolution and pooling layers first")
+        if layer.takes == "flat" and len(shape) != 1:
+            shape = (math.prod(shape),)  # the implied flatten
+        try:
+            shape = layer.out_shape(shape)
+        except ShrinksError as error:
+            raise ValueError(f"{at}.{error}") from None
+        flattened = flattened or layer.takes == "flat" or layer.type == "flatten"
+        shapes.append(shape)
+    return shapes
+
+
+def _kind_layer_types(kind: DataKindName) -> tuple[str, ...]:
+    """The layer types data of `kind` takes."""
+    return KIND_LAYER_TYPES[kind]
+
+
+def _words(names: tuple[str, ...]) -> str:
+    """'dense', 'dropout' and 'batchnorm'."""
+    quoted = [f"'{name}'" for name in names]
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def _flat_stack_problem(layers: list[LayerSpec], where: str, data: str) -> str | None:
+    """Why a stack of flat vectors (2-D points, latent vectors) cannot take these layers."""
+    allowed = _kind_layer_types(DataKindName.points2d)
+    for index, layer in enumerate(layers):
+        if layer.type not in allowed:
             return (f"{where}.layers.{index}.type '{layer.type}' cannot be used here; "
-                    f"{data} take 'dense', 'dropout' and 'batchnorm' layers")
+                    f"{data} take {_words(allowed)} layers")
     return None
 
 
 def _image_stack_problem(layers: list[LayerSpec], where: str,
                          shape: tuple[int, int]) -> str | None:
-    """Why a conv stack over an image of `shape` cannot be built, or None.
+    """Why a stack over a one-channel image of `shape` cannot be built, or None.
 
-    Convolutions and pooling come first (each must fit the feature map it gets), then
-    flatten (implicit before the first dense layer), then dense layers.
+    The layer registry's shape rules decide: convolutions and pooling first (each must
+    fit the feature map it gets), then flatten (implied before the first dense layer).
     """
-    height, width = shape
-    flat = False
-    for index, layer in enumerate(layers):
-        at = f"{where}.layers.{index}"
-        if isinstance(layer, RecurrentLayer):
-            return (f"{at}.type '{layer.type}' needs sequence data; images take dense and "
-                    "conv layers")
-        if isinstance(layer, FlattenLayer | DenseLayer):
-            flat = True
-            continue
-        if not isinstance(layer, Conv2dLayer | MaxPool2dLayer | AvgPool2dLayer):
-            continue  # dropout and batchnorm work on either side of flatten
-        if flat:
-            return (f"{at}.type '{layer.type}' cannot follow a dense or flatten layer; "
-                    "put convolution and pooling layers first")
-        if isinstance(layer, Conv2dLayer):
-            span = (height + 2 * layer.padding, width + 2 * layer.padding)
-            if layer.kernel_size > min(span):
-                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
-                        f"{height}x{width} feature map it gets; use a smaller kernel "
-                        "or more padding")
-            height = (span[0] - layer.kernel_size) // layer.stride + 1
-            width = (span[1] - layer.kernel_size) // layer.stride + 1
-        else:
-            if layer.kernel_size > min(height, width):
-                return (f"{at}.kernel_size {layer.kernel_size} does not fit the "
-                        f"{height}x{width} feature map it gets; use a smaller kernel")
-            height, width = height // layer.kernel_size, width // layer.kernel_size
+    try:
+        stack_shapes(layers, (1, *shape), where)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -514,11 +617,13 @@ class ExperimentSpec(_Strict):
             )
         if len(set(self.features)) != len(self.features):
             raise ValueError("features: each feature may be listed once")
+        kind = DATASET_KINDS[self.dataset.name]
+        layer_types = _kind_layer_types(kind)
         for index, layer in enumerate(self.model.layers):
-            if not isinstance(layer, DenseLayer | DropoutLayer | BatchNormLayer):
+            if layer.type not in layer_types:
                 raise ValueError(
                     f"model.layers.{index}.type '{layer.type}' needs image or sequence data; "
-                    "2-D datasets take 'dense', 'dropout' and 'batchnorm' layers"
+                    f"2-D datasets take {_words(layer_types)} layers"
                 )
         n_train = self.train_size
         if n_train < 1:
@@ -551,13 +656,13 @@ class ExperimentSpec(_Strict):
             self.generator = default_generator(data.name)
         if self.discriminator is None:
             self.discriminator = default_discriminator(data.name)
-        image = data.name in IMAGE_TARGETS
+        image = DATASET_KINDS[data.name] == DataKindName.image
         problem = _flat_stack_problem(
             self.generator.layers, "generator",
             "generators (their output is reshaped into the image)" if image else "2-D GANs")
         if problem is None:
             problem = (_image_stack_problem(self.discriminator.layers, "discriminator",
-                                            DIGIT_SHAPE) if image
+                                            IMAGE_SHAPES[data.name]) if image
                        else _flat_stack_problem(self.discriminator.layers, "discriminator",
                                                 "2-D GANs"))
         if problem is not None:

@@ -596,8 +596,8 @@ export class GanLab {
     if (job?.status === 'failed') {
       this.stopSlow();
       const reason = job.reason || 'the run failed';
-      const at = /at step (\d+)/.exec(reason);
-      this.plane.showBanner(at ? `Diverged at step ${fmt.int(Number(at[1]))}` : 'Training failed');
+      const diverged = job.failure?.kind === 'diverged';
+      this.plane.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : 'Training failed');
       this.status.alert(`Training stopped: ${reason}`, 'failed');
     } else if (job?.status === 'interrupted' && !job.resuming) {
       this.plane.showBanner('');

@@ -712,8 +712,8 @@ class App {
     });
     if (!racing && job?.status === 'failed') {
       const reason = job.reason || 'the run failed';
-      const at = /at step (\d+)/.exec(reason);
-      this.heatmap.showBanner(at ? `Diverged at step ${fmt.int(Number(at[1]))}` : 'Training failed');
+      const diverged = job.failure?.kind === 'diverged';
+      this.heatmap.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : 'Training failed');
       this.alert(`Training stopped: ${reason}`, 'failed');
     } else if (!racing && job?.status === 'interrupted' && !job.resuming) {
       this.heatmap.showBanner('');

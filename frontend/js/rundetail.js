@@ -172,7 +172,7 @@ export class RunDetail {
   onMessage(message) {
     if (!this.job) return;
     if (message.type === 'status') {
-      this.job = { ...this.job, status: message.status, reason: message.reason, lr: message.lr,
+      this.job = { ...this.job, status: message.status, reason: message.reason, failure: message.failure ?? null, lr: message.lr,
         step: Math.max(this.job.step, message.step ?? 0) };
       this.render();
     } else if (message.type === 'metrics') {
@@ -213,8 +213,8 @@ export class RunDetail {
       reason.hidden = !job.reason;
       reason.dataset.tone = job.status === 'failed' ? 'bad' : 'warn';
     }
-    const diverged = job.status === 'failed' && /at step (\d+)/.exec(job.reason || '');
-    this.heatmap.showBanner(diverged ? `Diverged at step ${fmt.int(Number(diverged[1]))}` : '');
+    const diverged = job.status === 'failed' && job.failure?.kind === 'diverged';
+    this.heatmap.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : '');
     const when = job.created_at ? new Date(job.created_at * 1000).toLocaleString() : '';
     setText($('#run-sub', this.root), `${job.id} · ${when}`);
     // Someone else's run (a shared link): watch only, no controls.

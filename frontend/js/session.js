@@ -20,7 +20,7 @@ export class Session {
     this.handlers = handlers;
     this.options = options; // {create: (spec) => body options}
     this.spec = null;
-    this.job = null; // {id, status, step, reason, lr, parked}
+    this.job = null; // {id, status, step, reason, failure, lr, parked}
     this.stream = null;
     this.generation = 0;
     // 'play', a number of steps, or {steps, phase} (a GAN's 'd' or 'g' alone), applied once
@@ -65,7 +65,7 @@ export class Session {
         api.deleteJob(view.id).catch(() => {});
         return;
       }
-      this.job = { id: view.id, status: view.status, step: 0, reason: null, lr: view.lr, parked: false };
+      this.job = { id: view.id, status: view.status, step: 0, reason: null, failure: null, lr: view.lr, parked: false };
       this.stream = new JobStream(view.id, {
         onMessage: (message) => this.onMessage(message),
         onFrame: (frame) => this.handlers.onFrame?.(frame),
@@ -103,6 +103,7 @@ export class Session {
           && message.reason?.includes(UNWATCHED)) this.intent = 'play';
       job.status = message.status;
       job.reason = message.reason;
+      job.failure = message.failure ?? null;
       job.lr = message.lr;
       if (message.step > job.step) job.step = message.step;
       if (message.status === 'paused') job.parked = true;

@@ -10,7 +10,7 @@ export function describeRun({ racing, playing, connection, error, job }) {
   if (error) return { text: error.status === 422 ? 'settings refused' : 'not started', tone: 'bad' };
   if (!job) return { text: 'preparing…', tone: '' };
   if (job.status === 'failed') {
-    return { text: /diverged/.test(job.reason || '') ? 'diverged' : 'failed', tone: 'bad' };
+    return { text: job.failure?.kind === 'diverged' ? 'diverged' : 'failed', tone: 'bad' };
   }
   if (playing) return { text: 'training', tone: 'live' };
   if (job.status === 'paused' && job.step > 0) return { text: 'paused', tone: '' };
@@ -24,7 +24,11 @@ export function describeRun({ racing, playing, connection, error, job }) {
  */
 export function describeJob(job) {
   const status = job.status;
-  if (status === 'failed') return { text: /diverged/.test(job.reason || '') ? 'diverged' : 'failed', tone: 'bad' };
+  if (status === 'failed') {
+    // Runs stored before `failure` existed only have the sentence.
+    const diverged = job.failure ? job.failure.kind === 'diverged' : /diverged/.test(job.reason || '');
+    return { text: diverged ? 'diverged' : 'failed', tone: 'bad' };
+  }
   if (status === 'running') return { text: 'training', tone: 'live' };
   if (status === 'queued') return { text: 'queued', tone: 'live' };
   if (status === 'interrupted') return { text: 'interrupted', tone: 'warn' };

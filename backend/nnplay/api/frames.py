@@ -5,8 +5,9 @@ points; the header names `type`, `step`, `shape`, `dtype` and what the values me
 Snapshot frames also carry `t`, the wall-clock time (`time.time()`) they were made,
 so a viewer can measure how late a frame arrives.
 
-Frame types of a classification or regression job: `boundary`, `neurons`, `weights`
-and, once per viewer, `points`. A GAN job sends, per snapshot:
+Snapshot frames come from one registry, `FRAME_TYPES` (type -> encoder), so a new
+probe is one entry. Frame types of a classification or regression job: `boundary`,
+`neurons`, `weights` and, once per viewer, `points`. A GAN job sends, per snapshot:
 
 - `fake` (2-D targets): float32 `(n, 2)`, generated points from latent vectors fixed
   for the run (so row i moves smoothly from frame to frame); header `domain`.
@@ -34,13 +35,15 @@ from __future__ import annotations
 import json
 import struct
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from nnplay.data import Dataset, GanData
-from nnplay.train.events import AnySnapshot, GanSnapshot, SamplesProbe
+from nnplay.train.events import AnySnapshot, GanSnapshot, SamplesProbe, Snapshot
 from nnplay.train.gan_probes import SAMPLE_COLS, SAMPLE_ROWS, tile_images
 
 _LENGTH = struct.Struct("<I")
@@ -61,25 +64,26 @@ def decode_frame(data: bytes) -> tuple[dict[str, Any], np.ndarray]:
     return header, array.reshape(header["shape"])
 
 
-def snapshot_frames(snapshot: AnySnapshot) -> list[tuple[str, bytes]]:
-    """The `boundary`, `neurons` and `weights` frames of one snapshot (GAN frames for GANs)."""
-    if isinstance(snapshot, GanSnapshot):
-        return gan_snapshot_frames(snapshot)
-    boundary, neurons = snapshot.boundary, snapshot.neurons
-    made = round(time.time(), 4)  # seconds since the epoch; encoding follows the probe at once
-    frames = [
-        ("boundary", encode_frame({
-            "type": "boundary", "step": snapshot.step, "t": made,
-            "shape": list(boundary.grid.shape), "dtype": "uint8",
-            "value_range": list(boundary.value_range), "domain": list(boundary.domain),
-            "classes": boundary.n_classes,
-        }, boundary.grid.tobytes())),
-        ("neurons", encode_frame({
-            "type": "neurons", "step": snapshot.step, "t": made,
-            "shape": list(neurons.grids.shape), "dtype": "uint8",
-            "value_range": list(neurons.value_range), "layer_sizes": list(neurons.layer_sizes),
-        }, neurons.grids.tobytes())),
-    ]
+def _boundary(snapshot: Snapshot, made: float) -> bytes:
+    boundary = snapshot.boundary
+    return encode_frame({
+        "type": "boundary", "step": snapshot.step, "t": made,
+        "shape": list(boundary.grid.shape), "dtype": "uint8",
+        "value_range": list(boundary.value_range), "domain": list(boundary.domain),
+        "classes": boundary.n_classes,
+    }, boundary.grid.tobytes())
+
+
+def _neurons(snapshot: Snapshot, made: float) -> bytes:
+    neurons = snapshot.neurons
+    return encode_frame({
+        "type": "neurons", "step": snapshot.step, "t": made,
+        "shape": list(neurons.grids.shape), "dtype": "uint8",
+        "value_range": list(neurons.value_range), "layer_sizes": list(neurons.layer_sizes),
+    }, neurons.grids.tobytes())
+
+
+def _weights(snapshot: Snapshot, made: float) -> bytes:
     layers = []
     parts = []
     for layer in snapshot.weights:
@@ -87,11 +91,10 @@ def snapshot_frames(snapshot: AnySnapshot) -> list[tuple[str, bytes]]:
         parts.append(layer.weight.astype("<f4").tobytes())
         parts.append(layer.bias.astype("<f4").tobytes())
     payload = b"".join(parts)
-    frames.append(("weights", encode_frame({
+    return encode_frame({
         "type": "weights", "step": snapshot.step, "t": made, "shape": [len(payload) // 4],
         "dtype": "float32", "layers": layers,
-    }, payload)))
-    return frames
+    }, payload)
 
 
 def _samples_frame(kind: str, step: int, samples: SamplesProbe,
@@ -107,39 +110,92 @@ def _float32(array: np.ndarray) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
-def gan_snapshot_frames(snapshot: GanSnapshot) -> list[tuple[str, bytes]]:
-    """The GAN frames of one snapshot: `fake`, `discriminator`, `manifold`, `gradients`
-    (2-D targets) or `samples` (images); see the module docstring."""
-    step = snapshot.step
-    made = round(time.time(), 4)
+def _fake(snapshot: GanSnapshot, made: float) -> bytes | None:
+    if snapshot.fake is None:
+        return None
+    domain = list(snapshot.discriminator.domain) if snapshot.discriminator is not None else None
+    return encode_frame({
+        "type": "fake", "step": snapshot.step, "t": made, "shape": list(snapshot.fake.shape),
+        "dtype": "float32", "domain": domain}, _float32(snapshot.fake))
+
+
+def _discriminator(snapshot: GanSnapshot, made: float) -> bytes | None:
+    probe = snapshot.discriminator
+    if probe is None:
+        return None
+    return encode_frame({
+        "type": "discriminator", "step": snapshot.step, "t": made,
+        "shape": list(probe.grid.shape), "dtype": "uint8",
+        "value_range": list(probe.value_range), "domain": list(probe.domain)},
+        probe.grid.tobytes())
+
+
+def _manifold(snapshot: GanSnapshot, made: float) -> bytes | None:
+    manifold = snapshot.manifold
+    if manifold is None:
+        return None
+    return encode_frame({
+        "type": "manifold", "step": snapshot.step, "t": made,
+        "shape": list(manifold.points.shape), "dtype": "float32",
+        "latent_dim": 2 if manifold.points.ndim == 3 else 1,
+        "latent_range": list(manifold.latent_range)}, _float32(manifold.points))
+
+
+def _gradients(snapshot: GanSnapshot, made: float) -> bytes | None:
+    if snapshot.gradients is None:
+        return None
+    return encode_frame({
+        "type": "gradients", "step": snapshot.step, "t": made,
+        "shape": list(snapshot.gradients.shape), "dtype": "float32",
+        "max_norm": snapshot.gradient_norm}, _float32(snapshot.gradients))
+
+
+def _samples(snapshot: GanSnapshot, made: float) -> bytes | None:
+    if snapshot.samples is None:
+        return None
+    return _samples_frame("samples", snapshot.step, snapshot.samples, {"t": made})
+
+
+@dataclass(frozen=True)
+class FrameType:
+    """One snapshot frame: its `type`, the snapshot class it reads and its encoder."""
+
+    name: str
+    snapshot: type[Snapshot | GanSnapshot]
+    encode: Callable[[Any, float], bytes | None]  # (snapshot, time made) -> frame
+
+
+# Snapshot frames in the order they are sent; a new probe is one entry here.
+FRAME_TYPES: dict[str, FrameType] = {
+    entry.name: entry
+    for entry in (
+        FrameType("boundary", Snapshot, _boundary),
+        FrameType("neurons", Snapshot, _neurons),
+        FrameType("weights", Snapshot, _weights),
+        FrameType("fake", GanSnapshot, _fake),
+        FrameType("discriminator", GanSnapshot, _discriminator),
+        FrameType("manifold", GanSnapshot, _manifold),
+        FrameType("gradients", GanSnapshot, _gradients),
+        FrameType("samples", GanSnapshot, _samples),
+    )
+}
+
+
+def snapshot_frames(snapshot: AnySnapshot) -> list[tuple[str, bytes]]:
+    """Every registered frame of one snapshot, `(type, bytes)` in registry order."""
+    made = round(time.time(), 4)  # seconds since the epoch; encoding follows the probe at once
     frames: list[tuple[str, bytes]] = []
-    if snapshot.fake is not None:
-        domain = (list(snapshot.discriminator.domain) if snapshot.discriminator is not None
-                  else None)
-        frames.append(("fake", encode_frame({
-            "type": "fake", "step": step, "t": made, "shape": list(snapshot.fake.shape),
-            "dtype": "float32", "domain": domain}, _float32(snapshot.fake))))
-    if snapshot.discriminator is not None:
-        probe = snapshot.discriminator
-        frames.append(("discriminator", encode_frame({
-            "type": "discriminator", "step": step, "t": made, "shape": list(probe.grid.shape),
-            "dtype": "uint8", "value_range": list(probe.value_range),
-            "domain": list(probe.domain)}, probe.grid.tobytes())))
-    if snapshot.manifold is not None:
-        manifold = snapshot.manifold
-        frames.append(("manifold", encode_frame({
-            "type": "manifold", "step": step, "t": made, "shape": list(manifold.points.shape),
-            "dtype": "float32", "latent_dim": 2 if manifold.points.ndim == 3 else 1,
-            "latent_range": list(manifold.latent_range)}, _float32(manifold.points))))
-    if snapshot.gradients is not None:
-        frames.append(("gradients", encode_frame({
-            "type": "gradients", "step": step, "t": made,
-            "shape": list(snapshot.gradients.shape), "dtype": "float32",
-            "max_norm": snapshot.gradient_norm}, _float32(snapshot.gradients))))
-    if snapshot.samples is not None:
-        frames.append(("samples", _samples_frame("samples", step, snapshot.samples,
-                                                 {"t": made})))
+    for entry in FRAME_TYPES.values():
+        if isinstance(snapshot, entry.snapshot):
+            data = entry.encode(snapshot, made)
+            if data is not None:
+                frames.append((entry.name, data))
     return frames
+
+
+def gan_snapshot_frames(snapshot: GanSnapshot) -> list[tuple[str, bytes]]:
+    """The GAN frames of one snapshot (see the module docstring)."""
+    return snapshot_frames(snapshot)
 
 
 def gan_data_frame(data: GanData) -> bytes:

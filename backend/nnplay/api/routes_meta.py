@@ -14,7 +14,15 @@ from nnplay.api.security import CallerDep
 from nnplay.data import build_dataset, build_gan_data
 from nnplay.data.gan_targets import TARGETS
 from nnplay.presets import PRESETS, get_preset
-from nnplay.spec import IMAGE_TARGETS, LIMITS, DatasetName, Task, parse_spec, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    LIMITS,
+    DataKindName,
+    DatasetName,
+    Task,
+    parse_spec,
+    primary_task,
+)
 from nnplay.train.device import default_device_name
 
 router = APIRouter(responses=API_ERRORS)
@@ -98,7 +106,8 @@ def _preview_gan_target(name: DatasetName, n_samples: int, noise: float, modes: 
                         seed: int) -> dict[str, Any]:
     """Real points of a 2-D GAN target, label 0 (there are no classes)."""
     if name not in TARGETS:
-        what = "an image set" if name in IMAGE_TARGETS else "what the person draws"
+        image = DATASET_KINDS[name] == DataKindName.image
+        what = "an image set" if image else "what the person draws"
         raise ValueError(f"dataset '{name.value}' is {what}; only 2-D GAN targets and "
                          "datasets have a point preview")
     spec = parse_spec({"task": "gan", "batch_size": 1, "dataset": {

@@ -22,7 +22,14 @@ from torch import Tensor
 
 from nnplay.data import toy2d
 from nnplay.data.toy2d import DOMAIN, PointArray
-from nnplay.spec import DIGIT_SHAPE, IMAGE_TARGETS, DatasetName, ExperimentSpec, Task
+from nnplay.spec import (
+    DATASET_KINDS,
+    IMAGE_SHAPES,
+    DataKindName,
+    DatasetName,
+    ExperimentSpec,
+    Task,
+)
 
 REFERENCE_SIZE = 2000  # real 2-D samples the metrics compare the generator with
 IMAGE_REFERENCE_SIZE = 500  # real digits the metrics compare with (at most the set)
@@ -185,12 +192,12 @@ def build_gan_data(spec: ExperimentSpec) -> GanData:
         raise ValueError(f"build_gan_data needs a GAN spec (got task '{spec.task.value}')")
     data = spec.dataset
     rng = np.random.default_rng(data.seed)
-    if data.name in IMAGE_TARGETS:
+    if DATASET_KINDS[data.name] == DataKindName.image:
         pixels, _ = digit_images()
         order = torch.from_numpy(rng.permutation(pixels.shape[0]))
         real = pixels[order[:data.n_samples]]  # (n, 64)
         return GanData(target=data.name, real=real, reference=real[:IMAGE_REFERENCE_SIZE],
-                       domain=(-1.0, 1.0), image_shape=DIGIT_SHAPE)
+                       domain=(-1.0, 1.0), image_shape=IMAGE_SHAPES[data.name])
     if data.name == DatasetName.drawn:
         if data.points is None:  # the spec validator refuses this; keep the error readable
             raise ValueError("dataset.points: the 'drawn' target needs the drawn points")

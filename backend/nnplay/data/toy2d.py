@@ -17,7 +17,15 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    DATASET_TASKS,
+    LIMITS,
+    DataKindName,
+    DatasetName,
+    Task,
+    primary_task,
+)
 
 DOMAIN: tuple[float, float] = (-6.0, 6.0)  # both axes
 
@@ -220,17 +228,18 @@ class DatasetInfo:
     gan_description: str = ""  # what it is as a GAN target, where it is one
     modes: bool = False  # True where `DatasetSpec.modes` sets the number of GAN modes
     points: bool = False  # True where the person draws the points (`DatasetSpec.points`)
-    image: bool = False  # True for image targets (8x8 digits)
+    image: bool = False  # True for image data (kind "image" in `DATASET_KINDS`)
 
 
 def _info(
     name: DatasetName, title: str, description: str, multi_class: bool = False, *,
-    gan: str = "", modes: bool = False, points: bool = False, image: bool = False,
+    gan: str = "", modes: bool = False, points: bool = False,
 ) -> DatasetInfo:
     """Catalog entry whose tasks are read from `DATASET_TASKS`."""
     tasks = tuple(task for task in Task if task in DATASET_TASKS[name])
     return DatasetInfo(name, primary_task(name), title, description, multi_class, tasks,
-                       gan or (description if Task.gan in tasks else ""), modes, points, image)
+                       gan or (description if Task.gan in tasks else ""), modes, points,
+                       DATASET_KINDS[name] == DataKindName.image)
 
 
 DATASET_INFO: dict[DatasetName, DatasetInfo] = {
@@ -255,8 +264,7 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         _info(DatasetName.line, "Line", "A straight segment across the plane."),
         _info(DatasetName.disjoint, "Disjoint", "Two separate square patches in opposite corners."),
         _info(DatasetName.drawn, "Drawn", "The points you draw on the plane.", points=True),
-        _info(DatasetName.digits, "Digits", "Handwritten 8 x 8 digits (scikit-learn's set).",
-              image=True),
+        _info(DatasetName.digits, "Digits", "Handwritten 8 x 8 digits (scikit-learn's set)."),
     )
 }
 

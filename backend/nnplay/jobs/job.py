@@ -9,10 +9,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nnplay.data import Dataset, GanData, build_dataset, build_gan_data
+from nnplay.data import Dataset, GanData
+from nnplay.data.kinds import load_data
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
-from nnplay.spec import DenseLayer, DropoutLayer, ExperimentSpec, LayerSpec, Task
+from nnplay.models.layers import describe_layers
+from nnplay.spec import ExperimentSpec, Task
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainStart
 from nnplay.train.loop import TrainLoop
@@ -108,6 +110,8 @@ class Job:
         self.finished_at: float | None = None
         self.status = JobStatus.queued
         self.reason: str | None = None
+        # Why a failed run failed, for code: {"kind", "step", "message"}; None otherwise.
+        self.failure: dict[str, Any] | None = None
         self.start_paused = paused
         self.owner: str | None = None  # its creator's identity: only it and the admin change it
         self.detailed_metrics = False
@@ -135,7 +139,7 @@ class Job:
 
     # ----- status -------------------------------------------------------------------
     def set_status(self, status: JobStatus, reason: str | None = None,
-                   action: str | None = None) -> None:
+                   action: str | None = None, failure: dict[str, Any] | None = None) -> None:
         """Move to `status` (raising `IllegalTransition` if it does not apply) and tell viewers."""
         with self._lock:
             check_transition(self.status, status, action)
@@ -145,10 +149,13 @@ class Job:
             if status.finished and self.persist_finished is not None:
                 self.persist_finished(self, {
                     "status": status.value, "reason": self.reason if reason is None else reason,
-                    "started_at": self.started_at, "finished_at": now, "lr": self.lr})
+                    "started_at": self.started_at, "finished_at": now, "lr": self.lr,
+                    "failure": failure if status == JobStatus.failed else None})
             self.status = status
             if reason is not None:
                 self.reason = reason
+            if status == JobStatus.failed:
+                self.failure = failure
             if status in (JobStatus.running, JobStatus.paused) and self.started_at is None:
                 self.started_at = now
             if status.finished:
@@ -164,10 +171,8 @@ class Job:
     @functools.cached_property
     def dataset(self) -> Dataset | GanData:
         """The job's data (a GAN's real samples), built here too (deterministic, ~1 ms)
-        for the points frame."""
-        if self.spec.task == Task.gan:
-            return build_gan_data(self.spec)
-        return build_dataset(self.spec)
+        for the points frame, the way its data kind loads it."""
+        return load_data(self.spec)
 
     def restore_status(self, status: JobStatus) -> None:
         """Set the status of a job read back from the store (no transition, no viewers yet)."""
@@ -187,7 +192,8 @@ class Job:
     def status_message(self) -> dict[str, Any]:
         """The `status` stream message."""
         return {"type": "status", "id": self.id, "status": self.status.value,
-                "reason": self.reason, "step": self.step, "lr": self.lr}
+                "reason": self.reason, "failure": self.failure, "step": self.step,
+                "lr": self.lr}
 
     def summary(self) -> dict[str, Any]:
         """What a table of runs shows: data, model, optimizer and the best test results."""
@@ -204,7 +210,8 @@ class Job:
         """The public JSON view of the job."""
         out: dict[str, Any] = {
             "id": self.id, "name": self.name, "status": self.status.value,
-            "reason": self.reason, "step": self.step, "max_steps": self.spec.max_steps,
+            "reason": self.reason, "failure": self.failure, "step": self.step,
+            "max_steps": self.spec.max_steps,
             "lr": self.lr, "created_at": self.created_at, "started_at": self.started_at,
             "finished_at": self.finished_at, "frame_rate": self.frame_rate,
             # The list of jobs is polled by many pages: it leaves out the per-class report.
@@ -230,21 +237,9 @@ def model_summary(spec: ExperimentSpec) -> str:
     GANs: both networks, e.g. 'G: 32 relu → 32 relu · D: 32 leaky_relu'.
     """
     if spec.task == Task.gan and spec.generator is not None and spec.discriminator is not None:
-        return (f"G: {_layers_summary(spec.generator.layers)} · "
-                f"D: {_layers_summary(spec.discriminator.layers)}")
-    return _layers_summary(spec.model.layers)
-
-
-def _layers_summary(layers: list[LayerSpec]) -> str:
-    parts = []
-    for layer in layers:
-        if isinstance(layer, DenseLayer):
-            parts.append(f"{layer.units} {layer.activation.value}")
-        elif isinstance(layer, DropoutLayer):
-            parts.append(f"dropout {layer.p:g}")
-        else:
-            parts.append(layer.type)
-    return " → ".join(parts) or "no hidden layer"
+        return (f"G: {describe_layers(spec.generator.layers)} · "
+                f"D: {describe_layers(spec.discriminator.layers)}")
+    return describe_layers(spec.model.layers)
 
 
 def metrics_point(event: AnyMetricsEvent) -> dict[str, Any]:

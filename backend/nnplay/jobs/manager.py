@@ -16,7 +16,14 @@ from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import LIMITS, ExperimentSpec, SpecError, Task, parse_spec
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult, TrainStart
+from nnplay.train.events import (
+    AnyMetricsEvent,
+    AnySnapshot,
+    Failure,
+    RunStatus,
+    TrainResult,
+    TrainStart,
+)
 from nnplay.train.loop import TrainerOptions, TrainLoop
 from nnplay.train.trainer import make_trainer
 
@@ -206,8 +213,8 @@ class JobManager:
         if self.store is None or job.status.finished or self._forgotten(job):
             return  # finished statuses were written (and flushed) before they showed
         self.store.update_run(job.id, status=job.status.value, reason=job.reason,
-                              started_at=job.started_at, finished_at=job.finished_at,
-                              lr=job.lr)
+                              failure=job.failure, started_at=job.started_at,
+                              finished_at=job.finished_at, lr=job.lr)
 
     def _persist_finished(self, job: Job, columns: dict[str, Any]) -> None:
         # Runs on the thread that ends the job, before the status is visible: a run the
@@ -254,6 +261,7 @@ class JobManager:
         job.lr = run.lr if run.lr is not None else spec.optimizer.lr
         job.reason = run.reason
         job.owner = run.owner
+        job.failure = run.failure
         tail = {k: v for k, v in run.latest.items() if k != "report"} if run.latest else None
         job.history.restore(run.points, run.history_stride, tail)
         job.latest = run.latest
@@ -356,6 +364,7 @@ class JobManager:
                   lost: bool = False) -> None:
         # `lost`: the run's process died; it can resume from its checkpoint.
         why: str | None
+        failure: Failure | None = None
         with self._lock:
             self._running -= 1
             if self._shutting_down and (result is None or result.status == RunStatus.stopped):
@@ -364,9 +373,11 @@ class JobManager:
                 status, why = JobStatus.interrupted, reason
             elif result is None:
                 status, why = JobStatus.failed, reason
+                failure = Failure("start_failed", job.step, reason or "could not start")
             else:
                 status, why = RESULT_STATUS[result.status], result.reason
-            job.set_status(status, why)
+            job.set_status(status, why,
+                           failure=failure.to_dict() if failure is not None else None)
             if self._forgotten(job) and self.checkpoints is not None:
                 self.checkpoints.delete(job.id)  # its last checkpoint, written after DELETE
             self._schedule()

@@ -53,6 +53,8 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Runs belong to the identity that created them; older runs have none (admin only).
     2: "ALTER TABLE runs ADD COLUMN owner TEXT;",
+    # Why a failed run failed, as JSON {"kind", "step", "message"} beside `reason`.
+    3: "ALTER TABLE runs ADD COLUMN failure TEXT;",
 }
 
 
@@ -75,6 +77,7 @@ class StoredRun:
     checkpoint_step: int | None
     points: list[tuple[int, dict[str, Any]]]  # (seq, point) in order
     owner: str | None = None  # the identity that created it; None for runs stored before
+    failure: dict[str, Any] | None = None  # {"kind", "step", "message"} of a failed run
 
 
 class RunStore:
@@ -205,7 +208,8 @@ class RunStore:
             try:
                 rows = self._read.execute(
                     "SELECT id, name, spec, status, reason, created_at, started_at, "
-                    "finished_at, step, lr, latest, history_stride, checkpoint_step, owner "
+                    "finished_at, step, lr, latest, history_stride, checkpoint_step, owner, "
+                    "failure "
                     "FROM runs "
                     "ORDER BY created_at").fetchall()
             except sqlite3.OperationalError as error:  # a new store the full disk left empty
@@ -221,4 +225,5 @@ class RunStore:
             created_at=row[5], started_at=row[6], finished_at=row[7], step=row[8], lr=row[9],
             latest=json.loads(row[10]) if row[10] else None, history_stride=row[11],
             checkpoint_step=row[12], points=points.get(row[0], []), owner=row[13],
+            failure=json.loads(row[14]) if row[14] else None,
         ) for row in rows]

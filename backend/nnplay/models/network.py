@@ -6,27 +6,18 @@ This module owns how layer specs become PyTorch modules, which activations count
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+import math
+from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
-from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.init import apply_init
-from nnplay.spec import BatchNormLayer, DenseLayer, DropoutLayer, ModelSpec
+from nnplay.models.layers import Shape, build_stack
+from nnplay.spec import ModelSpec
 
-LayerKind = Literal["input", "dense", "dropout", "batchnorm", "output"]
-
-# Layer types the spec knows but a 2-D (m, features) network cannot build, and why.
-_UNSUPPORTED: dict[str, str] = {
-    "conv2d": "image data",
-    "maxpool2d": "image data",
-    "avgpool2d": "image data",
-    "flatten": "image data",
-    "rnn": "sequence data",
-    "gru": "sequence data",
-    "lstm": "sequence data",
-}
+# "input", "output" or a layer type of the registry (`nnplay.models.layers.LAYER_TYPES`).
+LayerKind = str
 
 
 @dataclass(frozen=True)
@@ -34,34 +25,27 @@ class LayerSummary:
     """One row of the "tensor shapes and parameter counts per layer" table."""
 
     kind: LayerKind
-    units: int  # width of the block's output tensor
+    units: int  # size of the block's output tensor per sample
     activation: str | None  # spec name of the activation, None where there is none
     parameters: int  # trainable parameters of the block
+    dims: Shape = ()  # output shape per sample where it is not flat, e.g. (8, 6, 6)
 
     @property
     def shape(self) -> str:
         """The block's output shape, with `m` standing for the batch size."""
-        return f"(m, {self.units})"
+        return "(m, " + ", ".join(str(n) for n in (self.dims or (self.units,))) + ")"
 
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data."""
-        return {**asdict(self), "shape": self.shape}
-
-
-@dataclass(frozen=True)
-class _Block:
-    # Where one spec layer lives in the internal Sequential: modules [start, stop).
-    kind: LayerKind
-    start: int
-    stop: int
-    units: int
-    activation: str | None
+        return {"kind": self.kind, "units": self.units, "activation": self.activation,
+                "parameters": self.parameters, "shape": self.shape}
 
 
 class Network(nn.Module):
-    """A stack of dense/dropout/batchnorm blocks and a final linear output layer."""
+    """A stack of registry layers (`build_stack`) and a final linear output layer."""
 
-    def __init__(self, model: ModelSpec, n_inputs: int, n_outputs: int) -> None:
+    def __init__(self, model: ModelSpec, n_inputs: int, n_outputs: int,
+                 input_shape: Shape | None = None, where: str = "model") -> None:
         super().__init__()
         if n_inputs < 1 or n_outputs < 1:
             raise ValueError(
@@ -70,45 +54,27 @@ class Network(nn.Module):
             )
         self.n_inputs = n_inputs
         self.n_outputs = n_outputs
-        modules: list[nn.Module] = []
-        blocks: list[_Block] = []
-        width = n_inputs
-        for index, layer in enumerate(model.layers):
-            start = len(modules)
-            if isinstance(layer, DenseLayer):
-                modules.append(nn.Linear(width, layer.units))
-                modules.append(ACTIVATIONS[layer.activation].make())
-                width = layer.units
-                blocks.append(_Block("dense", start, len(modules), width, layer.activation.value))
-            elif isinstance(layer, DropoutLayer):
-                modules.append(nn.Dropout(layer.p))
-                blocks.append(_Block("dropout", start, len(modules), width, None))
-            elif isinstance(layer, BatchNormLayer):
-                modules.append(nn.BatchNorm1d(width))
-                blocks.append(_Block("batchnorm", start, len(modules), width, None))
-            else:
-                needs = _UNSUPPORTED.get(layer.type, "a data kind nnplay cannot build yet")
-                raise ValueError(
-                    f"model.layers.{index}: layer type '{layer.type}' needs {needs}; "
-                    "2-D datasets take 'dense', 'dropout' and 'batchnorm' layers"
-                )
-        start = len(modules)
-        modules.append(nn.Linear(width, n_outputs))  # no activation: the loss head applies it
-        blocks.append(_Block("output", start, len(modules), n_outputs, None))
-        self.body = nn.Sequential(*modules)
-        self._blocks = tuple(blocks)
+        # Image networks reshape their flat input (m, c * h * w) to (m, c, h, w) first.
+        self.input_shape: Shape = input_shape or (n_inputs,)
+        if math.prod(self.input_shape) != n_inputs:
+            raise ValueError(f"input shape {self.input_shape} does not hold {n_inputs} inputs")
+        stack = build_stack(model.layers, self.input_shape, n_outputs, where)
+        self.body = nn.Sequential(*stack.modules)
+        self._blocks = tuple(stack.blocks[1:])
         # Indices in `body` whose outputs are post-activation dense hidden layers.
-        self._hidden_taps = frozenset(b.stop - 1 for b in blocks if b.kind == "dense")
+        self._hidden_taps = frozenset(b.stop - 1 for b in self._blocks if b.probe == "neurons")
         apply_init(self, model.init)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map a batch `(m, n_inputs)` to raw outputs `(m, n_outputs)`."""
+        if len(self.input_shape) > 1:
+            return self.body(x.reshape(-1, *self.input_shape))
         return self.body(x)
 
     def forward_with_hidden(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Return the output and the post-activation output `(m, units)` of every dense layer."""
         hidden: list[Tensor] = []
-        h = x  # (m, n_inputs)
+        h = x.reshape(-1, *self.input_shape) if len(self.input_shape) > 1 else x  # (m, ...)
         for index, module in enumerate(self.body):
             h = module(h)
             if index in self._hidden_taps:
@@ -121,26 +87,24 @@ class Network(nn.Module):
 
     def hidden_widths(self) -> list[int]:
         """Units of each dense hidden layer, in order (the widths `forward_with_hidden` gives)."""
-        return [b.units for b in self._blocks if b.kind == "dense"]
+        return [b.shape[0] for b in self._blocks if b.probe == "neurons"]
 
     def layer_summary(self, n_inputs: int | None = None) -> list[LayerSummary]:
         """One row per block, from the input through the output layer."""
         if n_inputs is not None and n_inputs != self.n_inputs:
             raise ValueError(f"this network takes {self.n_inputs} inputs, not {n_inputs}")
-        modules = list(self.body)
-        rows = [LayerSummary("input", self.n_inputs, None, 0)]
-        for block in self._blocks:
-            parameters = sum(
-                p.numel()
-                for module in modules[block.start : block.stop]
-                for p in module.parameters()
-            )
-            rows.append(LayerSummary(block.kind, block.units, block.activation, parameters))
+        rows = [_row("input", self.input_shape, None, 0)]
+        rows += [_row(b.kind, b.shape, b.activation, b.parameters) for b in self._blocks]
         return rows
 
     def parameter_count(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def _row(kind: str, shape: Shape, activation: str | None, parameters: int) -> LayerSummary:
+    return LayerSummary(kind, math.prod(shape), activation, parameters,
+                        shape if len(shape) > 1 else ())
 
 
 def build_network(model: ModelSpec, n_inputs: int, n_outputs: int) -> Network:

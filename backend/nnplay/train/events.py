@@ -173,6 +173,20 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a run failed, for code to read: `kind` ("diverged", "error", "start_failed"),
+    the step it happened at and the sentence shown to people."""
+
+    kind: str
+    step: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """The outcome of `Trainer.run()`."""
 
@@ -181,7 +195,7 @@ class TrainResult:
     seconds: float
     reason: str | None = None
     metrics: AnyMetricsEvent | None = None
-    failure_kind: str | None = None  # "diverged" or "error" when the run failed
+    failure: Failure | None = None  # set when status is failed
 
     def summary(self) -> dict[str, Any]:
         """The one-line JSON summary the CLI prints (a failed run adds a `failure` object)."""
@@ -189,8 +203,8 @@ class TrainResult:
         if self.reason:
             out["reason"] = self.reason
         if self.status == RunStatus.failed:
-            out["failure"] = {"kind": self.failure_kind or "error", "step": self.steps,
-                              "message": self.reason}
+            failure = self.failure or Failure("error", self.steps, self.reason or "failed")
+            out["failure"] = failure.to_dict()
         if isinstance(self.metrics, GanMetricsEvent):
             for key in ("d_loss", "g_loss", "distance", "score", "confidence", "coverage"):
                 value = getattr(self.metrics, key)
@@ -202,7 +216,8 @@ class TrainResult:
             if self.metrics.train_accuracy is not None:
                 out["train_accuracy"] = self.metrics.train_accuracy
                 out["test_accuracy"] = self.metrics.test_accuracy
-        if self.failure_kind == "diverged":  # the weights are no longer finite: no metric holds
+        if self.failure is not None and self.failure.kind == "diverged":
+            # The weights are no longer finite: no metric holds.
             out.update({key: None for key in out
                         if key not in ("status", "steps", "reason", "failure")})
         out["seconds"] = round(self.seconds, 3)

@@ -25,7 +25,14 @@ from torch import nn
 from nnplay.spec import ExperimentSpec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult, TrainStart
+from nnplay.train.events import (
+    AnyMetricsEvent,
+    AnySnapshot,
+    Failure,
+    RunStatus,
+    TrainResult,
+    TrainStart,
+)
 
 # torch's default generator is process-wide: building two networks at once on
 # two threads would interleave their random draws and break reproducibility.
@@ -213,7 +220,8 @@ class TrainLoop(ABC):
         while paused; returns the `TrainResult`. One thread per run would make
         every small torch call fight for the interpreter lock.
         """
-        status, reason, failure_kind = RunStatus.completed, None, None
+        status, reason = RunStatus.completed, None
+        failure: Failure | None = None
         budget = self.options.report_budget
         try:
             for callback in self.callbacks:
@@ -229,12 +237,13 @@ class TrainLoop(ABC):
                     budget.leave()
             self._emit_all(detailed=True)
         except Diverged as error:
-            status, reason, failure_kind = RunStatus.failed, str(error), "diverged"
+            status, reason = RunStatus.failed, str(error)
+            failure = Failure("diverged", self.step, reason)
         except Exception as error:  # the run fails; the process and other runs go on
             status, reason = RunStatus.failed, f"error at step {self.step}: {error}"
-            failure_kind = "error"
+            failure = Failure("error", self.step, reason)
         result = TrainResult(status=status, steps=self.step, seconds=self.elapsed,
-                             reason=reason, metrics=self.last_metrics, failure_kind=failure_kind)
+                             reason=reason, metrics=self.last_metrics, failure=failure)
         for callback in self.callbacks:
             callback.on_train_end(result)
         return result
