@@ -9,7 +9,7 @@ from nnplay.api.frames import snapshot_frames
 from nnplay.api.security import Caller
 from nnplay.jobs.executors import ThreadExecutor
 from nnplay.jobs.manager import JobManager
-from nnplay.jobs.store import _MIGRATIONS, RunStore
+from nnplay.jobs.store import _MIGRATIONS, SCHEMA_VERSION, RunStore
 from nnplay.spec import parse_spec
 
 
@@ -42,7 +42,7 @@ def test_runs_stored_before_owners_migrate_and_only_the_admin_may_change_them(
         assert job.owner is None
         assert not Caller("anyone").may_control(job.owner)
         assert Caller("teacher", admin=True).may_control(job.owner)
-        assert store._read.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store._read.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         manager.shutdown()
         store.close()
