@@ -25,7 +25,7 @@ from nnplay.client import Client, JobStream
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(180)]
 
-WAIT = 20.0
+WAIT = 60.0  # generous: workers may still be warming up on a busy machine
 LONG = {"max_steps": 1_000_000}
 RSS_BOUND_MB = 64  # documented in README: what a flood plus stalled viewers may add
 UNWATCHED = 1.5  # s, the module server's NNPLAY_UNWATCHED_TIMEOUT
