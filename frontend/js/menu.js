@@ -1,6 +1,6 @@
 // The top bar's menu on narrow screens: the "Menu" button shows the view switch, the lesson
 // menu, Share and Import (they stay in the page; CSS hides them until the menu is open).
-// Escape or a click outside closes it; choosing one of its buttons closes it too.
+// Escape or a click outside closes it; choosing a button, view or lesson in it closes it too.
 
 const button = document.getElementById('menu-toggle');
 const menu = document.getElementById('topbar-menu');
@@ -24,6 +24,10 @@ document.addEventListener('click', (e) => {
 // A button or link in the menu did its work (a dialog opens, a view shows): the menu closes.
 menu.addEventListener('click', (e) => {
   if (e.target.closest('button, a')) setOpen(false);
+});
+// Picking a lesson from the menu: the menu closes so the lesson's page shows.
+menu.addEventListener('change', (e) => {
+  if (e.target.matches('select')) setOpen(false);
 });
 // Widening the window past the phone layout leaves no stale open state behind.
 window.matchMedia('(min-width: 641px)').addEventListener('change', (e) => { if (e.matches) setOpen(false); });

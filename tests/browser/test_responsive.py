@@ -155,12 +155,13 @@ def test_phone_toolbar_menu_reaches_share_and_import(narrow: Any) -> None:
     page.keyboard.press("Escape")
     assert menu.get_attribute("aria-expanded") == "false"
     assert not share.is_visible()
-    # The lesson menu works from inside it.
+    # The lesson menu works from inside it, and picking a lesson closes the menu.
     menu.click()
+    shoot(page, "menu-390")
+    assert_fits(page, "menu open at 390px")
     page.locator("#lesson-menu").select_option("spiral")
     page.wait_for_function("document.querySelector('#status').textContent !== 'preparing…'")
-    assert_fits(page, "menu open at 390px")
-    shoot(page, "menu-390")
+    assert menu.get_attribute("aria-expanded") == "false"
 
 
 def test_tablet_toolbar_shows_share_and_import(narrow: Any) -> None:
@@ -169,11 +170,12 @@ def test_tablet_toolbar_shows_share_and_import(narrow: Any) -> None:
     for name in ("Share", "Import spec"):
         box = page.get_by_role("button", name=name).bounding_box()
         assert box is not None and box["x"] + box["width"] <= 768, name
-    # Layer headers of the diagram do not overlap one another.
+    # Layer headers of the diagram (their "− 4 neurons +" steppers) do not overlap.
     page.get_by_role("button", name="Add a hidden layer").click()
     page.wait_for_timeout(200)
     heads = page.eval_on_selector_all(
-        "#network .net-head", "els => els.map((e) => e.getBoundingClientRect().toJSON())")
+        "#network .net-head-layer .stepper", "els => els.map((e) => e.getBoundingClientRect().toJSON())")
+    assert len(heads) == 3
     for left, right in zip(heads, heads[1:], strict=False):
         assert left["x"] + left["width"] <= right["x"] + 1, (left, right)
 
