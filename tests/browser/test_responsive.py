@@ -3,15 +3,18 @@ phones, a diagram that scrolls in its own box, and text that can be read (contra
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 WIDTHS = (360, 390, 768, 1024)
 SCREENSHOT_WIDTHS = (390, 768)
@@ -25,7 +28,10 @@ CULPRITS = """() => [...document.querySelectorAll('body *')].filter((el) => {
 CONTRAST = """(el) => {
     const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
     const lum = ([r, g, b]) => {
-        const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+        const f = (c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        };
         return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
     };
     let node = el, back = null;
@@ -40,7 +46,9 @@ CONTRAST = """(el) => {
     const alpha = fore.length === 4 ? fore[3] : 1;
     // an element faded with opacity shows its colour mixed into the background
     let opacity = 1;
-    for (let n = el; n && n.nodeType === 1; n = n.parentElement) opacity *= Number(getComputedStyle(n).opacity);
+    for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+        opacity *= Number(getComputedStyle(n).opacity);
+    }
     const a = alpha * opacity;
     const seen = fore.slice(0, 3).map((c, i) => c * a + back[i] * (1 - a));
     const [hi, lo] = [lum(seen), lum(back)].sort((x, y) => y - x);
@@ -51,8 +59,8 @@ CONTRAST = """(el) => {
 @pytest.fixture(scope="module")
 def finished_run(live_server: Any) -> str:
     """One completed run, for the run-detail view."""
-    response = httpx.post(f"{live_server.url}/api/jobs",
-                          json={"preset": "circle", "overrides": {"max_steps": 100, "name": "narrow"}})
+    body = {"preset": "circle", "overrides": {"max_steps": 100, "name": "narrow"}}
+    response = httpx.post(f"{live_server.url}/api/jobs", json=body)
     assert response.status_code == 201, response.text
     job_id: str = response.json()["id"]
     deadline = time.monotonic() + 30
@@ -170,13 +178,13 @@ def test_tablet_toolbar_shows_share_and_import(narrow: Any) -> None:
     for name in ("Share", "Import spec"):
         box = page.get_by_role("button", name=name).bounding_box()
         assert box is not None and box["x"] + box["width"] <= 768, name
-    # Layer headers of the diagram (their "− 4 neurons +" steppers) do not overlap.
+    # Layer headers of the diagram (their "- 4 neurons +" steppers) do not overlap.
     page.get_by_role("button", name="Add a hidden layer").click()
     page.wait_for_timeout(200)
-    heads = page.eval_on_selector_all(
-        "#network .net-head-layer .stepper", "els => els.map((e) => e.getBoundingClientRect().toJSON())")
+    heads = page.eval_on_selector_all("#network .net-head-layer .stepper",
+                                      "els => els.map((e) => e.getBoundingClientRect().toJSON())")
     assert len(heads) == 3
-    for left, right in zip(heads, heads[1:], strict=False):
+    for left, right in itertools.pairwise(heads):
         assert left["x"] + left["width"] <= right["x"] + 1, (left, right)
 
 
