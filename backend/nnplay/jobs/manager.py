@@ -376,6 +376,7 @@ class JobManager:
                 failure = Failure("start_failed", job.step, reason or "could not start")
             else:
                 status, why = RESULT_STATUS[result.status], result.reason
+                failure = result.failure
             job.set_status(status, why,
                            failure=failure.to_dict() if failure is not None else None)
             if self._forgotten(job) and self.checkpoints is not None:
@@ -395,6 +396,7 @@ class JobManager:
         with self._lock:
             if job.status != JobStatus.running:
                 raise IllegalTransition(job.status, JobStatus.paused, "pause")
+            job.pause_acked.clear()
             job.control.pause()
             job.set_status(JobStatus.paused, reason)
         return job
@@ -545,6 +547,7 @@ class JobEvents(RunEvents):
             job.hub.publish_frames(self.manager.encode_frames(snapshot))
 
     def on_pause(self, step: int) -> None:
+        self.job.note_step(step, paused=True)
         if self.job.status == JobStatus.running:
             self.job.set_status(JobStatus.paused)
 
@@ -571,6 +574,7 @@ class JobEvents(RunEvents):
         self.job.checkpoint_saved.set()
 
     def on_train_end(self, result: TrainResult) -> None:
+        self.job.note_step(result.steps)
         self.manager._finished(self.job, result)
 
     def on_start_failed(self, reason: str) -> None:
