@@ -50,6 +50,7 @@ export const api = {
   metrics: (id) => request('GET', `/api/jobs/${id}/metrics`),
   renameJob: (id, name) => request('PATCH', `/api/jobs/${id}`, { name }),
   resumeJob: (id) => request('POST', `/api/jobs/${id}/resume`),
+  stopJob: (id) => request('POST', `/api/jobs/${id}/stop`),
   async deleteJob(id) {
     try {
       await request('DELETE', `/api/jobs/${id}`);

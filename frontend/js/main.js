@@ -16,7 +16,7 @@ import { LayersTable, ReportView, estimateReport } from './report.js';
 import { RunsView } from './runs.js';
 import { Session } from './session.js';
 import { ShareDialog, applyHidden } from './share.js';
-import { parseSpecText, playable, unusedPaths } from './specfile.js';
+import { parseSpecText, playable, stepsNote, unusedPaths } from './specfile.js';
 import { State } from './state.js';
 import { StatusBar, describeRun } from './status.js';
 import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
@@ -85,7 +85,7 @@ class App {
       onConnection: (state) => this.setConnection(state),
       onError: (error) => this.showError(error),
       onMessageError: (text) => this.showMessageError(text),
-    });
+    }, { memoryKey: 'playground' });
     this.race = new RaceView($('#race'), {
       onStatus: () => this.renderStatus(),
       onDraw: () => this.scheduler.request(),
@@ -101,7 +101,7 @@ class App {
       ownIds: () => new Map([
         ...[this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].map((id) => [id, 'playground']),
         [this.gan?.session.job?.id, 'GAN lab']].filter(([id]) => id)),
-      onLoad: (spec, label) => this.loadOutsideSpec(spec, label),
+      onLoad: (spec, label, steps) => this.loadOutsideSpec(spec, label, steps),
     });
     this.view = 'playground';
     this.lessonView = null;
@@ -285,10 +285,10 @@ class App {
   }
 
   /** Put a spec from elsewhere (a stored run, a file) into the controls, ready to play. */
-  loadOutsideSpec(spec, source) {
+  loadOutsideSpec(spec, source, steps = null) {
     if (spec.task === 'gan') {
       this.showView('gan', { push: true });
-      this.gan.loadOutsideSpec(spec, source);
+      this.gan.loadOutsideSpec(spec, source, steps);
       return;
     }
     this.showView('playground', { push: true });
@@ -304,8 +304,7 @@ class App {
     this.session.reset(this.state.jobSpec());
     this.saveUrl();
     const unused = unusedPaths(spec);
-    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
-    this.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+    this.note([`Loaded ${source}: press play to train it${stepsNote(spec, steps)}.`, ...notes].join(' '));
     if (unused.length) {
       this.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
     }
@@ -424,7 +423,7 @@ class App {
 
   enterRace(preset) {
     this.racing = true;
-    this.session.dispose();
+    this.session.hold(this.session.spec); // its run stops (kept if it trained)
     this.clearRun();
     document.body.classList.add('racing');
     for (const el of $$('.spec-control')) el.inert = true;

@@ -1,4 +1,4 @@
-"""One step number: a diverged or paused run reports the same step on REST, the socket and its failure."""
+"""One step number: a diverged or paused run reports one step on REST, socket and failure."""
 
 from __future__ import annotations
 
