@@ -273,6 +273,14 @@ class DatasetSpec(_Strict):
     labels: list[WholeNumber] | None = None
     values: list[StrictFloat] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_rows_count(cls, value: Any) -> Any:
+        # A person's own data has as many samples as rows: n_samples is derived, not read.
+        if isinstance(value, dict) and value.get("name") == DatasetName.custom.value:
+            value = {key: item for key, item in value.items() if key != "n_samples"}
+        return value
+
     @field_validator("points", mode="before")
     @classmethod
     def _points_in_domain(cls, value: Any) -> Any:

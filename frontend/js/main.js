@@ -16,6 +16,7 @@ import { LayersTable, ReportView, estimateReport } from './report.js';
 import { RunsView } from './runs.js';
 import { Session } from './session.js';
 import { ShareDialog, applyHidden } from './share.js';
+import { OwnDataPanel, ownDataReady } from './drawdata.js';
 import { parseSpecText, playable, stepsNote, unusedPaths } from './specfile.js';
 import { State } from './state.js';
 import { StatusBar, describeRun } from './status.js';
@@ -49,7 +50,7 @@ class App {
     this.connection = 'open';
     this.structureKey = '';
     this.scheduler = new FrameScheduler(() => this.draw());
-    this.reload = debounce(() => this.session.load(this.state.jobSpec()), RELOAD_MS);
+    this.reload = debounce(() => this.prepare(), RELOAD_MS);
     this.saveUrl = debounce(() => this.writeUrl(), 200);
 
     setText($('#device'), health ? `${health.device} · torch ${health.torch}` : '');
@@ -71,6 +72,9 @@ class App {
     this.layersTable = new LayersTable($('#layers'));
     this.datasets = new DatasetPicker($('#datasets'), {
       catalog, onPick: (name) => this.change('dataset.name', name),
+    });
+    this.ownData = new OwnDataPanel($('#own-data'), {
+      limits: catalog.limits, onChange: (data) => this.change('dataset.own', data),
     });
     this.controls = new Controls({
       catalog, state: this.state,
@@ -95,6 +99,7 @@ class App {
       link: (hide) => (this.view === 'gan' ? this.gan.shareLink(hide)
         : `${location.origin}${location.pathname}#${this.hash({ hide })}`),
       current: () => (this.view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide),
+      note: () => (this.view === 'gan' ? null : this.state.linkNote()),
     });
     this.runs = new RunsView($('#runs-view'), {
       catalog,
@@ -202,7 +207,7 @@ class App {
     this.leaveRace(false);
     this.state.normalize();
     this.renderAll();
-    this.session.load(this.state.jobSpec());
+    this.prepare();
     this.writeUrl(); // the address bar always holds the experiment
   }
 
@@ -463,6 +468,8 @@ class App {
     const notes = [];
     if (path === 'model.activation') {
       state.set('model.layers', edit.activation(state.spec.model.layers, null, value));
+    } else if (path === 'dataset.own') {
+      state.setOwnData(value);
     } else {
       state.set(path, value);
     }
@@ -507,10 +514,22 @@ class App {
     this.saveUrl();
   }
 
+  /** A fresh paused run for the settings (none while own data cannot train yet). */
+  prepare() {
+    const spec = this.state.jobSpec();
+    if (spec.dataset.name === 'custom' && !ownDataReady(spec.dataset, this.catalog.limits)) this.session.hold(spec);
+    else this.session.load(spec);
+  }
+
   renderAll() {
     this.controls.render();
     this.renderTabs();
     this.datasets.update(this.state.spec.dataset.name);
+    const own = this.state.spec.dataset.name === 'custom';
+    $('#own-data').hidden = !own;
+    // Own data has its own rows: no noise or sample count to set.
+    for (const field of ['dataset.noise', 'dataset.n_samples']) $(`[data-field="${field}"]`).hidden = own;
+    if (own) this.ownData.show(this.state.spec.dataset);
     this.heatmap.setOptions({ showTest: this.state.ui.showTest, discretize: this.state.ui.discretize });
     this.curves.setLog(this.state.ui.logScale);
     this.renderNetwork();

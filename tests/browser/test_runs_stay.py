@@ -19,6 +19,12 @@ def playground_run(page: Any) -> str:
     return job_id
 
 
+def prepared(page: Any) -> None:
+    """Wait for the run of the latest settings (they settle 150 ms before it is prepared)."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("window.nnplay.session.job !== null && !window.nnplay.session.loading")
+
+
 def test_reload_mid_training_comes_back_to_the_same_run(page: Any, live_server: Any) -> None:
     page.get_by_role("button", name="Play").click()
     wait_step_above(page, 30)
@@ -39,8 +45,8 @@ def test_reload_mid_training_comes_back_to_the_same_run(page: Any, live_server: 
 def test_three_trainings_leave_three_runs(page: Any, live_server: Any) -> None:
     """Switching dataset after training keeps the trained run (stopped), as the Runs view shows."""
     ids = []
-    for title in ("Circle", "Exclusive or", "Two Gaussians"):
-        previous = page.evaluate("window.nnplay.session.job?.id ?? ''")
+    for title in ("Exclusive or", "Two Gaussians", "Two moons"):
+        previous = playground_run(page)
         page.get_by_role("radio", name=title).click()
         page.wait_for_function(f"window.nnplay.session.job && !window.nnplay.session.loading "
                                f"&& window.nnplay.session.job.id !== {previous!r}")
@@ -48,7 +54,7 @@ def test_three_trainings_leave_three_runs(page: Any, live_server: Any) -> None:
         wait_step_above(page, 5)
         ids.append(playground_run(page))
     assert len(set(ids)) == 3
-    page.get_by_role("radio", name="Two moons").click()  # a fourth, untouched run is prepared
+    page.get_by_role("radio", name="Blobs").click()  # a fourth, untouched run is prepared
     page.wait_for_function(f"window.nnplay.session.job?.id !== {ids[-1]!r}")
     for job_id in ids:
         job = httpx.get(f"{live_server.url}/api/jobs/{job_id}").json()
@@ -59,7 +65,7 @@ def test_three_trainings_leave_three_runs(page: Any, live_server: Any) -> None:
 
 
 def test_drawn_points_train(page: Any) -> None:
-    page.locator("#data-custom").click()  # the "Your data" dataset
+    page.get_by_role("radio", name="Your data").click()
     plane = page.locator("#draw-plane")
     plane.wait_for()
     box = plane.bounding_box()
@@ -77,7 +83,7 @@ def test_drawn_points_train(page: Any) -> None:
     assert count > 6
     page.locator("#draw-undo").click()
     assert page.evaluate("window.nnplay.state.spec.dataset.points.length") == count - 1
-    page.wait_for_function("window.nnplay.session.job !== null && !window.nnplay.session.loading")
+    prepared(page)
     page.get_by_role("button", name="Play").click()
     wait_step_above(page, 50)
     page.wait_for_function("window.nnplay.latest && window.nnplay.latest.train_accuracy > 0.8",
@@ -85,7 +91,7 @@ def test_drawn_points_train(page: Any) -> None:
 
 
 def test_csv_upload_trains_and_a_bad_line_is_named(page: Any, tmp_path: Path) -> None:
-    page.locator("#data-custom").click()
+    page.get_by_role("radio", name="Your data").click()
     bad = tmp_path / "bad.csv"
     bad.write_text("x1,x2,label\n0.1,0.2,0\n0.3,oops,1\n")
     page.locator("#csv-file").set_input_files(str(bad))
@@ -96,7 +102,7 @@ def test_csv_upload_trains_and_a_bad_line_is_named(page: Any, tmp_path: Path) ->
     good.write_text("\n".join(rows) + "\n")  # no header
     page.locator("#csv-file").set_input_files(str(good))
     page.wait_for_function("window.nnplay.state.spec.dataset.points.length === 40")
-    page.wait_for_function("window.nnplay.session.job !== null && !window.nnplay.session.loading")
+    prepared(page)
     page.get_by_role("button", name="Play").click()
     wait_step_above(page, 50)
     page.wait_for_function("window.nnplay.latest && window.nnplay.latest.train_accuracy > 0.9",

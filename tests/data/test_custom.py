@@ -29,7 +29,7 @@ def refused(body: dict[str, Any]) -> str:
 
 
 def test_classification_rows_split_like_generated_sets() -> None:
-    spec = parse_spec(custom(n=40, test_fraction=0.25))
+    spec = parse_spec(custom(n=40, test_fraction=0.25, n_samples=7))
     assert spec.dataset.n_samples == 40  # the row count, whatever n_samples said
     data = build_dataset(spec)
     assert (len(data.y_train), len(data.y_test)) == (30, 10)
