@@ -107,3 +107,21 @@ def test_csv_upload_trains_and_a_bad_line_is_named(page: Any, tmp_path: Path) ->
     wait_step_above(page, 50)
     page.wait_for_function("window.nnplay.latest && window.nnplay.latest.train_accuracy > 0.9",
                            timeout=30_000)
+
+
+def test_a_runs_own_exported_spec_imports_without_false_warnings(
+        page: Any, live_server: Any, tmp_path: Path) -> None:
+    """A page-made run's spec: no "GAN fields were left out", no "stopped at 1,000,000 steps"."""
+    page.get_by_role("button", name="Play").click()
+    wait_step_above(page, 10)
+    page.get_by_role("button", name="Pause").click()
+    wait_status(page, "paused")
+    job_id = playground_run(page)
+    path = tmp_path / "own-spec.json"
+    path.write_text(httpx.get(f"{live_server.url}/api/jobs/{job_id}/spec").text)
+    page.set_input_files("#import-file", str(path))
+    page.wait_for_function("document.querySelector('#note').textContent.includes('own-spec.json')")
+    note = page.locator("#note").text_content() or ""
+    assert "stopped at" not in note, note
+    alert = page.locator("#alert-text")
+    assert not (alert.is_visible() and "left out" in (alert.text_content() or ""))
