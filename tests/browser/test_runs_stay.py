@@ -42,6 +42,22 @@ def test_reload_mid_training_comes_back_to_the_same_run(page: Any, live_server: 
     assert httpx.get(f"{live_server.url}/api/jobs/{before}").json()["step"] > step_before
 
 
+def test_reload_mid_training_in_the_gan_lab_comes_back_too(page: Any) -> None:
+    lab = "window.nnplay.gan"
+    gan_step = "Number(document.querySelector('#gan-step-count').textContent.replace(/,/g, ''))"
+    page.get_by_role("link", name="GAN lab").click()
+    page.wait_for_function(f"{lab} && {lab}.session.job && !{lab}.session.loading")
+    page.locator("#gan-view").get_by_role("button", name="Play").click()
+    page.wait_for_function(f"{gan_step} > 30", timeout=20_000)
+    before = page.evaluate(f"{lab}.session.job.id")
+    step_before = page.evaluate(gan_step)
+    page.reload()
+    page.wait_for_function(f"window.nnplay && {lab} && {lab}.session.job "
+                           f"&& !{lab}.session.loading")
+    assert page.evaluate(f"{lab}.session.job.id") == before
+    page.wait_for_function(f"{gan_step} > {step_before}", timeout=20_000)
+
+
 def test_three_trainings_leave_three_runs(page: Any, live_server: Any) -> None:
     """Switching dataset after training keeps the trained run (stopped), as the Runs view shows."""
     ids = []
