@@ -50,7 +50,6 @@ export const api = {
   metrics: (id) => request('GET', `/api/jobs/${id}/metrics`),
   renameJob: (id, name) => request('PATCH', `/api/jobs/${id}`, { name }),
   resumeJob: (id) => request('POST', `/api/jobs/${id}/resume`),
-  stopJob: (id) => request('POST', `/api/jobs/${id}/stop`),
   async deleteJob(id) {
     try {
       await request('DELETE', `/api/jobs/${id}`);
@@ -65,6 +64,10 @@ export const api = {
     onnx: `/api/jobs/${id}/onnx`,
     spec: `/api/jobs/${id}/spec`,
   }),
+  /** Stop without waiting, surviving page unload (a run that trained stays, stopped). */
+  endJob(id) {
+    fetch(`/api/jobs/${id}/stop`, { method: 'POST', keepalive: true }).catch(() => {});
+  },
   /** Delete without waiting, surviving page unload. */
   forgetJob(id) {
     fetch(`/api/jobs/${id}`, { method: 'DELETE', keepalive: true }).catch(() => {});

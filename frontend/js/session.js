@@ -130,8 +130,8 @@ export class Session {
   discard() {
     this.stream?.close();
     this.stream = null;
-    if (this.job && this.untouched) api.deleteJob(this.job.id).catch(() => {});
-    else if (this.job && !this.finished) api.stopJob(this.job.id).catch(() => {});
+    if (this.job && this.untouched) api.forgetJob(this.job.id);
+    else if (this.job && !this.finished) api.endJob(this.job.id);
     this.job = null;
   }
 
@@ -277,6 +277,13 @@ export class Session {
     }
     this.load();
     return true;
+  }
+
+  /** End for good (e.g. a race left): the job stops or, if untouched, is deleted. */
+  end() {
+    this.generation++;
+    this.intent = null;
+    this.discard();
   }
 
   /** The tab goes away (or reloads): an untouched job is deleted, one that trained stays
