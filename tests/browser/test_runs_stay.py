@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import STEP, wait_status, wait_step_above
+from browser_helpers import STEP, choose_lesson, wait_status, wait_step_above
 
 pytestmark = pytest.mark.browser
 
@@ -118,6 +118,7 @@ def test_csv_upload_trains_and_a_bad_line_is_named(page: Any, tmp_path: Path) ->
     good.write_text("\n".join(rows) + "\n")  # no header
     page.locator("#csv-file").set_input_files(str(good))
     page.wait_for_function("window.nnplay.state.spec.dataset.points.length === 40")
+    page.wait_for_function("location.hash.includes('pts=')")  # small data travels in the link
     prepared(page)
     page.get_by_role("button", name="Play").click()
     wait_step_above(page, 50)
@@ -141,3 +142,14 @@ def test_a_runs_own_exported_spec_imports_without_false_warnings(
     assert "stopped at" not in note, note
     alert = page.locator("#alert-text")
     assert not (alert.is_visible() and "left out" in (alert.text_content() or ""))
+
+
+def test_a_diverged_runs_counter_and_banner_name_one_step(page: Any, live_server: Any) -> None:
+    choose_lesson(page, "lr-too-high")
+    page.get_by_role("button", name="Play").click()
+    page.get_by_role("alert").filter(has_text="diverged").first.wait_for(timeout=20_000)
+    job = httpx.get(f"{live_server.url}/api/jobs/{playground_run(page)}").json()
+    banner = page.locator(".output .hm-banner").text_content() or ""
+    page.wait_for_function(f"{STEP} === {job['failure']['step']}")
+    assert banner == f"Diverged at step {job['failure']['step']:,}"
+    assert job["step"] == job["failure"]["step"]
