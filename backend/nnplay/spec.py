@@ -66,6 +66,8 @@ class Limits(BaseModel):
     min_drawn_points: int = 3
     max_drawn_points: int = 2000
     max_coordinate: float = 6.0  # 2-D data lie in [-6, 6] on both axes
+    min_custom_rows: int = 4  # "custom" data: a person's own points (drawn or a CSV)
+    max_custom_rows: int = 2000
     max_digits: int = 1797  # images in scikit-learn's 8x8 digits set
 
 
@@ -94,6 +96,7 @@ class DatasetName(StrEnum):
     disjoint = "disjoint"
     drawn = "drawn"
     digits = "digits"
+    custom = "custom"  # a person's own labelled points: `points` with `labels` or `values`
 
 
 class Feature(StrEnum):
@@ -191,6 +194,7 @@ DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
     DatasetName.disjoint: _GAN,
     DatasetName.drawn: _GAN,
     DatasetName.digits: _GAN,
+    DatasetName.custom: frozenset({Task.classification, Task.regression}),
 }
 
 class DataKindName(StrEnum):
@@ -263,8 +267,19 @@ class DatasetSpec(_Strict):
     seed: WholeNumber = Field(0, ge=0, le=LIMITS.max_seed)
     # The gaussians GAN target only: how many modes the mixture has.
     modes: WholeNumber = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)
-    # The "drawn" GAN target only: the points a person drew, [x1, x2] pairs in the domain.
+    # The "drawn" GAN target and "custom" data: [x1, x2] pairs in the domain.
     points: list[tuple[float, float]] | None = None
+    # "custom" data only: one class id (classification) or one value (regression) per point.
+    labels: list[WholeNumber] | None = None
+    values: list[StrictFloat] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_rows_count(cls, value: Any) -> Any:
+        # A person's own data has as many samples as rows: n_samples is derived, not read.
+        if isinstance(value, dict) and value.get("name") == DatasetName.custom.value:
+            value = {key: item for key, item in value.items() if key != "n_samples"}
+        return value
 
     @field_validator("points", mode="before")
     @classmethod
@@ -273,7 +288,8 @@ class DatasetSpec(_Strict):
         # sentence naming the rule (and a huge one is refused before it is parsed).
         if value is None:
             return value
-        low, high = LIMITS.min_drawn_points, LIMITS.max_drawn_points
+        low = min(LIMITS.min_drawn_points, LIMITS.min_custom_rows)
+        high = max(LIMITS.max_drawn_points, LIMITS.max_custom_rows)
         limit = LIMITS.max_coordinate
         rule = (f"a list of {low} to {high} [x1, x2] points, each coordinate between "
                 f"{-limit:g} and {limit:g}")
@@ -285,11 +301,48 @@ class DatasetSpec(_Strict):
             if (not isinstance(point, list | tuple) or len(point) != 2
                     or not all(isinstance(c, int | float) and not isinstance(c, bool)
                                for c in point)):
-                raise ValueError(f"must be {rule}; point {index} is {point!r}")
+                raise ValueError(f"must be {rule}; point {index} is {point!r} "
+                                 f"(row {index + 1})")
             if not all(math.isfinite(c) and -limit <= c <= limit for c in point):
                 raise ValueError(f"must be {rule}; point {index} is {list(point)!r}, "
-                                 "outside the domain")
+                                 f"outside the domain (row {index + 1})")
         return value
+
+
+def custom_data_check(data: DatasetSpec, task: Task) -> None:
+    """Check a person's own points and their labels or values (raises ValueError naming the
+    row); sets `n_samples` to the row count, so the split applies as for generated sets."""
+    low, high = LIMITS.min_custom_rows, LIMITS.max_custom_rows
+    points = data.points
+    if points is None or not low <= len(points) <= high:
+        got = "none" if points is None else f"{len(points)}"
+        raise ValueError(f"dataset.points: 'custom' data needs {low} to {high} [x1, x2] rows "
+                         f"(got {got})")
+    targets, field, other = ((data.labels, "labels", "values") if task == Task.classification
+                             else (data.values, "values", "labels"))
+    if getattr(data, other) is not None:
+        raise ValueError(f"dataset.{other}: a {task.value} run takes dataset.{field}, "
+                         f"not {other} (labels: classification, values: regression)")
+    if targets is None:
+        raise ValueError(f"dataset.{field}: 'custom' {task.value} data needs one "
+                         f"{'class id' if field == 'labels' else 'value'} per point")
+    if len(targets) != len(points):
+        raise ValueError(f"dataset.{field}: {len(targets)} entries for {len(points)} points; "
+                         "give one per row")
+    if data.labels is not None:
+        top = LIMITS.max_classes - 1
+        for index, label in enumerate(data.labels):
+            if not 0 <= label <= top:
+                raise ValueError(f"dataset.labels: row {index + 1} has class {label}; "
+                                 f"classes are 0 to {top}")
+        if len(set(data.labels)) < 2:
+            raise ValueError("dataset.labels: every row has the same class; "
+                             "a classifier needs points of at least 2 classes")
+    for index, value in enumerate(data.values or []):
+        if not math.isfinite(value):
+            raise ValueError(f"dataset.values: row {index + 1} has value {value}; "
+                             "values must be finite numbers")
+    data.n_samples = len(points)
 
 
 Shape = tuple[int, ...]  # one sample, without the batch: (features,) or (channels, h, w)
@@ -605,9 +658,15 @@ class ExperimentSpec(_Strict):
                 f"dataset.name '{self.dataset.name.value}' is {_served_words(served)}; "
                 f"for task '{self.task.value}' use one of: {', '.join(names)}"
             )
-        if self.dataset.points is not None and self.dataset.name != DatasetName.drawn:
-            raise ValueError("dataset.points: only the 'drawn' GAN target takes points; "
-                             "leave it out or set dataset.name to 'drawn'")
+        if self.dataset.name == DatasetName.custom:
+            custom_data_check(self.dataset, self.task)
+        elif self.dataset.points is not None and self.dataset.name != DatasetName.drawn:
+            raise ValueError("dataset.points: only the 'drawn' GAN target takes points, and "
+                             "'custom' data; leave it out or set dataset.name to one of them")
+        if self.dataset.name != DatasetName.custom and (self.dataset.labels is not None
+                                                        or self.dataset.values is not None):
+            raise ValueError("dataset.labels and dataset.values belong to 'custom' data; "
+                             "leave them out or set dataset.name to 'custom'")
         if self.task == Task.gan:
             return self._consistent_gan()
         if self.task == Task.regression and self.loss not in REGRESSION_LOSSES:

@@ -64,6 +64,10 @@ export const api = {
     onnx: `/api/jobs/${id}/onnx`,
     spec: `/api/jobs/${id}/spec`,
   }),
+  /** Stop without waiting, surviving page unload (a run that trained stays, stopped). */
+  endJob(id) {
+    fetch(`/api/jobs/${id}/stop`, { method: 'POST', keepalive: true }).catch(() => {});
+  },
   /** Delete without waiting, surviving page unload. */
   forgetJob(id) {
     fetch(`/api/jobs/${id}`, { method: 'DELETE', keepalive: true }).catch(() => {});

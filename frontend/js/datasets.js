@@ -1,6 +1,7 @@
 // Dataset picker: one thumbnail per dataset, drawn from the server's preview points.
 
 import { api } from './api.js';
+import { drawOwnThumb } from './drawdata.js';
 import { css, pointColor, MID } from './palette.js';
 import { fitCanvas, h, radioArrows } from './util.js';
 
@@ -26,6 +27,10 @@ export class DatasetPicker {
   }
 
   async draw(info, canvas) {
+    if (info.points) {
+      drawOwnThumb(canvas, THUMB); // a person's own points: no preview to fetch
+      return;
+    }
     let preview;
     try {
       preview = await api.preview(info.name, { n_samples: 160, classes: 4, noise: 0 });

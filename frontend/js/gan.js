@@ -11,6 +11,7 @@ import { GanState, targetTitle } from './ganstate.js';
 import { DrawPad, TargetPicker } from './gantargets.js';
 import { DIVERGING_GRADIENT, css, NEG, POS } from './palette.js';
 import { Session } from './session.js';
+import { stepsNote } from './specfile.js';
 import { applyHidden } from './share.js';
 import { StatusBar, describeRun } from './status.js';
 import { $, $$, FrameScheduler, fmt, h, setText } from './util.js';
@@ -108,7 +109,7 @@ export class GanLab {
       onError: (error) => this.showError(error),
       onMessageError: (text) => this.status.alert(text, 'message', 'warn'),
       onJob: () => this.fetchLayers(),
-    });
+    }, { memoryKey: 'gan' });
     this.bindControls();
     this.bindTransport();
     this.bindKeys();
@@ -204,7 +205,7 @@ export class GanLab {
   }
 
   /** Put a GAN spec from elsewhere (a stored run, a file) into the lab, ready to play. */
-  loadOutsideSpec(spec, source) {
+  loadOutsideSpec(spec, source, steps = null) {
     this.state.ui.lesson = '';
     $('#gan-lesson').hidden = true;
     this.state.loadSpec(spec);
@@ -215,8 +216,7 @@ export class GanLab {
     this.renderAll();
     this.session.reset(this.state.jobSpec());
     this.saveUrl();
-    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
-    this.status.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+    this.status.note([`Loaded ${source}: press play to train it${stepsNote(spec, steps)}.`, ...notes].join(' '));
   }
 
   // ----- editing ---------------------------------------------------------------------

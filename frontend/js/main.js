@@ -16,7 +16,8 @@ import { LayersTable, ReportView, estimateReport } from './report.js';
 import { RunsView } from './runs.js';
 import { Session } from './session.js';
 import { ShareDialog, applyHidden } from './share.js';
-import { parseSpecText, playable, unusedPaths } from './specfile.js';
+import { OwnDataPanel, ownDataReady } from './drawdata.js';
+import { parseSpecText, playable, stepsNote, unusedPaths } from './specfile.js';
 import { State } from './state.js';
 import { StatusBar, describeRun } from './status.js';
 import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
@@ -49,7 +50,7 @@ class App {
     this.connection = 'open';
     this.structureKey = '';
     this.scheduler = new FrameScheduler(() => this.draw());
-    this.reload = debounce(() => this.session.load(this.state.jobSpec()), RELOAD_MS);
+    this.reload = debounce(() => this.prepare(), RELOAD_MS);
     this.saveUrl = debounce(() => this.writeUrl(), 200);
 
     setText($('#device'), health ? `${health.device} · torch ${health.torch}` : '');
@@ -72,6 +73,9 @@ class App {
     this.datasets = new DatasetPicker($('#datasets'), {
       catalog, onPick: (name) => this.change('dataset.name', name),
     });
+    this.ownData = new OwnDataPanel($('#own-data'), {
+      limits: catalog.limits, onChange: (data) => this.change('dataset.own', data),
+    });
     this.controls = new Controls({
       catalog, state: this.state,
       onChange: (path, value) => this.change(path, value),
@@ -85,7 +89,7 @@ class App {
       onConnection: (state) => this.setConnection(state),
       onError: (error) => this.showError(error),
       onMessageError: (text) => this.showMessageError(text),
-    });
+    }, { memoryKey: 'playground' });
     this.race = new RaceView($('#race'), {
       onStatus: () => this.renderStatus(),
       onDraw: () => this.scheduler.request(),
@@ -95,13 +99,14 @@ class App {
       link: (hide) => (this.view === 'gan' ? this.gan.shareLink(hide)
         : `${location.origin}${location.pathname}#${this.hash({ hide })}`),
       current: () => (this.view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide),
+      note: () => (this.view === 'gan' ? null : this.state.linkNote()),
     });
     this.runs = new RunsView($('#runs-view'), {
       catalog,
       ownIds: () => new Map([
         ...[this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].map((id) => [id, 'playground']),
         [this.gan?.session.job?.id, 'GAN lab']].filter(([id]) => id)),
-      onLoad: (spec, label) => this.loadOutsideSpec(spec, label),
+      onLoad: (spec, label, steps) => this.loadOutsideSpec(spec, label, steps),
     });
     this.view = 'playground';
     this.lessonView = null;
@@ -202,7 +207,7 @@ class App {
     this.leaveRace(false);
     this.state.normalize();
     this.renderAll();
-    this.session.load(this.state.jobSpec());
+    this.prepare();
     this.writeUrl(); // the address bar always holds the experiment
   }
 
@@ -285,10 +290,10 @@ class App {
   }
 
   /** Put a spec from elsewhere (a stored run, a file) into the controls, ready to play. */
-  loadOutsideSpec(spec, source) {
+  loadOutsideSpec(spec, source, steps = null) {
     if (spec.task === 'gan') {
       this.showView('gan', { push: true });
-      this.gan.loadOutsideSpec(spec, source);
+      this.gan.loadOutsideSpec(spec, source, steps);
       return;
     }
     this.showView('playground', { push: true });
@@ -304,8 +309,7 @@ class App {
     this.session.reset(this.state.jobSpec());
     this.saveUrl();
     const unused = unusedPaths(spec);
-    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
-    this.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+    this.note([`Loaded ${source}: press play to train it${stepsNote(spec, steps)}.`, ...notes].join(' '));
     if (unused.length) {
       this.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
     }
@@ -424,7 +428,7 @@ class App {
 
   enterRace(preset) {
     this.racing = true;
-    this.session.dispose();
+    this.session.hold(this.session.spec); // its run stops (kept if it trained)
     this.clearRun();
     document.body.classList.add('racing');
     for (const el of $$('.spec-control')) el.inert = true;
@@ -464,6 +468,8 @@ class App {
     const notes = [];
     if (path === 'model.activation') {
       state.set('model.layers', edit.activation(state.spec.model.layers, null, value));
+    } else if (path === 'dataset.own') {
+      state.setOwnData(value);
     } else {
       state.set(path, value);
     }
@@ -508,10 +514,22 @@ class App {
     this.saveUrl();
   }
 
+  /** A fresh paused run for the settings (none while own data cannot train yet). */
+  prepare() {
+    const spec = this.state.jobSpec();
+    if (spec.dataset.name === 'custom' && !ownDataReady(spec.dataset, this.catalog.limits)) this.session.hold(spec);
+    else this.session.load(spec);
+  }
+
   renderAll() {
     this.controls.render();
     this.renderTabs();
     this.datasets.update(this.state.spec.dataset.name);
+    const own = this.state.spec.dataset.name === 'custom';
+    $('#own-data').hidden = !own;
+    // Own data has its own rows: no noise or sample count to set.
+    for (const field of ['dataset.noise', 'dataset.n_samples']) $(`[data-field="${field}"]`).hidden = own;
+    if (own) this.ownData.show(this.state.spec.dataset);
     this.heatmap.setOptions({ showTest: this.state.ui.showTest, discretize: this.state.ui.discretize });
     this.curves.setLog(this.state.ui.logScale);
     this.renderNetwork();

@@ -161,7 +161,7 @@ export class RaceView {
   reset() { for (const r of this.runs) r.session.reset(); }
 
   stop() {
-    for (const r of this.runs) r.session.dispose();
+    for (const r of this.runs) r.session.end(); // trained runs stay (stopped) in Runs
     this.runs = [];
   }
 

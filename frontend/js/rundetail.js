@@ -67,7 +67,7 @@ export class RunDetail {
     $('#run-delete', root).addEventListener('click', () => this.remove());
     $('#run-resume', root).addEventListener('click', () => this.resume());
     $('#run-load', root).addEventListener('click', () => {
-      if (this.spec) this.onLoad(this.spec, `“${this.label(this.job)}”`);
+      if (this.spec) this.onLoad(this.spec, `“${this.label(this.job)}”`, this.job?.step ?? null);
     });
     $('#run-log', root).addEventListener('change', (e) => {
       this.curves.setLog(e.target.checked);

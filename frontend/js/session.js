@@ -2,9 +2,12 @@
 //
 // The page always holds a job for the current settings, created paused, so the first
 // frame (data points, untrained boundary) shows at once and Step works before Play.
-// Play/Pause/Step become websocket controls; a new spec replaces the job.
+// Play/Pause/Step become websocket controls; a new spec replaces the job. A job that
+// trained is kept (stopped, in the Runs view); only an untouched one is deleted. With
+// options.memoryKey the tab remembers its run, and a reload comes back to it.
 
 import { api } from './api.js';
+import { runMemory } from './runmemory.js';
 import { JobStream } from './stream.js';
 
 const FINISHED = new Set(['completed', 'stopped', 'failed', 'interrupted']);
@@ -18,7 +21,8 @@ export class Session {
    */
   constructor(handlers, options = {}) {
     this.handlers = handlers;
-    this.options = options; // {create: (spec) => body options}
+    this.options = options; // {jobOptions, memoryKey}
+    this.restoring = !!options.memoryKey; // the first load looks for the tab's run
     this.spec = null;
     this.job = null; // {id, status, step, reason, failure, lr, parked}
     this.stream = null;
@@ -58,6 +62,7 @@ export class Session {
 
   async create(generation) {
     try {
+      if (await this.restore(generation)) return;
       const view = await api.createJob(this.spec, {
         paused: true, pause_when_unwatched: true, ...(this.options.jobOptions || {}),
       });
@@ -66,14 +71,7 @@ export class Session {
         return;
       }
       this.job = { id: view.id, status: view.status, step: 0, reason: null, failure: null, lr: view.lr, parked: false };
-      this.stream = new JobStream(view.id, {
-        onMessage: (message) => this.onMessage(message),
-        onFrame: (frame) => this.handlers.onFrame?.(frame),
-        onConnection: (state) => this.handlers.onConnection?.(state),
-        onLost: () => this.onLost(),
-      });
-      this.handlers.onJob?.(view);
-      this.handlers.onStatus?.(this.job);
+      this.attach(view);
     } catch (error) {
       if (generation !== this.generation) return;
       this.error = error;
@@ -85,12 +83,60 @@ export class Session {
     }
   }
 
-  /** Close the stream and delete the job (without waiting). */
+  /** After a reload: take up the tab's run for this spec again, if the server still has it. */
+  async restore(generation) {
+    const key = this.options.memoryKey;
+    if (!this.restoring) return false;
+    this.restoring = false;
+    const entry = runMemory.recall(key, this.spec);
+    if (!entry) return false;
+    let view;
+    try {
+      view = await api.job(entry.id);
+    } catch {
+      return false; // gone (deleted, or the server forgot it): prepare a fresh run
+    }
+    if (generation !== this.generation) return true;
+    this.job = { id: view.id, status: view.status, step: view.step, reason: view.reason,
+      failure: view.failure ?? null, lr: view.lr, parked: true };
+    // It trained when the tab went away and the server paused it for lack of viewers: play on.
+    if (entry.playing && view.status === 'paused') this.intent = 'play';
+    this.attach(view);
+    return true;
+  }
+
+  /** Open the stream of `this.job` (its history, frames and status follow) and remember it. */
+  attach(view) {
+    if (this.options.memoryKey) {
+      runMemory.remember(this.options.memoryKey, view.id, this.spec, this.intent === 'play');
+    }
+    this.stream = new JobStream(view.id, {
+      onMessage: (message) => this.onMessage(message),
+      onFrame: (frame) => this.handlers.onFrame?.(frame),
+      onConnection: (state) => this.handlers.onConnection?.(state),
+      onLost: () => this.onLost(),
+    });
+    this.handlers.onJob?.(view);
+    this.handlers.onStatus?.(this.job);
+  }
+
+  /** Whether the job never trained (a paused run nobody played or stepped): only those go. */
+  get untouched() {
+    const job = this.job;
+    return !!job && job.step === 0 && (job.status === 'paused' || job.status === 'queued') && !job.resuming;
+  }
+
+  /** Close the stream; delete an untouched job, stop one that trained (it stays in Runs). */
   discard() {
     this.stream?.close();
     this.stream = null;
-    if (this.job) api.deleteJob(this.job.id).catch(() => {});
+    if (this.job && this.untouched) api.forgetJob(this.job.id);
+    else if (this.job && !this.finished) api.endJob(this.job.id);
     this.job = null;
+  }
+
+  remember() {
+    if (this.job && this.options.memoryKey) runMemory.setPlaying(this.options.memoryKey, this.job.id, this.playing);
   }
 
   onMessage(message) {
@@ -109,6 +155,7 @@ export class Session {
       if (message.status === 'paused') job.parked = true;
       if (FINISHED.has(message.status)) this.intent = null;
       this.applyIntent();
+      this.remember();
       this.handlers.onStatus?.(job);
     } else if (message.type === 'metrics') {
       const last = message.points.at(-1);
@@ -171,6 +218,7 @@ export class Session {
     if (!this.job && !this.loading) this.load();
     else if (this.finished) this.load();
     else this.applyIntent();
+    this.remember();
     this.handlers.onStatus?.(this.job);
   }
 
@@ -180,6 +228,7 @@ export class Session {
       this.send({ type: 'control', action: 'pause' });
       this.job.status = 'paused'; // the server confirms with a status message
     }
+    this.remember();
     this.handlers.onStatus?.(this.job);
   }
 
@@ -230,10 +279,22 @@ export class Session {
     return true;
   }
 
+  /** End for good (e.g. a race left): the job stops or, if untouched, is deleted. */
+  end() {
+    this.generation++;
+    this.intent = null;
+    this.discard();
+  }
+
+  /** The tab goes away (or reloads): an untouched job is deleted, one that trained stays
+   * (the server pauses it when nobody watches; a reload takes it up again). */
   dispose() {
     this.generation++;
     this.stream?.close();
-    if (this.job) api.forgetJob(this.job.id);
+    if (this.job && this.untouched) {
+      api.forgetJob(this.job.id);
+      if (this.options.memoryKey) runMemory.forget(this.options.memoryKey);
+    }
     this.job = null;
     this.stream = null;
   }

@@ -33,10 +33,11 @@ export function applyHidden(hide) {
 }
 
 export class ShareDialog {
-  /** link(hide) returns the URL for a hide list. */
-  constructor({ link, current }) {
+  /** link(hide) returns the URL for a hide list; note() what the link leaves out (or null). */
+  constructor({ link, current, note = () => null }) {
     this.link = link;
     this.current = current;
+    this.note = note; // what the link cannot carry, if anything
     this.dialog = $('#share-dialog');
     this.url = $('#share-url');
     this.options = $('#share-hide');
@@ -59,7 +60,7 @@ export class ShareDialog {
   refresh() {
     const hide = $$('input:checked', this.options).map((box) => box.value);
     this.url.value = this.link(hide);
-    $('#share-status').textContent = '';
+    $('#share-status').textContent = this.note() || '';
   }
 
   async copy() {

@@ -1,11 +1,16 @@
 // Spec files: read one a person picked (a run's exported spec JSON, or a job body with `spec`)
 // and tell which of its fields the playground's controls cannot hold.
 
-import { PROPS } from './state.js';
+import { OPEN_ENDED_STEPS, PROPS } from './state.js';
+import { fmt } from './util.js';
 
 // Fields the playground sets itself: the task follows the dataset, the name is the run's,
-// and single runs train until paused.
-const OWN = ['name', 'task', 'max_steps'];
+// single runs train until paused, and drawn or uploaded data travels as it is.
+const OWN = ['name', 'task', 'max_steps', 'dataset.points', 'dataset.labels', 'dataset.values'];
+// Fields only a GAN reads: every exported spec has them (at their defaults), so a plain
+// run's own export must not warn about them.
+const GAN_ONLY = ['generator', 'discriminator', 'latent_dim', 'noise', 'gan_loss', 'd_steps',
+  'g_steps', 'g_optimizer', 'd_optimizer', 'gradient_penalty', 'dataset.modes'];
 
 /** The spec in a file's text; throws an Error whose message says what is wrong, in words. */
 export function parseSpecText(text) {
@@ -36,10 +41,12 @@ export const playable = (spec) => PLAYGROUND_TASKS.includes(spec.task ?? 'classi
 /** Dotted paths of `spec` that no control holds (e.g. fields of a kind of run the page cannot show). */
 export function unusedPaths(spec) {
   const used = [...PROPS.filter((p) => p.path).map((p) => p.path), ...OWN];
+  if ((spec.task ?? 'classification') !== 'gan') used.push(...GAN_ONLY);
   const out = [];
   const walk = (node, prefix) => {
     for (const [key, value] of Object.entries(node)) {
       const path = prefix ? `${prefix}.${key}` : key;
+      if (value === null || value === undefined) continue; // unset: nothing is lost
       if (used.some((u) => u === path || path.startsWith(`${u}.`))) continue;
       if (value && typeof value === 'object' && !Array.isArray(value)
           && used.some((u) => u.startsWith(`${path}.`))) walk(value, path);
@@ -48,4 +55,16 @@ export function unusedPaths(spec) {
   };
   walk(spec, '');
   return out;
+}
+
+/**
+ * What an import says about the original's length: `steps` is the run's real step count
+ * where known (a stored run); a page-made run (open-ended max_steps) trained until paused.
+ */
+export function stepsNote(spec, steps = null) {
+  const max = spec.max_steps;
+  const until = 'here it trains until you pause';
+  if (Number.isInteger(steps) && steps > 0) return ` (the original trained ${fmt.int(steps)} steps; ${until})`;
+  if (!Number.isInteger(max) || max >= OPEN_ENDED_STEPS) return '';
+  return ` (the original stopped at ${fmt.int(max)} steps; ${until})`;
 }

@@ -30,6 +30,10 @@ export const PROPS = [
   { key: 'l2', path: 'regularization.l2', type: 'float' },
   { key: 'batch', path: 'batch_size', type: 'int' },
   { key: 'seed', path: 'seed', type: 'int' },
+  // "Your data" (dataset custom): its rows travel in the link while small (LINK_ROWS).
+  { key: 'pts', path: 'dataset.points', type: 'points', own: true },
+  { key: 'lab', path: 'dataset.labels', type: 'ints', own: true },
+  { key: 'val', path: 'dataset.values', type: 'floats', own: true },
   // Page settings.
   { key: 'lesson', ui: 'lesson', type: 'string' },
   { key: 'showtest', ui: 'showTest', type: 'bool' },
@@ -40,6 +44,8 @@ export const PROPS = [
 
 // Single runs train until the person stops them (the server's upper limit).
 export const OPEN_ENDED_STEPS = 1_000_000;
+// The most rows of a person's own data a share link carries (a few KB of address).
+export const LINK_ROWS = 300;
 
 export const UI_DEFAULTS = { lesson: '', showTest: false, discretize: false, logScale: false, hide: [] };
 
@@ -87,6 +93,14 @@ export const ENCODE = {
   bool: (v) => (v ? '1' : '0'),
   list: (v) => v.join(','),
   layers: encodeLayers,
+  points: (v) => v.map(([x, y]) => `${x}_${y}`).join(','),
+  ints: (v) => v.join(','),
+  floats: (v) => v.join(','),
+};
+
+const numbers = (s, whole) => {
+  const out = s ? s.split(',').map(Number) : [];
+  return out.every((n) => Number.isFinite(n) && (!whole || Number.isInteger(n))) ? out : undefined;
 };
 
 export const DECODE = {
@@ -96,6 +110,12 @@ export const DECODE = {
   bool: (s) => s === '1' || s === 'true',
   list: (s) => (s ? s.split(',') : []),
   layers: decodeLayers,
+  points: (s) => {
+    const out = s ? s.split(',').map((p) => p.split('_').map(Number)) : [];
+    return out.every((p) => p.length === 2 && p.every(Number.isFinite)) ? out : undefined;
+  },
+  ints: (s) => numbers(s, true),
+  floats: (s) => numbers(s, false),
 };
 
 export const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
@@ -152,10 +172,31 @@ export class State {
     if (path === 'dataset.name') this.syncTask();
   }
 
-  /** Task follows from the dataset. */
+  /** A person's own rows: {points, labels} (classes) or {points, values} (regression). */
+  setOwnData({ points, labels = null, values = null }) {
+    const dataset = this.spec.dataset;
+    Object.assign(dataset, { points, labels, values });
+    if (dataset.name === 'custom') dataset.n_samples = Math.max(points.length, 1);
+    this.syncTask();
+  }
+
+  /** Task follows from the dataset (own data: values mean regression). */
   syncTask() {
     const info = this.datasetInfo();
     if (info) this.spec.task = info.task;
+    const data = this.spec.dataset;
+    if (data.name === 'custom') {
+      this.spec.task = Array.isArray(data.values) ? 'regression' : 'classification';
+      data.n_samples = Math.max(data.points?.length ?? 0, 1);
+    }
+  }
+
+  /** The link cannot carry this many rows of own data (null when it carries them). */
+  linkNote() {
+    const n = this.spec.dataset.name === 'custom' ? this.spec.dataset.points?.length ?? 0 : 0;
+    return n > LINK_ROWS
+      ? `This link cannot carry your ${n} points (at most ${LINK_ROWS}); export the run's spec (Runs view) to share them.`
+      : null;
   }
 
   datasetInfo(name = this.spec.dataset.name) {
@@ -186,6 +227,11 @@ export class State {
     }
     const params = this.optimizerInfo()?.params || [];
     if (spec.optimizer.nesterov && !params.includes('nesterov')) spec.optimizer.nesterov = false;
+    const train = this.trainSize();
+    if (spec.dataset.name === 'custom' && train >= 1 && spec.batch_size > train) {
+      notes.push(`Batch size set to ${train}: your data has ${train} training points.`);
+      spec.batch_size = train;
+    }
     return notes;
   }
 
@@ -206,12 +252,15 @@ export class State {
     const spec = clone(this.spec);
     spec.max_steps = OPEN_ENDED_STEPS;
     delete spec.name;
+    // Own data travels only with the custom dataset (kept in the state for switching back).
+    if (spec.dataset.name !== 'custom') Object.assign(spec.dataset, { points: null, labels: null, values: null });
     return spec;
   }
 
   /** The share link's fragment: every spec property plus the page settings that differ. */
   toHash({ specless = false } = {}) {
     const used = new Set(this.optimizerInfo()?.params || []);
+    const ownInLink = this.spec.dataset.name === 'custom' && !this.linkNote();
     const parts = [];
     for (const prop of PROPS) {
       let value;
@@ -222,8 +271,9 @@ export class State {
       } else {
         if (specless) continue;
         if (prop.param && !used.has(prop.param)) continue;
+        if (prop.own && !ownInLink) continue;
         value = getPath(this.spec, prop.path);
-        if (value === undefined) continue;
+        if (value === undefined || value === null) continue;
       }
       parts.push(`${prop.key}=${escape(ENCODE[prop.type](value))}`);
     }

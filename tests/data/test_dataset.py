@@ -16,8 +16,10 @@ from nnplay.data.features import compute_features
 from nnplay.spec import DatasetName, ExperimentSpec, Feature, Normalization, Task, primary_task
 
 ALL_FEATURES = list(Feature)
-# Labelled datasets; GAN-only targets have real samples instead (tests/data/test_gan_targets.py).
-SUPERVISED = [name for name in DatasetName if primary_task(name) != Task.gan]
+# Generated labelled datasets; GAN-only targets have real samples instead
+# (tests/data/test_gan_targets.py), custom data its own rows (tests/data/test_custom.py).
+SUPERVISED = [name for name in DatasetName
+              if primary_task(name) != Task.gan and name != DatasetName.custom]
 
 
 def make_spec(

@@ -12,8 +12,10 @@ from nnplay.data.toy2d import DATASET_INFO, DOMAIN, GENERATORS, class_count
 from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task, primary_task
 
 PAD = 1e-4  # points must lie in the domain up to float32 rounding
-CLASSIFICATION = [name for name in DatasetName if Task.classification in DATASET_TASKS[name]]
-REGRESSION = [name for name in DatasetName if Task.regression in DATASET_TASKS[name]]
+# Generated sets ("custom" data are a person's own rows: tests/data/test_custom.py).
+GENERATED = [name for name in DatasetName if name != DatasetName.custom]
+CLASSIFICATION = [name for name in GENERATED if Task.classification in DATASET_TASKS[name]]
+REGRESSION = [name for name in GENERATED if Task.regression in DATASET_TASKS[name]]
 SUPERVISED = CLASSIFICATION + REGRESSION  # GAN-only targets: tests/data/test_gan_targets.py
 
 

@@ -164,8 +164,11 @@ async def delete_job(job: OwnJob, manager: Manager) -> dict[str, Any]:
 
 @router.post("/{job_id}/pause", responses=CONTROL_JOB_ERRORS)
 async def pause_job(job: OwnJob, manager: Manager, caller: CallerDep) -> dict[str, Any]:
-    """Pause a running job after its current step."""
-    return job_view(manager.pause(job.id), caller, with_spec=False)
+    """Pause a running job after its current step; answers with the step it paused at
+    (waits up to a second for the run to say)."""
+    manager.pause(job.id)
+    await asyncio.to_thread(job.pause_acked.wait, 1.0)
+    return job_view(job, caller, with_spec=False)
 
 
 @router.post("/{job_id}/resume", responses=CONTROL_JOB_ERRORS)

@@ -87,6 +87,9 @@ async def preview_dataset(
     `gaussians` mixture with `modes` instead of the two-class set).
     """
     task = task or primary_task(name)
+    if name == DatasetName.custom:
+        raise ValueError("dataset 'custom' is a person's own points; they come with the spec "
+                         "(dataset.points), so it has no preview")
     if task == Task.gan:
         return _preview_gan_target(name, n_samples, noise, modes, seed)
     spec = parse_spec({

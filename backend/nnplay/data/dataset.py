@@ -16,7 +16,7 @@ from torch import Tensor
 
 from nnplay.data.features import compute_features
 from nnplay.data.toy2d import DOMAIN, GENERATORS, class_count
-from nnplay.spec import ExperimentSpec, Feature, Normalization, Task
+from nnplay.spec import DatasetName, ExperimentSpec, Feature, Normalization, Task
 
 _MIN_SCALE = 1e-6  # a column spread below this counts as constant and is left unscaled
 
@@ -75,6 +75,15 @@ class Dataset:
         return len(self.transform.features)
 
 
+def custom_rows(spec: ExperimentSpec) -> tuple[np.ndarray, np.ndarray]:
+    """A person's own points (n, 2) float32 and their class ids (n,) int64 or values float32."""
+    data = spec.dataset
+    points = np.asarray(data.points, dtype=np.float32).reshape(-1, 2)
+    if spec.task == Task.classification:
+        return points, np.asarray(data.labels, dtype=np.int64)
+    return points, np.asarray(data.values, dtype=np.float32)
+
+
 def build_dataset(spec: ExperimentSpec) -> Dataset:
     """Sample, shuffle, split and normalise the spec's dataset; deterministic in its seed."""
     if spec.task == Task.gan:
@@ -82,14 +91,20 @@ def build_dataset(spec: ExperimentSpec) -> Dataset:
                          "nnplay.data.build_gan_data")
     data = spec.dataset
     rng = np.random.default_rng(data.seed)
-    points, labels = GENERATORS[data.name](data.n_samples, data.noise, rng, data.classes)
+    if data.name == DatasetName.custom:
+        points, labels = custom_rows(spec)
+    else:
+        points, labels = GENERATORS[data.name](data.n_samples, data.noise, rng, data.classes)
     order = rng.permutation(data.n_samples)
     all_points = torch.from_numpy(points[order])  # (n, 2) float32
     all_labels = torch.from_numpy(labels[order])  # (n,) int64 or float32
     n_train = spec.train_size
     points_train, points_test = all_points[:n_train], all_points[n_train:]
     transform = FeatureTransform.fit(points_train, spec.features, data.normalization)
-    n_classes = class_count(data.name, data.classes)
+    if data.name == DatasetName.custom:  # its largest class id says how many there are
+        n_classes = int(all_labels.max()) + 1 if spec.task == Task.classification else 0
+    else:
+        n_classes = class_count(data.name, data.classes)
     if spec.task == Task.regression:
         target_range = (float(all_labels.min()), float(all_labels.max()))
     else:

@@ -265,6 +265,9 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         _info(DatasetName.disjoint, "Disjoint", "Two separate square patches in opposite corners."),
         _info(DatasetName.drawn, "Drawn", "The points you draw on the plane.", points=True),
         _info(DatasetName.digits, "Digits", "Handwritten 8 x 8 digits (scikit-learn's set)."),
+        _info(DatasetName.custom, "Your data",
+              "Points you draw on the plane or upload as a CSV, with a class or a value each.",
+              points=True),
     )
 }
 

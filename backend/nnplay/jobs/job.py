@@ -120,6 +120,10 @@ class Job:
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)
         self.checkpoint_saved = threading.Event()
+        # The newest step the run itself reported (paused at, ended at): may be past the
+        # newest metrics point, e.g. the step a run diverged at.
+        self.reported_step = 0
+        self.pause_acked = threading.Event()  # set when the run says which step it paused at
         self.hub = Hub(on_viewers=lambda count: self.control.set_watched(count > 0))
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
@@ -186,8 +190,17 @@ class Job:
 
     @property
     def step(self) -> int:
-        """Steps trained so far."""
-        return int(self.latest["step"]) if self.latest else 0
+        """Steps trained so far: one number for the counter, the failure and REST."""
+        latest = int(self.latest["step"]) if self.latest else 0
+        failed_at = int(self.failure.get("step") or 0) if self.failure else 0
+        return max(latest, self.reported_step, failed_at)
+
+    def note_step(self, step: int, paused: bool = False) -> None:
+        """Record a step the run reported (`paused`: the step it is paused at)."""
+        with self._lock:
+            self.reported_step = max(self.reported_step, step)
+        if paused:
+            self.pause_acked.set()
 
     def status_message(self) -> dict[str, Any]:
         """The `status` stream message."""

@@ -396,6 +396,7 @@ class JobManager:
         with self._lock:
             if job.status != JobStatus.running:
                 raise IllegalTransition(job.status, JobStatus.paused, "pause")
+            job.pause_acked.clear()
             job.control.pause()
             job.set_status(JobStatus.paused, reason)
         return job
@@ -546,6 +547,7 @@ class JobEvents(RunEvents):
             job.hub.publish_frames(self.manager.encode_frames(snapshot))
 
     def on_pause(self, step: int) -> None:
+        self.job.note_step(step, paused=True)
         if self.job.status == JobStatus.running:
             self.job.set_status(JobStatus.paused)
 
@@ -572,6 +574,7 @@ class JobEvents(RunEvents):
         self.job.checkpoint_saved.set()
 
     def on_train_end(self, result: TrainResult) -> None:
+        self.job.note_step(result.steps)
         self.manager._finished(self.job, result)
 
     def on_start_failed(self, reason: str) -> None:
