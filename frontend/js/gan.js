@@ -1,7 +1,8 @@
 // The GAN lab: choose a target (or draw one), build the generator and the discriminator, pick
 // the game's loss, optimizers and step ratios, and watch the two networks play: D's belief over
 // the plane, real and fake samples, G's manifold and the gradient arrows; for digits the
-// evolving sample grid. Like main.js for the playground, this module decides; the views draw.
+// evolving sample grid. The lab shell (lab.js, shell.js) owns the toolbar, links, lessons,
+// errors and keys; this module decides what the GAN's settings and frames do, the views draw.
 
 import { api } from './api.js';
 import { LineChart } from './charts.js';
@@ -9,10 +10,9 @@ import { GanCanvas, LAYERS, SampleGrid } from './gancanvas.js';
 import { NetBuilder } from './ganbuilder.js';
 import { GanState, targetTitle } from './ganstate.js';
 import { DrawPad, TargetPicker } from './gantargets.js';
+import { Lab } from './lab.js';
 import { DIVERGING_GRADIENT, css, NEG, POS } from './palette.js';
-import { Session } from './session.js';
-import { applyHidden } from './share.js';
-import { StatusBar, describeRun } from './status.js';
+import { describeRun } from './status.js';
 import { $, $$, FrameScheduler, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings settle this long before a fresh run is prepared
@@ -52,25 +52,16 @@ const QUALITY = {
 const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
 
-export class GanLab {
-  /**
-   * catalog: the whole catalog. onUrl(hash) when the experiment changes; isActive() whether
-   * the GAN view is the one shown. (The lesson menu is the page's; main.js fills it.)
-   */
-  constructor({ catalog, onUrl, isActive }) {
-    this.catalog = catalog;
-    this.onUrl = onUrl;
-    this.isActive = isActive;
+export class GanLab extends Lab {
+  /** catalog: the whole catalog; presets: the GAN lessons; isActive() whether the lab is shown. */
+  constructor({ catalog, presets, isActive, roots }) {
+    super({ name: 'gan', prefix: 'gan-', roots, State: GanState, catalog, presets, shareView: 'gan', isActive });
     this.root = $('#gan-view');
-    this.state = new GanState(catalog);
-    this.status = new StatusBar('gan-');
     this.frames = {};
     this.firstFake = null; // the run's first `fake` frame, to compare with the latest
     this.latest = null; // latest metrics point
-    this.connection = 'open';
     this.slow = { running: false, timer: null, awaiting: null, sentAt: 0 };
     this.scheduler = new FrameScheduler(() => this.draw());
-    this.saveTimer = null;
 
     this.plane = new GanCanvas($('#gan-plane'), { size: 360 });
     this.samples = new SampleGrid($('#gan-samples'), { label: 'Generated digits, one per fixed latent vector' });
@@ -99,124 +90,38 @@ export class GanLab {
     this.qualityChart = new LineChart($('#gan-quality-chart'), {
       height: 118, series: this.qualitySeries('points'), y2Format: (v) => (v === null ? '' : pct(v)),
     });
-    this.session = new Session({
-      onReset: () => this.clearRun(),
-      onStatus: () => this.renderStatus(),
-      onMetrics: (points, history) => this.addMetrics(points, history),
-      onFrame: (frame) => this.addFrame(frame),
-      onConnection: (state) => this.setConnection(state),
-      onError: (error) => this.showError(error),
-      onMessageError: (text) => this.status.alert(text, 'message', 'warn'),
-      onJob: () => this.fetchLayers(),
-    });
     this.bindControls();
-    this.bindTransport();
-    this.bindKeys();
     new ResizeObserver(() => this.fit()).observe($('.gan-output'));
-    window.addEventListener('pagehide', () => this.session.dispose());
   }
 
-  // ----- links and lessons -------------------------------------------------------------
+  buttons() {
+    return {
+      play: () => this.toggle(), step: () => this.step('both'), 'step-d': () => this.step('d'),
+      'step-g': () => this.step('g'), reset: () => this.reset(),
+    };
+  }
 
-  /** Apply a link's fragment: its experiment, page settings and lesson. */
-  async openLink(link) {
-    this.state = new GanState(this.catalog);
-    const found = this.state.fromHash(link || '');
-    applyHidden(this.state.ui.hide);
-    const lesson = this.state.ui.lesson;
-    let preset = null;
-    if (lesson) {
-      try {
-        preset = await api.preset(lesson);
-      } catch {
-        this.status.alert(`The link names a lesson this server does not know (${lesson}).`, 'link', 'warn');
-        this.state.ui.lesson = '';
-      }
-    }
-    if (preset && !found.spec) this.state.loadSpec(preset.spec);
-    if (preset) this.showLesson(preset);
-    else $('#gan-lesson').hidden = true;
-    this.state.normalize();
+  keys() {
+    return {
+      ' ': () => this.toggle(), s: () => this.step('both'), d: () => this.step('d'), g: () => this.step('g'),
+      r: () => this.reset(),
+    };
+  }
+
+  lessonGroups() {
+    return [['GAN lessons', this.presets]];
+  }
+
+  onJob() {
+    this.fetchLayers();
+  }
+
+  stop() {
     this.stopSlow();
-    this.renderAll();
-    this.prepare();
-    this.writeUrl();
   }
 
-  hash() {
-    return this.state.toHash();
-  }
-
-  /** A share link for this experiment, with the classroom's hidden groups. */
-  shareLink(hide) {
-    const ui = this.state.ui;
-    const saved = ui.hide;
-    ui.hide = hide;
-    const text = this.state.toHash();
-    ui.hide = saved;
-    return `${location.origin}${location.pathname}?view=gan#${text}`;
-  }
-
-  writeUrl() {
-    clearTimeout(this.saveTimer);
-    this.onUrl(this.hash());
-  }
-
-  saveUrl() {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => this.writeUrl(), 200);
-  }
-
-  get lesson() {
-    return this.state.ui.lesson;
-  }
-
-  async loadLesson(name) {
-    if (!name) {
-      this.state.ui.lesson = '';
-      $('#gan-lesson').hidden = true;
-      this.saveUrl();
-      return;
-    }
-    let preset;
-    try {
-      preset = await api.preset(name);
-    } catch (error) {
-      this.status.alert(error.message, 'lesson', 'warn');
-      return;
-    }
-    this.state.ui.lesson = name;
-    this.showLesson(preset);
-    this.state.loadSpec(preset.spec);
-    this.state.normalize();
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
-    this.saveUrl();
-  }
-
-  showLesson(preset) {
-    setText($('#gan-lesson-title'), preset.title);
-    setText($('#gan-lesson-text'), preset.explanation);
-    $('#gan-lesson').hidden = false;
-  }
-
-  /** Put a GAN spec from elsewhere (a stored run, a file) into the lab, ready to play. */
-  loadOutsideSpec(spec, source) {
-    this.state.ui.lesson = '';
-    $('#gan-lesson').hidden = true;
-    this.state.loadSpec(spec);
-    const notes = this.state.normalize();
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
-    this.saveUrl();
-    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
-    this.status.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
+  banner(text) {
+    this.plane.showBanner(text);
   }
 
   // ----- editing ---------------------------------------------------------------------
@@ -320,7 +225,6 @@ export class GanLab {
       this.saveUrl();
     });
     $('#gan-slow').addEventListener('change', (e) => this.setSlow(e.target.checked));
-    $('#gan-lesson-close').addEventListener('click', () => { $('#gan-lesson').hidden = true; });
   }
 
   batchLabel(b) {
@@ -573,105 +477,27 @@ export class GanLab {
 
   // ----- status and errors -----------------------------------------------------------
 
-  setConnection(state) {
-    this.connection = state;
-    if (state === 'reconnecting') this.status.alert('Connection to the server lost: reconnecting…', 'connection', 'warn');
-    else this.status.hideAlert('connection');
-    this.renderStatus();
-  }
-
   get playing() {
     return this.slow.running || this.session.playing;
   }
 
-  renderStatus() {
+  describe() {
     const session = this.session;
-    const job = session.job;
-    let words = describeRun({ racing: false, playing: session.playing, connection: this.connection, error: session.error, job });
+    let words = describeRun({ racing: false, playing: session.playing, connection: this.connection, error: session.error, job: session.job });
     if (this.slow.running && words.tone !== 'bad' && words.tone !== 'warn') words = { text: 'slow motion', tone: 'live' };
-    if (!job && !session.error && this.state.spec.dataset.name === 'drawn' && !this.state.spec.dataset.points.length) {
+    if (!session.job && !session.error && this.state.spec.dataset.name === 'drawn' && !this.state.spec.dataset.points.length) {
       words = { text: 'draw a target', tone: '' };
     }
-    this.status.show({ playing: this.playing, ...words });
-    if (job?.status === 'failed') {
-      this.stopSlow();
-      const reason = job.reason || 'the run failed';
-      const diverged = job.failure?.kind === 'diverged';
-      this.plane.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : 'Training failed');
-      this.status.alert(`Training stopped: ${reason}`, 'failed');
-    } else if (job?.status === 'interrupted' && !job.resuming) {
-      this.plane.showBanner('');
-      this.status.alert('The server restarted while this run was training: press play to continue it, '
-        + 'or reset to start over.', 'failed', 'warn');
-    } else {
-      this.plane.showBanner('');
-      this.status.hideAlert('failed');
-    }
-    this.scheduler.request();
+    return words;
   }
 
-  showError(error) {
-    this.stopSlow();
-    if (error.status === 422) {
-      const rest = this.placeErrors(error.errors);
-      if (rest.length) this.status.alert(`The server refused these settings: ${rest.join('; ')}`, 'refused');
-    } else if (error.status === 429) {
-      this.status.alert(error.message, 'busy', 'warn');
-    } else {
-      this.status.alert(error.message, 'error');
-    }
-    this.renderStatus();
-  }
-
-  clearErrors() {
-    for (const node of $$('.field-error', this.root)) node.remove();
-    for (const node of $$('[aria-invalid="true"]', this.root)) {
-      node.removeAttribute('aria-invalid');
-      node.removeAttribute('aria-describedby');
-    }
-  }
-
-  /** Put each message next to the field it names (longest matching `data-field`); returns the rest. */
+  /** The shared `optimizer` the page sends is the generator's: one message, next to G's field. */
   placeErrors(messages) {
-    this.clearErrors();
-    // The shared `optimizer` the page sends is the generator's: one message, next to G's field.
     const own = new Set(messages.filter((m) => m.startsWith('g_optimizer.')).map((m) => m.slice(2)));
-    messages = messages.filter((m) => !own.has(m));
-    const hidden = new Set(this.state.ui.hide);
-    const fields = $$('[data-field]', this.root).filter((el) => !el.closest('[hidden]')
-      && !hidden.has(el.closest('[data-group]')?.dataset.group));
-    const rest = [];
-    messages.forEach((message, i) => {
-      const match = /^([a-z_][a-z_0-9]*(?:\.[a-z_0-9]+)*)[\s:]/i.exec(message);
-      const path = match?.[1];
-      let best = null;
-      for (const field of path ? fields : []) {
-        const name = field.dataset.field;
-        if ((path === name || path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) best = field;
-      }
-      if (!best) {
-        rest.push(message);
-        return;
-      }
-      const note = h('p', { class: 'field-error', role: 'alert', id: `gan-error-${i}` }, message);
-      best.append(note);
-      for (const control of best.querySelectorAll('input:not([hidden]), select, canvas')) {
-        control.setAttribute('aria-invalid', 'true');
-        control.setAttribute('aria-describedby', note.id);
-      }
-    });
-    return rest;
+    return super.placeErrors(messages.filter((m) => !own.has(m)));
   }
 
   // ----- transport, slow motion, keys ------------------------------------------------
-
-  bindTransport() {
-    $('#gan-play').addEventListener('click', () => this.toggle());
-    $('#gan-step').addEventListener('click', () => this.step('both'));
-    $('#gan-step-d').addEventListener('click', () => this.step('d'));
-    $('#gan-step-g').addEventListener('click', () => this.step('g'));
-    $('#gan-reset').addEventListener('click', () => this.reset());
-  }
 
   toggle() {
     if (this.state.ui.slow) {
@@ -692,13 +518,6 @@ export class GanLab {
     }
     // With nothing prepared (an empty drawing) this tries anyway: the server says what is missing.
     this.session.stepOnce(1, phase);
-  }
-
-  reset() {
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.session.reset(this.state.jobSpec());
   }
 
   setSlow(on) {
@@ -758,23 +577,6 @@ export class GanLab {
       }
     }
     this.slow.timer = setTimeout(() => this.tick(), this.state.ui.every);
-  }
-
-  bindKeys() {
-    document.addEventListener('keydown', (event) => {
-      if (!this.isActive() || event.ctrlKey || event.metaKey || event.altKey) return;
-      const el = event.target;
-      if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
-      const key = event.key.toLowerCase();
-      if (key === ' ') {
-        if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
-        event.preventDefault();
-        this.toggle();
-      } else if (key === 's') this.step('both');
-      else if (key === 'd') this.step('d');
-      else if (key === 'g') this.step('g');
-      else if (key === 'r') this.reset();
-    });
   }
 
   /** The view is shown again: draw what arrived while it was hidden. */

@@ -1,5 +1,6 @@
-// The page: loads the catalog, builds the views, and connects them to the state, the
-// current run (Session) and races. Views only draw; this module decides what happens.
+// The playground lab: two-feature datasets, the network picture, the decision boundary, curves,
+// the report and races. The lab shell (shell.js, lab.js) owns the toolbar, links, lessons,
+// errors and keys; this module decides what the playground's settings and frames do.
 
 import { api } from './api.js';
 import { CurvesView } from './charts.js';
@@ -8,52 +9,33 @@ import { DatasetPicker } from './datasets.js';
 import { GanLab } from './gan.js';
 import { watchHealth } from './health.js';
 import { HeatmapView } from './heatmap.js';
+import { Lab } from './lab.js';
 import { edit, toGroups } from './layers.js';
 import { NetworkView } from './network.js';
 import { CATEGORICAL, css, DIVERGING_GRADIENT } from './palette.js';
 import { RaceView } from './race.js';
 import { LayersTable, ReportView, estimateReport } from './report.js';
-import { RunsView } from './runs.js';
-import { Session } from './session.js';
-import { ShareDialog, applyHidden } from './share.js';
-import { parseSpecText, playable, unusedPaths } from './specfile.js';
+import { Shell } from './shell.js';
+import { playable, unusedPaths } from './specfile.js';
 import { State } from './state.js';
-import { StatusBar, describeRun } from './status.js';
+import { describeRun } from './status.js';
 import { $, $$, FrameScheduler, debounce, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings changes settle this long before a new run is prepared
-const VIEWS = ['playground', 'gan', 'runs'];
-const TITLES = { playground: 'nnplay · neural network playground', gan: 'GAN lab · nnplay', runs: 'Runs · nnplay' };
 
-/** The view the address asks for: `?view=runs`, `?view=gan` (the fragment holds the experiment). */
-function viewFromUrl() {
-  const view = new URLSearchParams(location.search).get('view');
-  return VIEWS.includes(view) ? view : 'playground';
-}
-
-class App {
-  /** catalog and presets: the playground's; gan: {catalog, presets} for the GAN lab (whole catalog). */
-  constructor(catalog, presets, health, gan) {
-    this.catalog = catalog;
-    this.presets = presets;
-    this.ganOptions = gan;
-    this.gan = null; // the GAN lab, built when first shown
-    this.ganWritten = ''; // the GAN lab's latest fragment
-    this.opened = false; // whether the playground has read its link and prepared a run
-    this.state = new State(catalog);
+class Playground extends Lab {
+  constructor({ catalog, presets, isActive, roots }) {
+    super({ name: 'playground', prefix: '', roots, State, catalog, presets, isActive });
+    this.startLesson = catalog.start_lesson;
     this.frames = { boundary: null, neurons: null, weights: null, points: null };
     this.latest = null; // latest metrics point
     this.exactReport = null; // {report, step}
     this.hovered = null;
     this.racing = false;
-    this.connection = 'open';
     this.structureKey = '';
     this.scheduler = new FrameScheduler(() => this.draw());
     this.reload = debounce(() => this.session.load(this.state.jobSpec()), RELOAD_MS);
-    this.saveUrl = debounce(() => this.writeUrl(), 200);
 
-    setText($('#device'), health ? `${health.device} · torch ${health.torch}` : '');
-    this.status = new StatusBar();
     this.heatmap = new HeatmapView($('#heatmap'), { size: 272 });
     // The heatmap fills its column (bigger on projectors), within sensible bounds.
     new ResizeObserver(([entry]) => {
@@ -77,347 +59,70 @@ class App {
       onChange: (path, value) => this.change(path, value),
       onUi: (name, value) => this.setUi(name, value),
     });
-    this.session = new Session({
-      onReset: () => this.clearRun(),
-      onStatus: () => this.renderStatus(),
-      onMetrics: (points, history) => this.addMetrics(points, history),
-      onFrame: (frame) => this.addFrame(frame),
-      onConnection: (state) => this.setConnection(state),
-      onError: (error) => this.showError(error),
-      onMessageError: (text) => this.showMessageError(text),
-    });
     this.race = new RaceView($('#race'), {
       onStatus: () => this.renderStatus(),
       onDraw: () => this.scheduler.request(),
-      onError: (text) => this.alert(text, 'race', 'warn'),
+      onError: (text) => this.status.alert(text, 'race', 'warn'),
     });
-    this.share = new ShareDialog({
-      link: (hide) => (this.view === 'gan' ? this.gan.shareLink(hide)
-        : `${location.origin}${location.pathname}#${this.hash({ hide })}`),
-      current: () => (this.view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide),
-    });
-    this.runs = new RunsView($('#runs-view'), {
-      catalog,
-      ownIds: () => new Map([
-        ...[this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].map((id) => [id, 'playground']),
-        [this.gan?.session.job?.id, 'GAN lab']].filter(([id]) => id)),
-      onLoad: (spec, label) => this.loadOutsideSpec(spec, label),
-    });
-    this.view = 'playground';
-    this.lessonView = null;
-    this.bindLessonMenu();
-    this.bindViews();
-    this.bindImport();
-    this.bindTransport();
-    this.bindTabs();
-    this.bindKeys();
     $('#add-layer').addEventListener('click', () => this.change('model.layers', edit.addLayer(this.state.spec.model.layers)));
     $('#remove-layer').addEventListener('click', () => this.change('model.layers', edit.removeLayer(this.state.spec.model.layers)));
-    $('#lesson-close').addEventListener('click', () => { $('#lesson').hidden = true; });
     $('#race-leave').addEventListener('click', () => this.leaveRace());
-    window.addEventListener('hashchange', () => {
-      const hash = location.hash.slice(1);
-      if (this.view === 'gan') {
-        if (hash !== this.ganWritten) this.gan.openLink(location.hash);
-      } else if (hash !== this.written) {
-        this.openLink(location.hash);
-      }
-    });
-    window.addEventListener('pagehide', () => {
-      this.session.dispose();
-      this.race.stop();
-    });
+    this.bindTabs();
   }
 
-  // ----- start-up and links ---------------------------------------------------------
+  // ----- links, lessons and races ---------------------------------------------------------
 
-  async start() {
-    const view = viewFromUrl();
-    // The fragment belongs to the view the address names: a GAN experiment for ?view=gan.
-    if (view === 'gan') {
-      this.ganLink = location.hash;
-      this.showView('gan');
-      await this.ganOpening;
-      return;
-    }
-    this.opened = true;
-    this.showView(view);
-    await this.openLink(location.hash || location.search);
+  lessonGroups() {
+    return [['Lessons', this.presets.filter((p) => !p.race)],
+      ['Races (several runs, one chart)', this.presets.filter((p) => p.race)]];
   }
 
-  /** Read the playground's link and prepare its run, once (later links go to openLink). */
-  async openPlayground(link = '') {
-    if (this.opened) return;
-    this.opened = true;
-    await this.openLink(link);
+  jobIds() {
+    return [this.session.job?.id, ...this.race.runs.map((r) => r.session.job?.id)].filter(Boolean);
   }
 
-  /** The GAN lab, built and opened on first use. */
-  ensureGan() {
-    if (this.gan) return this.gan;
-    this.gan = new GanLab({
-      catalog: this.ganOptions.catalog,
-      isActive: () => this.view === 'gan',
-      onUrl: (hash) => {
-        this.ganWritten = hash;
-        if (this.view === 'gan') history.replaceState(null, '', `${this.viewUrl('gan')}`);
-        this.renderViewLinks();
-        if (this.view === 'gan') $('#lesson-menu').value = this.gan.lesson;
-      },
-    });
-    this.ganOpening = this.gan.openLink(this.ganLink || '');
-    return this.gan;
-  }
-
-  /** Apply a share link: its spec, its page settings, its lesson (a race lesson starts the race). */
-  async openLink(link) {
-    this.state = new State(this.catalog);
-    this.controls.state = this.state;
-    const found = this.state.fromHash(link || '');
-    // An empty link opens the starter lesson, which succeeds within seconds.
-    if (!link && this.catalog.start_lesson) this.state.ui.lesson = this.catalog.start_lesson;
-    applyHidden(this.state.ui.hide);
-    const lesson = this.state.ui.lesson;
-    let preset = null;
-    if (lesson) {
-      try {
-        preset = await api.preset(lesson);
-      } catch {
-        this.alert(`The link names a lesson this server does not know (${lesson}).`, 'link', 'warn');
-        this.state.ui.lesson = '';
-      }
-    }
-    $('#lesson-menu').value = this.state.ui.lesson;
-    if (preset?.variants) {
-      this.showLesson(preset);
+  /** A link's lesson: a race lesson starts the race (and the lab prepares no single run). */
+  applyPreset(preset, found) {
+    this.showLesson(preset);
+    if (preset.variants) {
       this.enterRace(preset);
-      return;
+      return false;
     }
-    if (preset) {
-      if (!found.spec) this.state.loadSpec(preset.spec);
-      this.showLesson(preset);
-    } else {
-      $('#lesson').hidden = true;
-    }
+    if (!found.spec) this.state.loadSpec(preset.spec);
     this.leaveRace(false);
-    this.state.normalize();
-    this.renderAll();
-    this.session.load(this.state.jobSpec());
-    this.writeUrl(); // the address bar always holds the experiment
+    return true;
+  }
+
+  startPreset(preset) {
+    if (!preset.variants) {
+      this.leaveRace(false);
+      return true;
+    }
+    this.enterRace(preset);
+    return false;
+  }
+
+  leaveLesson() {
+    if (this.racing) this.leaveRace();
   }
 
   hash({ hide = this.state.ui.hide } = {}) {
     const ui = this.state.ui;
     const saved = ui.hide;
     ui.hide = hide;
-    const text = this.racing ? this.state.toHash({ specless: true }) : this.state.toHash();
+    const text = this.state.toHash({ specless: this.racing });
     ui.hide = saved;
     return text;
   }
 
-  writeUrl() {
-    this.written = this.hash();
-    if (this.view !== 'gan') history.replaceState(null, '', `#${this.written}`);
-    this.renderViewLinks();
-  }
-
-  // ----- views: the playground and the runs -------------------------------------------
-
-  bindViews() {
-    for (const tab of $$('.view-tab')) {
-      tab.addEventListener('click', (event) => {
-        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // a new tab
-        event.preventDefault();
-        this.showView(tab.dataset.view, { push: true });
-      });
-    }
-    window.addEventListener('popstate', () => this.showView(viewFromUrl()));
-  }
-
-  /**
-   * The address of a view: `?view=runs` or `?view=gan` (or none for the playground), and the
-   * fragment of the experiment that view holds (the GAN lab's own, else the playground's).
-   */
-  viewUrl(view) {
-    const url = new URL(location.href);
-    if (view === 'playground') url.searchParams.delete('view');
-    else url.searchParams.set('view', view);
-    const hash = view === 'gan' ? this.ganWritten : this.written;
-    url.hash = hash ? `#${hash}` : '';
-    return `${url.pathname}${url.search}${url.hash}`;
-  }
-
-  renderViewLinks() {
-    for (const tab of $$('.view-tab')) {
-      tab.href = this.viewUrl(tab.dataset.view);
-      if (tab.dataset.view === this.view) tab.setAttribute('aria-current', 'page');
-      else tab.removeAttribute('aria-current');
-    }
-  }
-
-  /** Show one view; the other keeps its state (a playground run goes on training). */
-  showView(view, { push = false } = {}) {
-    if (!VIEWS.includes(view)) view = 'playground';
-    const changed = view !== this.view;
-    this.view = view;
-    if (push && this.viewUrl(view) !== `${location.pathname}${location.search}${location.hash}`) {
-      history.pushState(null, '', this.viewUrl(view));
-    }
-    const runs = view === 'runs';
-    const playground = view === 'playground';
-    document.body.dataset.view = view;
-    $('#playground-toolbar').hidden = !playground;
-    $('#playground').hidden = !playground;
-    $('#gan-view').hidden = view !== 'gan';
-    $('#runs-view').hidden = !runs;
-    document.title = TITLES[view];
-    if (view === 'gan') this.ensureGan().show();
-    else if (!this.opened) this.openPlayground();
-    // A classroom link hides controls of the view it was made in.
-    if (this.opened || this.gan) applyHidden(view === 'gan' ? this.gan.state.ui.hide : this.state.ui.hide);
-    this.renderViewLinks();
-    this.renderLessonMenu();
-    if (runs) this.runs.show();
-    else if (changed) {
-      this.runs.hide();
-      this.scheduler.request();
-    }
-  }
-
-  /** Put a spec from elsewhere (a stored run, a file) into the controls, ready to play. */
+  /** Put a spec from elsewhere into the controls; says which of its settings it left out. */
   loadOutsideSpec(spec, source) {
-    if (spec.task === 'gan') {
-      this.showView('gan', { push: true });
-      this.gan.loadOutsideSpec(spec, source);
-      return;
-    }
-    this.showView('playground', { push: true });
     if (this.racing) this.leaveRace(false);
-    this.state.ui.lesson = '';
-    $('#lesson-menu').value = '';
-    $('#lesson').hidden = true;
-    this.state.loadSpec(spec);
-    const notes = this.state.normalize();
-    this.controls.clearErrors();
-    this.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
-    this.saveUrl();
+    super.loadOutsideSpec(spec, source);
     const unused = unusedPaths(spec);
-    const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
-    this.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));
     if (unused.length) {
-      this.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
+      this.status.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
     }
-  }
-
-  // ----- import a spec file -----------------------------------------------------------
-
-  bindImport() {
-    const input = $('#import-file');
-    $('#import').addEventListener('click', () => input.click());
-    input.addEventListener('change', () => {
-      const file = input.files?.[0];
-      input.value = ''; // the same file can be picked again
-      if (file) this.importSpec(file);
-    });
-  }
-
-  /** Read a spec file, have the server check it, and load it into the controls. */
-  async importSpec(file) {
-    if (this.view === 'runs') this.showView('playground', { push: true });
-    const status = this.view === 'gan' ? this.gan.status : this.status;
-    status.hideAlert();
-    let spec;
-    try {
-      spec = parseSpecText(await file.text());
-    } catch (error) {
-      status.alert(`Cannot import ${file.name}: ${error.message}.`, 'import');
-      return;
-    }
-    // The server is the judge: a dry-run POST checks the spec without starting a run.
-    try {
-      await api.validateSpec(spec);
-    } catch (error) {
-      const why = error.status === 422 ? `the server refused it: ${error.errors.join('; ')}` : error.message;
-      status.alert(`Cannot import ${file.name}: ${why}`, 'import', error.status === 422 ? 'bad' : 'warn');
-      return;
-    }
-    if (spec.task === 'gan') {
-      this.loadOutsideSpec(spec, file.name);
-      return;
-    }
-    if (this.view !== 'playground') this.showView('playground', { push: true });
-    if (!playable(spec)) {
-      this.alert(`${file.name} describes a ${spec.task} run; the playground trains classification and `
-        + 'regression runs. Start it over REST (POST /api/jobs) instead.', 'import', 'warn');
-      return;
-    }
-    this.loadOutsideSpec(spec, file.name);
-  }
-
-  // ----- lessons ----------------------------------------------------------------------
-
-  bindLessonMenu() {
-    const menu = $('#lesson-menu');
-    menu.addEventListener('change', () => {
-      if (this.view === 'gan') this.gan.loadLesson(menu.value);
-      else this.loadLesson(menu.value);
-    });
-  }
-
-  /** The lesson menu lists the lessons of the view shown (GAN lessons in the GAN lab). */
-  renderLessonMenu() {
-    const gan = this.view === 'gan';
-    const menu = $('#lesson-menu');
-    if (this.lessonView !== gan) {
-      this.lessonView = gan;
-      const item = (p) => h('option', { value: p.name, title: p.summary }, p.title);
-      if (gan) {
-        menu.replaceChildren(h('option', { value: '' }, 'Free play (no lesson)'),
-          h('optgroup', { label: 'GAN lessons' }, ...this.ganOptions.presets.map(item)));
-      } else {
-        menu.replaceChildren(h('option', { value: '' }, 'Free play (no lesson)'),
-          h('optgroup', { label: 'Lessons' }, ...this.presets.filter((p) => !p.race).map(item)),
-          h('optgroup', { label: 'Races (several runs, one chart)' }, ...this.presets.filter((p) => p.race).map(item)));
-      }
-    }
-    menu.value = gan ? this.gan?.lesson ?? '' : this.state.ui.lesson;
-  }
-
-  async loadLesson(name) {
-    if (!name) {
-      this.state.ui.lesson = '';
-      $('#lesson').hidden = true;
-      if (this.racing) this.leaveRace();
-      this.saveUrl();
-      return;
-    }
-    let preset;
-    try {
-      preset = await api.preset(name);
-    } catch (error) {
-      this.alert(error.message, 'lesson', 'warn');
-      return;
-    }
-    this.state.ui.lesson = name;
-    this.showLesson(preset);
-    if (preset.variants) {
-      this.enterRace(preset);
-    } else {
-      this.leaveRace(false);
-      this.state.loadSpec(preset.spec);
-      this.state.normalize();
-      this.renderAll();
-      this.session.reset(this.state.jobSpec());
-    }
-    this.saveUrl();
-  }
-
-  showLesson(preset) {
-    setText($('#lesson-title'), preset.title);
-    setText($('#lesson-text'), preset.explanation);
-    $('#lesson').hidden = false;
   }
 
   // ----- races ------------------------------------------------------------------------
@@ -448,8 +153,8 @@ class App {
     $('.network').insertBefore($('#lesson'), $('.network .net-foot'));
     if (reload) {
       this.state.ui.lesson = '';
-      $('#lesson-menu').value = '';
       $('#lesson').hidden = true;
+      this.onUrl(null); // the lesson menu follows
       this.renderAll();
       this.session.load(this.state.jobSpec());
       this.saveUrl();
@@ -470,9 +175,9 @@ class App {
     notes.push(...state.normalize());
     this.renderAll();
     this.saveUrl();
-    this.note(notes.join(' '));
-    this.controls.clearErrors();
-    this.hideAlert();
+    this.status.note(notes.join(' '));
+    this.clearErrors();
+    this.status.hideAlert();
     if (path === 'optimizer.lr') {
       this.session.setLearningRate(value, state.jobSpec());
       return;
@@ -509,6 +214,7 @@ class App {
   }
 
   renderAll() {
+    this.controls.state = this.state; // a link or a lesson brings a fresh state
     this.controls.render();
     this.renderTabs();
     this.datasets.update(this.state.spec.dataset.name);
@@ -578,8 +284,8 @@ class App {
     this.latest = null;
     this.exactReport = null;
     this.layersFetched = false;
-    this.controls.clearErrors();
-    this.hideAlert('refused');
+    this.clearErrors();
+    this.status.hideAlert('refused');
     this.heatmap.clear();
     this.network.clear();
     this.curves.clear();
@@ -693,88 +399,49 @@ class App {
     }
   }
 
-  // ----- status and errors ------------------------------------------------------------
+  // ----- status and input ----------------------------------------------------------
 
-  setConnection(state) {
-    this.connection = state;
-    if (state === 'reconnecting') this.alert('Connection to the server lost: reconnecting…', 'connection', 'warn');
-    else this.hideAlert('connection');
-    this.renderStatus();
+  get playing() {
+    return this.racing ? this.race.playing : this.session.playing;
   }
 
+  describe() {
+    return this.racing ? describeRun({ racing: true, playing: this.race.playing }) : super.describe();
+  }
+
+  /** A race shows its own runs' states; a single run's failure goes on the heatmap. */
   renderStatus() {
-    const racing = this.racing;
-    const playing = racing ? this.race.playing : this.session.playing;
-    const job = this.session.job;
-    this.status.show({
-      playing,
-      ...describeRun({ racing, playing, connection: this.connection, error: this.session.error, job }),
-    });
-    if (!racing && job?.status === 'failed') {
-      const reason = job.reason || 'the run failed';
-      const diverged = job.failure?.kind === 'diverged';
-      this.heatmap.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : 'Training failed');
-      this.alert(`Training stopped: ${reason}`, 'failed');
-    } else if (!racing && job?.status === 'interrupted' && !job.resuming) {
-      this.heatmap.showBanner('');
-      this.alert('The server restarted while this run was training: press play to continue it, '
-        + 'or reset to start over.', 'failed', 'warn');
-    } else if (!racing) {
-      this.heatmap.showBanner('');
-      this.hideAlert('failed');
+    if (!this.racing) {
+      super.renderStatus();
+      return;
     }
+    this.status.show({ playing: this.playing, ...this.describe() });
     this.scheduler.request();
   }
 
-  showError(error) {
-    if (error.status === 422) {
-      const rest = this.controls.showErrors(error.errors);
-      if (rest.length) this.alert(`The server refused these settings: ${rest.join('; ')}`, 'refused');
-    } else if (error.status === 429) {
-      this.alert(error.message, 'busy', 'warn');
-    } else {
-      this.alert(error.message, 'error');
-    }
-    this.renderStatus();
+  banner(text) {
+    this.heatmap.showBanner(text);
   }
 
-  showMessageError(text) {
-    if (/^lr\b/.test(text)) {
-      const rest = this.controls.showErrors([`optimizer.lr: ${text}`]);
-      if (!rest.length) return;
-    }
-    this.alert(text, 'message', 'warn');
-  }
-
-  alert(text, kind, tone) {
-    this.status.alert(text, kind, tone);
-  }
-
-  hideAlert(kind) {
-    this.status.hideAlert(kind);
-  }
-
-  note(text) {
-    this.status.note(text);
-  }
-
-  // ----- input ------------------------------------------------------------------------
-
+  /** What the transport drives: the race, or the single run. */
   target() {
     return this.racing ? this.race : this.session;
   }
 
-  bindTransport() {
-    $('#play').addEventListener('click', () => this.target().toggle());
-    $('#step').addEventListener('click', () => this.target().stepOnce());
-    $('#reset').addEventListener('click', () => this.resetRun());
-  }
+  toggle() { this.target().toggle(); }
 
-  resetRun() {
-    this.controls.clearErrors();
-    this.hideAlert();
+  stepOnce() { this.target().stepOnce(); }
+
+  reset() {
+    this.clearErrors();
+    this.status.hideAlert();
     if (this.racing) this.race.reset();
     else this.session.reset(this.state.jobSpec());
+  }
+
+  dispose() {
+    this.session.dispose();
+    this.race.stop();
   }
 
   bindTabs() {
@@ -799,24 +466,6 @@ class App {
       });
     }
   }
-
-  bindKeys() {
-    document.addEventListener('keydown', (event) => {
-      if (event.ctrlKey || event.metaKey || event.altKey) return;
-      const el = event.target;
-      if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
-      if (this.view !== 'playground') return;
-      if (event.key === ' ') {
-        if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
-        event.preventDefault();
-        this.target().toggle();
-      } else if (event.key === 's' || event.key === 'S') {
-        this.target().stepOnce();
-      } else if (event.key === 'r' || event.key === 'R') {
-        this.resetRun();
-      }
-    });
-  }
 }
 
 async function main() {
@@ -833,12 +482,39 @@ async function main() {
   const health = await api.health().catch(() => null);
   watchHealth($('#health-banner'), $('#health-banner-text'), health);
   // The playground trains classifiers and regressors; GAN lessons and targets have their
-  // own view, the GAN lab.
-  const playgroundCatalog = { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') };
-  const app = new App(playgroundCatalog, presets.filter((p) => p.task !== 'gan'), health,
-    { catalog, presets: presets.filter((p) => p.task === 'gan' && !p.race) });
-  window.nnplay = app; // for the console and the browser tests
-  await app.start();
+  // own lab. Each lab registers what it trains; the shell does the rest.
+  const shell = new Shell({
+    catalog, health,
+    labs: [
+      {
+        name: 'playground', title: 'nnplay · neural network playground', label: 'playground',
+        roots: ['#playground-toolbar', '#playground'],
+        accepts: (spec) => spec.task !== 'gan',
+        refuses: (spec, source) => (playable(spec) ? null : `${source} describes a ${spec.task} run; the playground `
+          + 'trains classification and regression runs. Start it over REST (POST /api/jobs) instead.'),
+        create: (options) => new Playground({
+          ...options,
+          catalog: { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') },
+          presets: presets.filter((p) => p.task !== 'gan'),
+        }),
+      },
+      {
+        name: 'gan', title: 'GAN lab · nnplay', label: 'GAN lab', roots: ['#gan-view'],
+        accepts: (spec) => spec.task === 'gan',
+        create: (options) => new GanLab({ ...options, catalog, presets: presets.filter((p) => p.task === 'gan' && !p.race) }),
+      },
+    ],
+  });
+  // For the console and the browser tests: the playground, with the shell's parts beside it.
+  const playground = shell.lab('playground');
+  Object.defineProperties(playground, {
+    shell: { value: shell },
+    gan: { get: () => shell.labs.get('gan') ?? null },
+    runs: { value: shell.runs },
+    share: { value: shell.share },
+  });
+  window.nnplay = playground;
+  await shell.start();
   document.body.classList.add('ready');
 }
 
