@@ -376,6 +376,7 @@ class JobManager:
                 failure = Failure("start_failed", job.step, reason or "could not start")
             else:
                 status, why = RESULT_STATUS[result.status], result.reason
+                failure = result.failure  # why a failed run failed: diverged, or an error
             job.set_status(status, why,
                            failure=failure.to_dict() if failure is not None else None)
             if self._forgotten(job) and self.checkpoints is not None:
