@@ -3,7 +3,7 @@
 // Field errors from the server are shown next to the control they name. Changing the
 // optimizer keeps the person's learning rate and offers that optimizer's suggested one.
 
-import { h, $, $$, fmt } from './util.js';
+import { h, $, fmt } from './util.js';
 
 // Common values for the quick menus; any other value can still be typed or loaded.
 export const LR_CHOICES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];

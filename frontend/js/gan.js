@@ -10,6 +10,8 @@ import { GanCanvas, LAYERS, SampleGrid } from './gancanvas.js';
 import { NetBuilder } from './ganbuilder.js';
 import { GanState, targetTitle } from './ganstate.js';
 import { DrawPad, TargetPicker } from './gantargets.js';
+import { QualityChart, pct } from './ganquality.js';
+import { SlowMotion } from './ganslow.js';
 import { Lab } from './lab.js';
 import { DIVERGING_GRADIENT, css, NEG, POS } from './palette.js';
 import { describeRun } from './status.js';
@@ -18,37 +20,12 @@ import { $, $$, FrameScheduler, fmt, h, setText } from './util.js';
 const RELOAD_MS = 150; // settings settle this long before a fresh run is prepared
 const DRAW_MS = 500; // a drawing settles longer: a person often adds another stroke
 const SLOW_CHOICES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000]; // ms between slow-motion steps
-const RESEND_MS = 3000; // a slow-motion step not answered by then is asked for again
 const SAMPLE_CHOICES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
 const BATCH_CHOICES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 5000];
 const PENALTY_CHOICES = [0, 0.1, 1, 5, 10, 20, 50, 100];
 
 const D_STROKE = '#0877bd';
 const G_STROKE = '#7c5cc4';
-const pct = (v) => `${Math.round(v * 100)}%`;
-
-// The second chart: how close G's samples are to the target (2-D), or how good they look to a
-// digit classifier (digits). Series with `right` read on the axis at the right (0 – 100%).
-const QUALITY = {
-  points: {
-    title: 'Distance to the target',
-    series: [
-      { field: 'distance', label: 'Sliced Wasserstein', stroke: '#1d2330', width: 2 },
-      { field: 'kl', label: 'KL', stroke: '#9aa3af', width: 1.5 },
-      { field: 'js', label: 'JS', stroke: '#17a3a3', width: 1.5 },
-      { field: 'coverage', label: 'Mode coverage', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
-    ],
-  },
-  images: {
-    title: 'What a digit classifier sees',
-    series: [
-      { field: 'score', label: 'Score (1–10)', stroke: '#1d2330', width: 2 },
-      { field: 'confidence', label: 'Confidence', stroke: '#17a3a3', width: 1.5, right: true },
-      { field: 'coverage', label: 'Classes covered', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
-    ],
-  },
-};
-
 const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
 
@@ -60,7 +37,10 @@ export class GanLab extends Lab {
     this.frames = {};
     this.firstFake = null; // the run's first `fake` frame, to compare with the latest
     this.latest = null; // latest metrics point
-    this.slow = { running: false, timer: null, awaiting: null, sentAt: 0 };
+    this.slow = new SlowMotion({
+      session: this.session, every: () => this.state.ui.every, prepare: () => this.prepare(),
+      onHalt: () => this.renderStatus(),
+    });
     this.scheduler = new FrameScheduler(() => this.draw());
 
     this.plane = new GanCanvas($('#gan-plane'), { size: 360 });
@@ -86,10 +66,7 @@ export class GanLab extends Lab {
         return [lo, max > 0 ? max * 1.05 : lo < 0 ? 0 : 1];
       },
     });
-    this.qualityKind = 'points';
-    this.qualityChart = new LineChart($('#gan-quality-chart'), {
-      height: 118, series: this.qualitySeries('points'), y2Format: (v) => (v === null ? '' : pct(v)),
-    });
+    this.quality = new QualityChart();
     this.bindControls();
     new ResizeObserver(() => this.fit()).observe($('.gan-output'));
   }
@@ -117,7 +94,7 @@ export class GanLab extends Lab {
   }
 
   stop() {
-    this.stopSlow();
+    this.slow.stop();
   }
 
   banner(text) {
@@ -161,7 +138,7 @@ export class GanLab extends Lab {
     }
     session.spec = state.jobSpec();
     session.intent = null;
-    this.stopSlow();
+    this.slow.stop();
     clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => this.prepare(), path === 'dataset.points' ? DRAW_MS : RELOAD_MS);
   }
@@ -296,7 +273,7 @@ export class GanLab extends Lab {
     }
     this.plane.setOff(state.ui.off);
     this.renderLegend();
-    this.setQuality(image ? 'images' : 'points');
+    this.quality.setKind(image ? 'images' : 'points', this.latest);
     $('#gan-log').checked = state.ui.logScale;
     this.lossChart.setLog(state.ui.logScale);
     $('#gan-slow').checked = state.ui.slow;
@@ -327,38 +304,6 @@ export class GanLab extends Lab {
     $('.slowmo').classList.toggle('on', this.state.ui.slow);
   }
 
-  /** The second chart's series follow the kind of target. */
-  qualitySeries(kind) {
-    return QUALITY[kind].series.map((s) => ({ ...s, scale: s.right ? 'y2' : 'y' }));
-  }
-
-  setQuality(kind) {
-    if (kind === this.qualityKind && this.qualityReady) return;
-    this.qualityReady = true;
-    this.qualityKind = kind;
-    this.qualityChart.setSeries(this.qualitySeries(kind));
-    setText($('#gan-quality-title'), QUALITY[kind].title);
-    this.qualityKeys = null;
-    this.renderQualityKeys();
-    const image = kind === 'images';
-    setText($('#gan-score-main-label'), image ? 'Score' : 'Distance');
-    $('#gan-score-main').parentElement.title = image
-      ? 'A digit classifier\'s score exp(E KL(p(y|x) ‖ p(y))): 1 for noise, up to 10 for varied, clear digits'
-      : 'Sliced Wasserstein distance between real and generated samples; falls as G learns';
-  }
-
-  /** Chart keys for the series that have values (KL/JS and coverage only where they apply). */
-  renderQualityKeys() {
-    const present = QUALITY[this.qualityKind].series.filter((s) => !this.latest
-      || (this.latest[s.field] !== undefined && this.latest[s.field] !== null));
-    const key = present.map((s) => s.field).join();
-    if (key === this.qualityKeys) return;
-    this.qualityKeys = key;
-    $('#gan-quality-keys').replaceChildren(...present.map((s) => h('span', { class: 'key' },
-      h('span', { class: `swatch line${s.dash ? ' dashed' : ''}`, style: `background:${s.stroke}` }),
-      s.right ? `${s.label} (right)` : s.label)));
-  }
-
   /** Size the plane (or the sample grid) to the output panel. */
   fit() {
     const panel = $('.gan-output');
@@ -387,7 +332,7 @@ export class GanLab extends Lab {
     this.samples.clear();
     this.realDigits.clear();
     this.lossChart.clear();
-    this.qualityChart.clear();
+    this.quality.clear();
     for (const builder of this.builders) builder.setParams('');
     this.renderStatus();
     this.scheduler.request();
@@ -396,12 +341,11 @@ export class GanLab extends Lab {
   addMetrics(points, history) {
     if (history) {
       this.lossChart.clear();
-      this.qualityChart.clear();
+      this.quality.clear();
     }
-    const fields = QUALITY[this.qualityKind].series.map((s) => s.field);
     for (const p of points) {
       this.lossChart.push(p.step, [p.d_loss ?? null, p.g_loss ?? null]);
-      this.qualityChart.push(p.step, fields.map((f) => p[f] ?? null));
+      this.quality.push(p);
     }
     const last = points.at(-1);
     if (last) this.latest = last;
@@ -452,14 +396,14 @@ export class GanLab extends Lab {
     this.samples.draw();
     this.realDigits.draw();
     this.lossChart.draw();
-    this.qualityChart.draw();
+    this.quality.draw();
     const p = this.latest;
     this.status.counters({
       step: Math.max(p?.step ?? 0, this.session.step),
       epoch: p?.epoch,
       rate: this.session.playing ? p?.steps_per_second : 0,
     });
-    const image = this.qualityKind === 'images';
+    const image = this.quality.kind === 'images';
     setText($('#gan-score-main'), image ? (Number.isFinite(p?.score) ? p.score.toFixed(2) : '–') : fmt.loss(p?.distance));
     setText($('#gan-d-loss'), fmt.loss(p?.d_loss));
     setText($('#gan-g-loss'), fmt.loss(p?.g_loss));
@@ -472,7 +416,7 @@ export class GanLab extends Lab {
       if (image && p.confidence !== undefined) parts.push(`confidence ${pct(p.confidence)}`);
     }
     setText($('#gan-readout'), parts.join(' · '));
-    this.renderQualityKeys();
+    this.quality.renderKeys(p);
   }
 
   // ----- status and errors -----------------------------------------------------------
@@ -501,8 +445,8 @@ export class GanLab extends Lab {
 
   toggle() {
     if (this.state.ui.slow) {
-      if (this.slow.running) this.stopSlow();
-      else this.startSlow();
+      if (this.slow.running) this.slow.stop();
+      else this.slow.start();
       this.renderStatus();
       return;
     }
@@ -512,7 +456,7 @@ export class GanLab extends Lab {
   /** One iteration of both networks, of D only or of G only (a playing run pauses instead). */
   step(phase) {
     if (this.slow.running) {
-      this.stopSlow();
+      this.slow.stop();
       this.renderStatus();
       return;
     }
@@ -527,56 +471,12 @@ export class GanLab extends Lab {
     this.saveUrl();
     if (on && this.session.playing) {
       this.session.pause();
-      this.startSlow();
+      this.slow.start();
     } else if (!on && this.slow.running) {
-      this.stopSlow();
+      this.slow.stop();
       if (wasPlaying) this.session.play();
     }
     this.renderStatus();
-  }
-
-  startSlow() {
-    if (this.session.refused()) return;
-    if (this.session.playing) this.session.pause();
-    if (!this.session.job && !this.session.loading) this.prepare();
-    this.slow.running = true;
-    this.slow.awaiting = null;
-    this.tick();
-  }
-
-  stopSlow() {
-    this.slow.running = false;
-    clearTimeout(this.slow.timer);
-  }
-
-  /** Slow motion: ask for one more step once the last one has arrived, every `every` ms. */
-  tick() {
-    clearTimeout(this.slow.timer);
-    if (!this.slow.running) return;
-    const session = this.session;
-    const job = session.job;
-    if (session.error) {
-      this.stopSlow();
-      this.renderStatus();
-      return;
-    }
-    if (job && session.finished) {
-      if (job.status === 'failed') {
-        this.stopSlow();
-        this.renderStatus();
-        return;
-      }
-      session.load(); // a finished run: start afresh, like play does
-    } else if (job) {
-      const now = performance.now();
-      const slow = this.slow;
-      if (slow.awaiting === null || job.step >= slow.awaiting || now - slow.sentAt > RESEND_MS) {
-        slow.awaiting = job.step + 1;
-        slow.sentAt = now;
-        session.stepOnce(1, 'both');
-      }
-    }
-    this.slow.timer = setTimeout(() => this.tick(), this.state.ui.every);
   }
 
   /** The view is shown again: draw what arrived while it was hidden. */
@@ -585,7 +485,7 @@ export class GanLab extends Lab {
     this.plane.resize(this.plane.size);
     for (const grid of [this.samples, this.realDigits]) grid.dirty = true;
     this.lossChart.dirty = true;
-    this.qualityChart.dirty = true;
+    this.quality.dirty = true;
     this.scheduler.request();
   }
 }
