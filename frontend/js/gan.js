@@ -66,7 +66,7 @@ export class GanLab extends Lab {
         return [lo, max > 0 ? max * 1.05 : lo < 0 ? 0 : 1];
       },
     });
-    this.quality = new QualityChart();
+    this.qualityChart = new QualityChart();
     this.bindControls();
     new ResizeObserver(() => this.fit()).observe($('.gan-output'));
   }
@@ -273,7 +273,7 @@ export class GanLab extends Lab {
     }
     this.plane.setOff(state.ui.off);
     this.renderLegend();
-    this.quality.setKind(image ? 'images' : 'points', this.latest);
+    this.qualityChart.setKind(image ? 'images' : 'points', this.latest);
     $('#gan-log').checked = state.ui.logScale;
     this.lossChart.setLog(state.ui.logScale);
     $('#gan-slow').checked = state.ui.slow;
@@ -332,7 +332,7 @@ export class GanLab extends Lab {
     this.samples.clear();
     this.realDigits.clear();
     this.lossChart.clear();
-    this.quality.clear();
+    this.qualityChart.clear();
     for (const builder of this.builders) builder.setParams('');
     this.renderStatus();
     this.scheduler.request();
@@ -341,11 +341,11 @@ export class GanLab extends Lab {
   addMetrics(points, history) {
     if (history) {
       this.lossChart.clear();
-      this.quality.clear();
+      this.qualityChart.clear();
     }
     for (const p of points) {
       this.lossChart.push(p.step, [p.d_loss ?? null, p.g_loss ?? null]);
-      this.quality.push(p);
+      this.qualityChart.push(p);
     }
     const last = points.at(-1);
     if (last) this.latest = last;
@@ -396,14 +396,14 @@ export class GanLab extends Lab {
     this.samples.draw();
     this.realDigits.draw();
     this.lossChart.draw();
-    this.quality.draw();
+    this.qualityChart.draw();
     const p = this.latest;
     this.status.counters({
       step: Math.max(p?.step ?? 0, this.session.step),
       epoch: p?.epoch,
       rate: this.session.playing ? p?.steps_per_second : 0,
     });
-    const image = this.quality.kind === 'images';
+    const image = this.qualityChart.kind === 'images';
     setText($('#gan-score-main'), image ? (Number.isFinite(p?.score) ? p.score.toFixed(2) : '–') : fmt.loss(p?.distance));
     setText($('#gan-d-loss'), fmt.loss(p?.d_loss));
     setText($('#gan-g-loss'), fmt.loss(p?.g_loss));
@@ -416,7 +416,7 @@ export class GanLab extends Lab {
       if (image && p.confidence !== undefined) parts.push(`confidence ${pct(p.confidence)}`);
     }
     setText($('#gan-readout'), parts.join(' · '));
-    this.quality.renderKeys(p);
+    this.qualityChart.renderKeys(p);
   }
 
   // ----- status and errors -----------------------------------------------------------
@@ -485,7 +485,7 @@ export class GanLab extends Lab {
     this.plane.resize(this.plane.size);
     for (const grid of [this.samples, this.realDigits]) grid.dirty = true;
     this.lossChart.dirty = true;
-    this.quality.dirty = true;
+    this.qualityChart.dirty = true;
     this.scheduler.request();
   }
 }

@@ -59,6 +59,9 @@ export class QualityChart {
     this.chart.push(p.step, QUALITY[this.kind].series.map((s) => p[s.field] ?? null));
   }
 
+  /** Points drawn so far (the browser tests read it). */
+  get length() { return this.chart.length; }
+
   clear() { this.chart.clear(); }
 
   draw() { this.chart.draw(); }
