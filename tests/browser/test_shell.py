@@ -24,7 +24,8 @@ def test_switching_labs_keeps_runs_and_sends_keys_to_the_lab_shown(page: Any) ->
     page.get_by_role("link", name="GAN lab").click()
     page.wait_for_function(f"{GAN} && {GAN}.session.job && document.querySelector('#gan-status')"
                            ".textContent === 'ready'")
-    assert page.get_by_label("Lesson").locator("optgroup").first.get_attribute("label") == "GAN lessons"
+    menu = page.get_by_label("Lesson").locator("optgroup").first
+    assert menu.get_attribute("label") == "GAN lessons"
     page.locator("#gan-readout").click()  # somewhere neutral, then type
     page.keyboard.press("s")
     page.wait_for_function(f"{GAN_STEP} === 1")
@@ -69,7 +70,8 @@ def test_share_link_round_trips_every_layer_type(page: Any) -> None:
         const codec = layerCodec(catalog.layer_types);
         const sample = (control) => (control.type === 'choice' ? control.choices.at(-1)
             : control.type === 'bool' ? !control.default
-            : control.type === 'float' ? Math.round(((control.min ?? 0) + (control.max ?? 1)) * 50) / 100
+            : control.type === 'float'
+                ? Math.round(((control.min ?? 0) + (control.max ?? 1)) * 50) / 100
             : (control.max ?? 3));
         const layers = catalog.layer_types.flatMap((t) => [
             { type: t.name },
@@ -91,7 +93,8 @@ def test_share_link_round_trips_every_layer_type(page: Any) -> None:
         {"type": "dense", "units": 4, "activation": "tanh"},
         {"type": "dropout", "p": 0.3}, {"type": "batchnorm"}, {"type": "flatten"},
         {"type": "maxpool2d", "kernel_size": 2}, {"type": "avgpool2d", "kernel_size": 3},
-        {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 1, "padding": 0, "activation": "relu"},
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 1, "padding": 0,
+         "activation": "relu"},
     ]
     assert result["text"].startswith("dense(),")
 
