@@ -4,7 +4,6 @@
 // evolving sample grid. The lab shell (lab.js, shell.js) owns the toolbar, links, lessons,
 // errors and keys; this module decides what the GAN's settings and frames do, the views draw.
 
-import { api } from './api.js';
 import { LineChart } from './charts.js';
 import { GanCanvas, LAYERS, SampleGrid } from './gancanvas.js';
 import { NetBuilder } from './ganbuilder.js';
@@ -121,12 +120,7 @@ export class GanLab extends Lab {
     } else {
       state.set(path, value);
     }
-    notes.push(...state.normalize());
-    this.renderAll();
-    this.saveUrl();
-    this.status.note(notes.join(' '));
-    this.clearErrors();
-    this.status.hideAlert();
+    this.settle(notes);
     const session = this.session;
     if (/^[gd]_optimizer\.lr$/.test(path) && typeof value === 'number') {
       const started = session.job && !session.finished && session.job.step > 0;
@@ -327,7 +321,7 @@ export class GanLab extends Lab {
     this.frames = {};
     this.firstFake = null;
     this.latest = null;
-    this.layersFetched = false;
+    this.viewFetched = false;
     this.plane.clear();
     this.samples.clear();
     this.realDigits.clear();
@@ -375,18 +369,12 @@ export class GanLab extends Lab {
     return out;
   }
 
-  async fetchLayers() {
-    const job = this.session.job;
-    if (!job || this.layersFetched) return;
-    this.layersFetched = true;
-    try {
-      const view = await api.job(job.id);
-      if (this.session.job?.id !== view.id || !view.gan) return;
+  fetchLayers() {
+    this.fetchJobView((view) => {
+      if (!view.gan) return;
       this.builders[0].setParams(`${fmt.int(view.gan.generator_parameters)} params`);
       this.builders[1].setParams(`${fmt.int(view.gan.discriminator_parameters)} params`);
-    } catch {
-      this.layersFetched = false;
-    }
+    });
   }
 
   /** Everything drawn per frame; runs at most once per animation frame, and only when shown. */
@@ -397,12 +385,8 @@ export class GanLab extends Lab {
     this.realDigits.draw();
     this.lossChart.draw();
     this.qualityChart.draw();
+    this.drawCounters();
     const p = this.latest;
-    this.status.counters({
-      step: Math.max(p?.step ?? 0, this.session.step),
-      epoch: p?.epoch,
-      rate: this.session.playing ? p?.steps_per_second : 0,
-    });
     const image = this.qualityChart.kind === 'images';
     setText($('#gan-score-main'), image ? (Number.isFinite(p?.score) ? p.score.toFixed(2) : '–') : fmt.loss(p?.distance));
     setText($('#gan-d-loss'), fmt.loss(p?.d_loss));

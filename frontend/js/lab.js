@@ -123,6 +123,29 @@ export class Lab {
 
   get playing() { return this.session.playing; }
 
+  /** The toolbar's counters for the single run, from `latest` (the newest metrics point). */
+  drawCounters() {
+    const p = this.latest;
+    this.status.counters({
+      step: Math.max(p?.step ?? 0, this.session.step),
+      epoch: p?.epoch,
+      rate: this.session.playing ? p?.steps_per_second : 0,
+    });
+  }
+
+  /** The server's view of the run (layers, parameter counts) to `apply`, once per run. */
+  async fetchJobView(apply) {
+    const job = this.session.job;
+    if (!job || this.viewFetched) return;
+    this.viewFetched = true;
+    try {
+      const view = await api.job(job.id);
+      if (this.session.job?.id === view.id) apply(view);
+    } catch {
+      this.viewFetched = false; // the next frame tries again
+    }
+  }
+
   /** The lesson menu's groups while this lab is shown: [[label, presets], ...]. */
   lessonGroups() { return [['Lessons', this.presets]]; }
 
@@ -180,16 +203,30 @@ export class Lab {
     }
     this.state.ui.lesson = name;
     this.showLesson(preset);
-    if (this.startPreset(preset) !== false) {
-      this.state.loadSpec(preset.spec);
-      this.state.normalize();
-      this.stop();
-      this.clearErrors();
-      this.status.hideAlert();
-      this.renderAll();
-      this.session.reset(this.state.jobSpec());
-    }
+    if (this.startPreset(preset) !== false) this.loadFresh(preset.spec);
     this.saveUrl();
+  }
+
+  /** Load `spec` into the lab and prepare a fresh paused run for it; returns notes for the person. */
+  loadFresh(spec) {
+    this.state.loadSpec(spec);
+    const notes = this.state.normalize();
+    this.stop();
+    this.clearErrors();
+    this.status.hideAlert();
+    this.renderAll();
+    this.session.reset(this.state.jobSpec());
+    return notes;
+  }
+
+  /** After an edit: keep the settings consistent, redraw, keep the link, clear old complaints. */
+  settle(notes = []) {
+    notes.push(...this.state.normalize());
+    this.renderAll();
+    this.saveUrl();
+    this.status.note(notes.join(' '));
+    this.clearErrors();
+    this.status.hideAlert();
   }
 
   /** A lesson picked from the menu; false when the lab started it itself (a race). */
@@ -209,13 +246,7 @@ export class Lab {
     this.state.ui.lesson = '';
     this.el('lesson').hidden = true;
     this.onUrl(null); // the lesson menu follows
-    this.state.loadSpec(spec);
-    const notes = this.state.normalize();
-    this.stop();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
+    const notes = this.loadFresh(spec);
     this.saveUrl();
     const steps = Number.isInteger(spec.max_steps) ? ` (the original stopped at ${fmt.int(spec.max_steps)} steps; here it trains until you pause)` : '';
     this.status.note([`Loaded ${source}: press play to train it${steps}.`, ...notes].join(' '));

@@ -2,7 +2,6 @@
 // the report and races. The lab shell (shell.js, lab.js) owns the toolbar, links, lessons,
 // errors and keys; this module decides what the playground's settings and frames do.
 
-import { api } from './api.js';
 import { CurvesView } from './charts.js';
 import { Controls } from './controls.js';
 import { DatasetPicker } from './datasets.js';
@@ -168,12 +167,7 @@ export class Playground extends Lab {
     } else {
       state.set(path, value);
     }
-    notes.push(...state.normalize());
-    this.renderAll();
-    this.saveUrl();
-    this.status.note(notes.join(' '));
-    this.clearErrors();
-    this.status.hideAlert();
+    this.settle(notes);
     if (path === 'optimizer.lr') {
       this.session.setLearningRate(value, state.jobSpec());
       return;
@@ -263,7 +257,7 @@ export class Playground extends Lab {
     this.frames = { boundary: null, neurons: null, weights: null, points: null };
     this.latest = null;
     this.exactReport = null;
-    this.layersFetched = false;
+    this.viewFetched = false;
     this.clearErrors();
     this.status.hideAlert('refused');
     this.heatmap.clear();
@@ -302,19 +296,11 @@ export class Playground extends Lab {
     this.scheduler.request();
   }
 
-  async fetchLayers() {
-    const job = this.session.job;
-    if (!job || this.layersFetched) return;
-    this.layersFetched = true;
-    try {
-      const view = await api.job(job.id);
-      if (this.session.job?.id === view.id) {
-        this.layersTable.update(view.layers);
-        setText($('#network-params'), view.parameter_count !== undefined ? `${fmt.int(view.parameter_count)} params` : '');
-      }
-    } catch {
-      this.layersFetched = false;
-    }
+  fetchLayers() {
+    this.fetchJobView((view) => {
+      this.layersTable.update(view.layers);
+      setText($('#network-params'), view.parameter_count !== undefined ? `${fmt.int(view.parameter_count)} params` : '');
+    });
   }
 
   hoverNeuron(neuron) {
@@ -343,12 +329,8 @@ export class Playground extends Lab {
     }
     this.heatmap.draw();
     this.curves.draw();
+    this.drawCounters();
     const p = this.latest;
-    this.status.counters({
-      step: Math.max(p?.step ?? 0, this.session.step),
-      epoch: p?.epoch,
-      rate: this.session.playing ? p?.steps_per_second : 0,
-    });
     setText($('#test-loss'), fmt.loss(p?.test_loss));
     setText($('#train-loss'), fmt.loss(p?.train_loss));
     const classification = this.state.spec.task === 'classification';

@@ -111,3 +111,29 @@ def test_gan_link_keeps_a_convolutional_discriminator(page: Any) -> None:
     page.wait_for_function(f"{GAN}.written !== ''")
     written = page.evaluate(f"decodeURIComponent({GAN}.written)")
     assert "d=conv2d(filters.4~kernel_size.3~padding.1),mp2,flat,32.relu" in written
+
+
+def test_layer_rows_are_built_from_the_catalog_controls(page: Any) -> None:
+    """GAN builder rows follow the catalog (labels, ladder, choices); any type gets controls."""
+    page.get_by_role("link", name="GAN lab").click()
+    page.wait_for_function(f"{GAN} && {GAN}.session.job")
+    page.get_by_role("button", name="More neurons in D layer 1").click()
+    page.wait_for_function(f"{GAN}.state.spec.discriminator.layers[0].units === 48")
+    page.get_by_label("Activation of D layer 1").select_option(label="Tanh")
+    page.wait_for_function(f"{GAN}.state.spec.discriminator.layers[0].activation === 'tanh'")
+    labels = page.evaluate("""async () => {
+        const { layerControls } = await import('/js/layerrow.js');
+        const type = { name: 'lstm', controls: [
+            { name: 'units', type: 'int', default: 8, min: 1, max: 64 },
+            { name: 'bidirectional', type: 'bool', default: false },
+            { name: 'cell', type: 'choice', choices: ['lstm', 'gru'], default: 'lstm' }] };
+        const changes = [];
+        const row = layerControls({ type: 'lstm', units: 64 }, type,
+            { name: 'layer 1', key: 0, onChange: (f, v) => changes.push([f, v]) });
+        row[0].querySelector('[aria-label="Fewer neurons in layer 1"]').click();
+        const more = row[0].querySelector('[aria-label="More neurons in layer 1"]');
+        return { changes, upOff: more.disabled, count: row.length,
+                 choices: [...row[2].options].map((o) => o.value) };
+    }""")
+    assert labels == {"changes": [["units", 63]], "upOff": True, "count": 3,
+                      "choices": ["lstm", "gru"]}
