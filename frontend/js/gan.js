@@ -31,7 +31,13 @@ const option = (value, text, selected) => h('option', { value, selected: selecte
 export class GanLab extends Lab {
   /** catalog: the whole catalog; presets: the GAN lessons; isActive() whether the lab is shown. */
   constructor({ catalog, presets, isActive, roots }) {
-    super({ name: 'gan', prefix: 'gan-', roots, State: GanState, catalog, presets, shareView: 'gan', isActive });
+    super({
+      name: 'gan', prefix: 'gan-', roots, State: GanState, catalog, presets, shareView: 'gan', isActive,
+      toolbar: {
+        group: 'gan-transport', groupLabel: 'GAN: play, step and reset', stepTitle: "Iterations: each is D's updates, then G's",
+        step: { label: 'Step both', title: "Step both: one iteration, D's updates then G's (s)", className: 'step-both' },
+      },
+    });
     this.root = $('#gan-view');
     this.frames = {};
     this.firstFake = null; // the run's first `fake` frame, to compare with the latest

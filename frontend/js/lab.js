@@ -35,11 +35,13 @@ export class Lab {
    * name: the lab's view name; prefix: its element ids' prefix; roots: selectors of the parts of
    * the page that are this lab's (field errors stay inside them); State: its state class;
    * catalog and presets: the lab's. shareView: the `?view=` its links carry (none for the playground).
+   * toolbar: how the shared toolbar reads in this lab (see `buildToolbar`).
    */
-  constructor({ name, title, prefix, roots, State, catalog, presets, shareView = null, isActive }) {
+  constructor({ name, title, prefix, roots, State, catalog, presets, shareView = null, isActive, toolbar = {} }) {
     Object.assign(this, { name, title, prefix, roots, State, catalog, presets, shareView });
     this.isActive = isActive;
     this.state = new State(catalog);
+    this.buildToolbar(toolbar);
     this.status = new StatusBar(prefix);
     this.connection = 'open';
     this.written = ''; // the latest fragment written for this lab
@@ -57,6 +59,32 @@ export class Lab {
     });
     for (const [id, action] of Object.entries(this.buttons())) this.el(id).addEventListener('click', action);
     this.el('lesson-close').addEventListener('click', () => { this.el('lesson').hidden = true; });
+  }
+
+  /**
+   * Put the shared toolbar (#lab-toolbar: reset, play, step, counters) in this lab's
+   * `[data-lab-toolbar]` slot, ids prefixed; what the slot holds joins the buttons (the GAN's
+   * phase steps). group/groupLabel: its classroom hide group; step: the step button's {label,
+   * title, className}; stepTitle: what the step counter counts.
+   */
+  buildToolbar({ group = 'transport', groupLabel = 'Play, step and reset', step = {}, stepTitle = '' }) {
+    const slot = this.own('[data-lab-toolbar]')[0];
+    const parts = $('#lab-toolbar').content.cloneNode(true);
+    for (const el of parts.querySelectorAll('[data-id]')) {
+      el.id = `${this.prefix}${el.dataset.id}`;
+      el.removeAttribute('data-id');
+      const label = el.getAttribute('aria-labelledby');
+      if (label) el.setAttribute('aria-labelledby', `${this.prefix}${label}`);
+    }
+    const transport = parts.querySelector('.transport');
+    Object.assign(transport.dataset, { group, groupLabel });
+    const button = transport.querySelector(`#${this.prefix}step`);
+    if (step.label) button.setAttribute('aria-label', step.label);
+    if (step.title) button.title = step.title;
+    if (step.className) button.classList.add(step.className);
+    if (stepTitle) parts.querySelector(`#${this.prefix}step-label`).title = stepTitle;
+    transport.append(...slot.children);
+    slot.replaceWith(parts);
   }
 
   /** One of this lab's elements by its unprefixed id. */
