@@ -3,7 +3,7 @@
 // Field errors from the server are shown next to the control they name. Changing the
 // optimizer keeps the person's learning rate and offers that optimizer's suggested one.
 
-import { h, $, $$, fmt } from './util.js';
+import { h, $, fmt } from './util.js';
 
 // Common values for the quick menus; any other value can still be typed or loaded.
 export const LR_CHOICES = [0.00001, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -255,55 +255,5 @@ export class Controls {
     });
     this.params.replaceChildren(...fields);
     this.params.hidden = fields.length === 0;
-  }
-
-  // ----- errors ---------------------------------------------------------------------
-
-  clearErrors() {
-    // The GAN lab keeps its own messages.
-    const mine = (node) => !node.closest('#gan-view');
-    for (const node of $$('.field-error').filter(mine)) node.remove();
-    for (const node of $$('[aria-invalid="true"]').filter(mine)) {
-      node.removeAttribute('aria-invalid');
-      node.removeAttribute('aria-describedby');
-    }
-  }
-
-  /** Put each message next to the control it names; returns the messages no control took. */
-  showErrors(messages) {
-    this.clearErrors();
-    // A field hidden by a classroom link cannot show its message: it goes to the banner.
-    const hidden = new Set(this.state.ui.hide);
-    const fields = $$('[data-field]').filter((el) => !el.closest('[hidden], #gan-view')
-      && !hidden.has(el.closest('[data-group]')?.dataset.group));
-    const rest = [];
-    for (const message of messages) {
-      const field = this.fieldFor(message, fields);
-      if (!field) {
-        rest.push(message);
-        continue;
-      }
-      const note = h('p', { class: 'field-error', role: 'alert', id: `error-${field.dataset.field.replace(/\W/g, '-')}` }, message);
-      field.append(note);
-      for (const control of field.querySelectorAll('input:not([hidden]), select')) {
-        control.setAttribute('aria-invalid', 'true');
-        control.setAttribute('aria-describedby', note.id);
-      }
-    }
-    return rest;
-  }
-
-  fieldFor(message, fields) {
-    const match = /^([a-z_][a-z_0-9]*(?:\.[a-z_0-9]+)*)[\s:]/i.exec(message);
-    if (!match) return null;
-    const path = match[1];
-    let best = null;
-    for (const field of fields) {
-      const name = field.dataset.field;
-      if ((path === name || path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) {
-        best = field;
-      }
-    }
-    return best;
   }
 }

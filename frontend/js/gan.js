@@ -1,77 +1,52 @@
 // The GAN lab: choose a target (or draw one), build the generator and the discriminator, pick
 // the game's loss, optimizers and step ratios, and watch the two networks play: D's belief over
 // the plane, real and fake samples, G's manifold and the gradient arrows; for digits the
-// evolving sample grid. Like main.js for the playground, this module decides; the views draw.
+// evolving sample grid. The lab shell (lab.js, shell.js) owns the toolbar, links, lessons,
+// errors and keys; this module decides what the GAN's settings and frames do, the views draw.
 
-import { api } from './api.js';
 import { LineChart } from './charts.js';
 import { GanCanvas, LAYERS, SampleGrid } from './gancanvas.js';
 import { NetBuilder } from './ganbuilder.js';
 import { GanState, targetTitle } from './ganstate.js';
 import { DrawPad, TargetPicker } from './gantargets.js';
+import { QualityChart, pct } from './ganquality.js';
+import { SlowMotion } from './ganslow.js';
+import { Lab } from './lab.js';
 import { DIVERGING_GRADIENT, css, NEG, POS } from './palette.js';
-import { Session } from './session.js';
-import { stepsNote } from './specfile.js';
-import { applyHidden } from './share.js';
-import { StatusBar, describeRun } from './status.js';
+import { describeRun } from './status.js';
 import { $, $$, FrameScheduler, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings settle this long before a fresh run is prepared
 const DRAW_MS = 500; // a drawing settles longer: a person often adds another stroke
 const SLOW_CHOICES = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000]; // ms between slow-motion steps
-const RESEND_MS = 3000; // a slow-motion step not answered by then is asked for again
 const SAMPLE_CHOICES = [100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000];
 const BATCH_CHOICES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 5000];
 const PENALTY_CHOICES = [0, 0.1, 1, 5, 10, 20, 50, 100];
 
 const D_STROKE = '#0877bd';
 const G_STROKE = '#7c5cc4';
-const pct = (v) => `${Math.round(v * 100)}%`;
-
-// The second chart: how close G's samples are to the target (2-D), or how good they look to a
-// digit classifier (digits). Series with `right` read on the axis at the right (0 – 100%).
-const QUALITY = {
-  points: {
-    title: 'Distance to the target',
-    series: [
-      { field: 'distance', label: 'Sliced Wasserstein', stroke: '#1d2330', width: 2 },
-      { field: 'kl', label: 'KL', stroke: '#9aa3af', width: 1.5 },
-      { field: 'js', label: 'JS', stroke: '#17a3a3', width: 1.5 },
-      { field: 'coverage', label: 'Mode coverage', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
-    ],
-  },
-  images: {
-    title: 'What a digit classifier sees',
-    series: [
-      { field: 'score', label: 'Score (1–10)', stroke: '#1d2330', width: 2 },
-      { field: 'confidence', label: 'Confidence', stroke: '#17a3a3', width: 1.5, right: true },
-      { field: 'coverage', label: 'Classes covered', stroke: '#2ea043', width: 1.5, dash: [5, 3], right: true },
-    ],
-  },
-};
-
 const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
 
-export class GanLab {
-  /**
-   * catalog: the whole catalog. onUrl(hash) when the experiment changes; isActive() whether
-   * the GAN view is the one shown. (The lesson menu is the page's; main.js fills it.)
-   */
-  constructor({ catalog, onUrl, isActive }) {
-    this.catalog = catalog;
-    this.onUrl = onUrl;
-    this.isActive = isActive;
+export class GanLab extends Lab {
+  /** catalog: the whole catalog; presets: the GAN lessons; isActive() whether the lab is shown. */
+  constructor({ catalog, presets, isActive, roots }) {
+    super({
+      name: 'gan', prefix: 'gan-', roots, State: GanState, catalog, presets, shareView: 'gan', isActive,
+      toolbar: {
+        group: 'gan-transport', groupLabel: 'GAN: play, step and reset', stepTitle: "Iterations: each is D's updates, then G's",
+        step: { label: 'Step both', title: "Step both: one iteration, D's updates then G's (s)", className: 'step-both' },
+      },
+    });
     this.root = $('#gan-view');
-    this.state = new GanState(catalog);
-    this.status = new StatusBar('gan-');
     this.frames = {};
     this.firstFake = null; // the run's first `fake` frame, to compare with the latest
     this.latest = null; // latest metrics point
-    this.connection = 'open';
-    this.slow = { running: false, timer: null, awaiting: null, sentAt: 0 };
+    this.slow = new SlowMotion({
+      session: this.session, every: () => this.state.ui.every, prepare: () => this.prepare(),
+      onHalt: () => this.renderStatus(),
+    });
     this.scheduler = new FrameScheduler(() => this.draw());
-    this.saveTimer = null;
 
     this.plane = new GanCanvas($('#gan-plane'), { size: 360 });
     this.samples = new SampleGrid($('#gan-samples'), { label: 'Generated digits, one per fixed latent vector' });
@@ -96,127 +71,39 @@ export class GanLab {
         return [lo, max > 0 ? max * 1.05 : lo < 0 ? 0 : 1];
       },
     });
-    this.qualityKind = 'points';
-    this.qualityChart = new LineChart($('#gan-quality-chart'), {
-      height: 118, series: this.qualitySeries('points'), y2Format: (v) => (v === null ? '' : pct(v)),
-    });
-    this.session = new Session({
-      onReset: () => this.clearRun(),
-      onStatus: () => this.renderStatus(),
-      onMetrics: (points, history) => this.addMetrics(points, history),
-      onFrame: (frame) => this.addFrame(frame),
-      onConnection: (state) => this.setConnection(state),
-      onError: (error) => this.showError(error),
-      onMessageError: (text) => this.status.alert(text, 'message', 'warn'),
-      onJob: () => this.fetchLayers(),
-    }, { memoryKey: 'gan' });
+    this.qualityChart = new QualityChart();
     this.bindControls();
-    this.bindTransport();
-    this.bindKeys();
     new ResizeObserver(() => this.fit()).observe($('.gan-output'));
-    window.addEventListener('pagehide', () => this.session.dispose());
   }
 
-  // ----- links and lessons -------------------------------------------------------------
-
-  /** Apply a link's fragment: its experiment, page settings and lesson. */
-  async openLink(link) {
-    this.state = new GanState(this.catalog);
-    const found = this.state.fromHash(link || '');
-    applyHidden(this.state.ui.hide);
-    const lesson = this.state.ui.lesson;
-    let preset = null;
-    if (lesson) {
-      try {
-        preset = await api.preset(lesson);
-      } catch {
-        this.status.alert(`The link names a lesson this server does not know (${lesson}).`, 'link', 'warn');
-        this.state.ui.lesson = '';
-      }
-    }
-    if (preset && !found.spec) this.state.loadSpec(preset.spec);
-    if (preset) this.showLesson(preset);
-    else $('#gan-lesson').hidden = true;
-    this.state.normalize();
-    this.stopSlow();
-    this.renderAll();
-    this.prepare();
-    this.writeUrl();
+  buttons() {
+    return {
+      play: () => this.toggle(), step: () => this.step('both'), 'step-d': () => this.step('d'),
+      'step-g': () => this.step('g'), reset: () => this.reset(),
+    };
   }
 
-  hash() {
-    return this.state.toHash();
+  keys() {
+    return {
+      ' ': () => this.toggle(), s: () => this.step('both'), d: () => this.step('d'), g: () => this.step('g'),
+      r: () => this.reset(),
+    };
   }
 
-  /** A share link for this experiment, with the classroom's hidden groups. */
-  shareLink(hide) {
-    const ui = this.state.ui;
-    const saved = ui.hide;
-    ui.hide = hide;
-    const text = this.state.toHash();
-    ui.hide = saved;
-    return `${location.origin}${location.pathname}?view=gan#${text}`;
+  lessonGroups() {
+    return [['GAN lessons', this.presets]];
   }
 
-  writeUrl() {
-    clearTimeout(this.saveTimer);
-    this.onUrl(this.hash());
+  onJob() {
+    this.fetchLayers();
   }
 
-  saveUrl() {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => this.writeUrl(), 200);
+  stop() {
+    this.slow.stop();
   }
 
-  get lesson() {
-    return this.state.ui.lesson;
-  }
-
-  async loadLesson(name) {
-    if (!name) {
-      this.state.ui.lesson = '';
-      $('#gan-lesson').hidden = true;
-      this.saveUrl();
-      return;
-    }
-    let preset;
-    try {
-      preset = await api.preset(name);
-    } catch (error) {
-      this.status.alert(error.message, 'lesson', 'warn');
-      return;
-    }
-    this.state.ui.lesson = name;
-    this.showLesson(preset);
-    this.state.loadSpec(preset.spec);
-    this.state.normalize();
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
-    this.saveUrl();
-  }
-
-  showLesson(preset) {
-    setText($('#gan-lesson-title'), preset.title);
-    setText($('#gan-lesson-text'), preset.explanation);
-    $('#gan-lesson').hidden = false;
-  }
-
-  /** Put a GAN spec from elsewhere (a stored run, a file) into the lab, ready to play. */
-  loadOutsideSpec(spec, source, steps = null) {
-    this.state.ui.lesson = '';
-    $('#gan-lesson').hidden = true;
-    this.state.loadSpec(spec);
-    const notes = this.state.normalize();
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.renderAll();
-    this.session.reset(this.state.jobSpec());
-    this.saveUrl();
-    this.status.note([`Loaded ${source}: press play to train it${stepsNote(spec, steps)}.`, ...notes].join(' '));
+  banner(text) {
+    this.plane.showBanner(text);
   }
 
   // ----- editing ---------------------------------------------------------------------
@@ -239,12 +126,7 @@ export class GanLab {
     } else {
       state.set(path, value);
     }
-    notes.push(...state.normalize());
-    this.renderAll();
-    this.saveUrl();
-    this.status.note(notes.join(' '));
-    this.clearErrors();
-    this.status.hideAlert();
+    this.settle(notes);
     const session = this.session;
     if (/^[gd]_optimizer\.lr$/.test(path) && typeof value === 'number') {
       const started = session.job && !session.finished && session.job.step > 0;
@@ -256,7 +138,7 @@ export class GanLab {
     }
     session.spec = state.jobSpec();
     session.intent = null;
-    this.stopSlow();
+    this.slow.stop();
     clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => this.prepare(), path === 'dataset.points' ? DRAW_MS : RELOAD_MS);
   }
@@ -320,7 +202,6 @@ export class GanLab {
       this.saveUrl();
     });
     $('#gan-slow').addEventListener('change', (e) => this.setSlow(e.target.checked));
-    $('#gan-lesson-close').addEventListener('click', () => { $('#gan-lesson').hidden = true; });
   }
 
   batchLabel(b) {
@@ -392,7 +273,7 @@ export class GanLab {
     }
     this.plane.setOff(state.ui.off);
     this.renderLegend();
-    this.setQuality(image ? 'images' : 'points');
+    this.qualityChart.setKind(image ? 'images' : 'points', this.latest);
     $('#gan-log').checked = state.ui.logScale;
     this.lossChart.setLog(state.ui.logScale);
     $('#gan-slow').checked = state.ui.slow;
@@ -423,38 +304,6 @@ export class GanLab {
     $('.slowmo').classList.toggle('on', this.state.ui.slow);
   }
 
-  /** The second chart's series follow the kind of target. */
-  qualitySeries(kind) {
-    return QUALITY[kind].series.map((s) => ({ ...s, scale: s.right ? 'y2' : 'y' }));
-  }
-
-  setQuality(kind) {
-    if (kind === this.qualityKind && this.qualityReady) return;
-    this.qualityReady = true;
-    this.qualityKind = kind;
-    this.qualityChart.setSeries(this.qualitySeries(kind));
-    setText($('#gan-quality-title'), QUALITY[kind].title);
-    this.qualityKeys = null;
-    this.renderQualityKeys();
-    const image = kind === 'images';
-    setText($('#gan-score-main-label'), image ? 'Score' : 'Distance');
-    $('#gan-score-main').parentElement.title = image
-      ? 'A digit classifier\'s score exp(E KL(p(y|x) ‖ p(y))): 1 for noise, up to 10 for varied, clear digits'
-      : 'Sliced Wasserstein distance between real and generated samples; falls as G learns';
-  }
-
-  /** Chart keys for the series that have values (KL/JS and coverage only where they apply). */
-  renderQualityKeys() {
-    const present = QUALITY[this.qualityKind].series.filter((s) => !this.latest
-      || (this.latest[s.field] !== undefined && this.latest[s.field] !== null));
-    const key = present.map((s) => s.field).join();
-    if (key === this.qualityKeys) return;
-    this.qualityKeys = key;
-    $('#gan-quality-keys').replaceChildren(...present.map((s) => h('span', { class: 'key' },
-      h('span', { class: `swatch line${s.dash ? ' dashed' : ''}`, style: `background:${s.stroke}` }),
-      s.right ? `${s.label} (right)` : s.label)));
-  }
-
   /** Size the plane (or the sample grid) to the output panel. */
   fit() {
     const panel = $('.gan-output');
@@ -478,7 +327,7 @@ export class GanLab {
     this.frames = {};
     this.firstFake = null;
     this.latest = null;
-    this.layersFetched = false;
+    this.viewFetched = false;
     this.plane.clear();
     this.samples.clear();
     this.realDigits.clear();
@@ -494,10 +343,9 @@ export class GanLab {
       this.lossChart.clear();
       this.qualityChart.clear();
     }
-    const fields = QUALITY[this.qualityKind].series.map((s) => s.field);
     for (const p of points) {
       this.lossChart.push(p.step, [p.d_loss ?? null, p.g_loss ?? null]);
-      this.qualityChart.push(p.step, fields.map((f) => p[f] ?? null));
+      this.qualityChart.push(p);
     }
     const last = points.at(-1);
     if (last) this.latest = last;
@@ -527,18 +375,12 @@ export class GanLab {
     return out;
   }
 
-  async fetchLayers() {
-    const job = this.session.job;
-    if (!job || this.layersFetched) return;
-    this.layersFetched = true;
-    try {
-      const view = await api.job(job.id);
-      if (this.session.job?.id !== view.id || !view.gan) return;
+  fetchLayers() {
+    this.fetchJobView((view) => {
+      if (!view.gan) return;
       this.builders[0].setParams(`${fmt.int(view.gan.generator_parameters)} params`);
       this.builders[1].setParams(`${fmt.int(view.gan.discriminator_parameters)} params`);
-    } catch {
-      this.layersFetched = false;
-    }
+    });
   }
 
   /** Everything drawn per frame; runs at most once per animation frame, and only when shown. */
@@ -549,13 +391,9 @@ export class GanLab {
     this.realDigits.draw();
     this.lossChart.draw();
     this.qualityChart.draw();
+    this.drawCounters();
     const p = this.latest;
-    this.status.counters({
-      step: Math.max(p?.step ?? 0, this.session.step),
-      epoch: p?.epoch,
-      rate: this.session.playing ? p?.steps_per_second : 0,
-    });
-    const image = this.qualityKind === 'images';
+    const image = this.qualityChart.kind === 'images';
     setText($('#gan-score-main'), image ? (Number.isFinite(p?.score) ? p.score.toFixed(2) : '–') : fmt.loss(p?.distance));
     setText($('#gan-d-loss'), fmt.loss(p?.d_loss));
     setText($('#gan-g-loss'), fmt.loss(p?.g_loss));
@@ -568,115 +406,37 @@ export class GanLab {
       if (image && p.confidence !== undefined) parts.push(`confidence ${pct(p.confidence)}`);
     }
     setText($('#gan-readout'), parts.join(' · '));
-    this.renderQualityKeys();
+    this.qualityChart.renderKeys(p);
   }
 
   // ----- status and errors -----------------------------------------------------------
-
-  setConnection(state) {
-    this.connection = state;
-    if (state === 'reconnecting') this.status.alert('Connection to the server lost: reconnecting…', 'connection', 'warn');
-    else this.status.hideAlert('connection');
-    this.renderStatus();
-  }
 
   get playing() {
     return this.slow.running || this.session.playing;
   }
 
-  renderStatus() {
+  describe() {
     const session = this.session;
-    const job = session.job;
-    let words = describeRun({ racing: false, playing: session.playing, connection: this.connection, error: session.error, job });
+    let words = describeRun({ racing: false, playing: session.playing, connection: this.connection, error: session.error, job: session.job });
     if (this.slow.running && words.tone !== 'bad' && words.tone !== 'warn') words = { text: 'slow motion', tone: 'live' };
-    if (!job && !session.error && this.state.spec.dataset.name === 'drawn' && !this.state.spec.dataset.points.length) {
+    if (!session.job && !session.error && this.state.spec.dataset.name === 'drawn' && !this.state.spec.dataset.points.length) {
       words = { text: 'draw a target', tone: '' };
     }
-    this.status.show({ playing: this.playing, ...words });
-    if (job?.status === 'failed') {
-      this.stopSlow();
-      const reason = job.reason || 'the run failed';
-      const diverged = job.failure?.kind === 'diverged';
-      this.plane.showBanner(diverged ? `Diverged at step ${fmt.int(job.failure.step)}` : 'Training failed');
-      this.status.alert(`Training stopped: ${reason}`, 'failed');
-    } else if (job?.status === 'interrupted' && !job.resuming) {
-      this.plane.showBanner('');
-      this.status.alert('The server restarted while this run was training: press play to continue it, '
-        + 'or reset to start over.', 'failed', 'warn');
-    } else {
-      this.plane.showBanner('');
-      this.status.hideAlert('failed');
-    }
-    this.scheduler.request();
+    return words;
   }
 
-  showError(error) {
-    this.stopSlow();
-    if (error.status === 422) {
-      const rest = this.placeErrors(error.errors);
-      if (rest.length) this.status.alert(`The server refused these settings: ${rest.join('; ')}`, 'refused');
-    } else if (error.status === 429) {
-      this.status.alert(error.message, 'busy', 'warn');
-    } else {
-      this.status.alert(error.message, 'error');
-    }
-    this.renderStatus();
-  }
-
-  clearErrors() {
-    for (const node of $$('.field-error', this.root)) node.remove();
-    for (const node of $$('[aria-invalid="true"]', this.root)) {
-      node.removeAttribute('aria-invalid');
-      node.removeAttribute('aria-describedby');
-    }
-  }
-
-  /** Put each message next to the field it names (longest matching `data-field`); returns the rest. */
+  /** The shared `optimizer` the page sends is the generator's: one message, next to G's field. */
   placeErrors(messages) {
-    this.clearErrors();
-    // The shared `optimizer` the page sends is the generator's: one message, next to G's field.
     const own = new Set(messages.filter((m) => m.startsWith('g_optimizer.')).map((m) => m.slice(2)));
-    messages = messages.filter((m) => !own.has(m));
-    const hidden = new Set(this.state.ui.hide);
-    const fields = $$('[data-field]', this.root).filter((el) => !el.closest('[hidden]')
-      && !hidden.has(el.closest('[data-group]')?.dataset.group));
-    const rest = [];
-    messages.forEach((message, i) => {
-      const match = /^([a-z_][a-z_0-9]*(?:\.[a-z_0-9]+)*)[\s:]/i.exec(message);
-      const path = match?.[1];
-      let best = null;
-      for (const field of path ? fields : []) {
-        const name = field.dataset.field;
-        if ((path === name || path.startsWith(`${name}.`)) && (!best || name.length > best.dataset.field.length)) best = field;
-      }
-      if (!best) {
-        rest.push(message);
-        return;
-      }
-      const note = h('p', { class: 'field-error', role: 'alert', id: `gan-error-${i}` }, message);
-      best.append(note);
-      for (const control of best.querySelectorAll('input:not([hidden]), select, canvas')) {
-        control.setAttribute('aria-invalid', 'true');
-        control.setAttribute('aria-describedby', note.id);
-      }
-    });
-    return rest;
+    return super.placeErrors(messages.filter((m) => !own.has(m)));
   }
 
   // ----- transport, slow motion, keys ------------------------------------------------
 
-  bindTransport() {
-    $('#gan-play').addEventListener('click', () => this.toggle());
-    $('#gan-step').addEventListener('click', () => this.step('both'));
-    $('#gan-step-d').addEventListener('click', () => this.step('d'));
-    $('#gan-step-g').addEventListener('click', () => this.step('g'));
-    $('#gan-reset').addEventListener('click', () => this.reset());
-  }
-
   toggle() {
     if (this.state.ui.slow) {
-      if (this.slow.running) this.stopSlow();
-      else this.startSlow();
+      if (this.slow.running) this.slow.stop();
+      else this.slow.start();
       this.renderStatus();
       return;
     }
@@ -686,19 +446,12 @@ export class GanLab {
   /** One iteration of both networks, of D only or of G only (a playing run pauses instead). */
   step(phase) {
     if (this.slow.running) {
-      this.stopSlow();
+      this.slow.stop();
       this.renderStatus();
       return;
     }
     // With nothing prepared (an empty drawing) this tries anyway: the server says what is missing.
     this.session.stepOnce(1, phase);
-  }
-
-  reset() {
-    this.stopSlow();
-    this.clearErrors();
-    this.status.hideAlert();
-    this.session.reset(this.state.jobSpec());
   }
 
   setSlow(on) {
@@ -708,73 +461,12 @@ export class GanLab {
     this.saveUrl();
     if (on && this.session.playing) {
       this.session.pause();
-      this.startSlow();
+      this.slow.start();
     } else if (!on && this.slow.running) {
-      this.stopSlow();
+      this.slow.stop();
       if (wasPlaying) this.session.play();
     }
     this.renderStatus();
-  }
-
-  startSlow() {
-    if (this.session.refused()) return;
-    if (this.session.playing) this.session.pause();
-    if (!this.session.job && !this.session.loading) this.prepare();
-    this.slow.running = true;
-    this.slow.awaiting = null;
-    this.tick();
-  }
-
-  stopSlow() {
-    this.slow.running = false;
-    clearTimeout(this.slow.timer);
-  }
-
-  /** Slow motion: ask for one more step once the last one has arrived, every `every` ms. */
-  tick() {
-    clearTimeout(this.slow.timer);
-    if (!this.slow.running) return;
-    const session = this.session;
-    const job = session.job;
-    if (session.error) {
-      this.stopSlow();
-      this.renderStatus();
-      return;
-    }
-    if (job && session.finished) {
-      if (job.status === 'failed') {
-        this.stopSlow();
-        this.renderStatus();
-        return;
-      }
-      session.load(); // a finished run: start afresh, like play does
-    } else if (job) {
-      const now = performance.now();
-      const slow = this.slow;
-      if (slow.awaiting === null || job.step >= slow.awaiting || now - slow.sentAt > RESEND_MS) {
-        slow.awaiting = job.step + 1;
-        slow.sentAt = now;
-        session.stepOnce(1, 'both');
-      }
-    }
-    this.slow.timer = setTimeout(() => this.tick(), this.state.ui.every);
-  }
-
-  bindKeys() {
-    document.addEventListener('keydown', (event) => {
-      if (!this.isActive() || event.ctrlKey || event.metaKey || event.altKey) return;
-      const el = event.target;
-      if (el.closest?.('input, select, textarea, [contenteditable], dialog')) return;
-      const key = event.key.toLowerCase();
-      if (key === ' ') {
-        if (el.closest?.('button, [role="switch"], [role="radio"], [role="tab"]')) return;
-        event.preventDefault();
-        this.toggle();
-      } else if (key === 's') this.step('both');
-      else if (key === 'd') this.step('d');
-      else if (key === 'g') this.step('g');
-      else if (key === 'r') this.reset();
-    });
   }
 
   /** The view is shown again: draw what arrived while it was hidden. */

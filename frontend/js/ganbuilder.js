@@ -4,6 +4,7 @@
 
 import { LR_CHOICES } from './controls.js';
 import { edit, toGroups } from './layers.js';
+import { layerControls, ladder, stepper } from './layerrow.js';
 import { h } from './util.js';
 
 // Neurons per layer walk this ladder (a GAN's layers are 8 to 256 wide more often than 5).
@@ -13,23 +14,7 @@ const LATENT = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
 const PARAM = { momentum: { label: 'Momentum', max: 0.99 }, beta1: { label: 'β₁', max: 0.999 } };
 const CUSTOM = 'custom';
 
-/** The next value up or down a ladder from `value` (which need not be on it). */
-export function ladder(values, value, direction, max = Infinity) {
-  const list = values.filter((v) => v <= max);
-  if (direction > 0) return list.find((v) => v > value) ?? value;
-  return [...list].reverse().find((v) => v < value) ?? value;
-}
-
 const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
-
-function stepper({ label, value, onDown, onUp, downOff, upOff, key, text }) {
-  return h('span', { class: 'stepper' },
-    h('button', { type: 'button', 'aria-label': `Fewer ${label}`, title: `Fewer ${label}`, disabled: downOff,
-      dataset: { key: `${key}-down` }, onclick: onDown }, '−'),
-    h('output', { class: 'stepper-value' }, text ?? String(value)),
-    h('button', { type: 'button', 'aria-label': `More ${label}`, title: `More ${label}`, disabled: upOff,
-      dataset: { key: `${key}-up` }, onclick: onUp }, '+'));
-}
 
 export class NetBuilder {
   /**
@@ -45,6 +30,8 @@ export class NetBuilder {
     this.onChange = onChange;
     this.key = '';
     this.paramsText = '';
+    this.types = new Map((catalog.layer_types ?? []).map((t) => [t.name, t]));
+    this.activationLabels = Object.fromEntries(catalog.activations.map((a) => [a.name, a.label]));
   }
 
   /** The parameter count, from the server's description of the built network. */
@@ -99,16 +86,11 @@ export class NetBuilder {
       const extra = group.after.map((l) => (l.type === 'dropout' ? `dropout ${l.p}` : l.type === 'batchnorm' ? 'batch norm' : l.type));
       return h('li', { class: 'gan-layer-row' },
         h('span', { class: 'gan-layer-index', 'aria-hidden': 'true' }, String(index + 1)),
-        stepper({
-          label: `neurons in ${short} layer ${index + 1}`, key: `units-${index}`, value: dense.units,
-          downOff: dense.units <= 1, upOff: dense.units >= limits.max_units,
-          onDown: () => this.onChange(path, edit.units(layers, index, ladder(UNITS, dense.units, -1) - dense.units, limits.max_units)),
-          onUp: () => this.onChange(path, edit.units(layers, index, ladder(UNITS, dense.units, 1, limits.max_units) - dense.units, limits.max_units)),
+        ...layerControls(dense, this.types.get('dense'), {
+          name: `${short} layer ${index + 1}`, key: index, ladders: { units: UNITS },
+          limits: { units: limits.max_units }, labels: { activation: this.activationLabels },
+          onChange: (field, value) => this.onChange(path, edit.set(layers, index, field, value)),
         }),
-        h('select', {
-          'aria-label': `Activation of ${short} layer ${index + 1}`, dataset: { key: `act-${index}` },
-          onchange: (e) => this.onChange(path, edit.activation(layers, index, e.target.value)),
-        }, ...catalog.activations.map((a) => option(a.name, a.label, a.name === dense.activation))),
         extra.length ? h('span', { class: 'gan-layer-extra' }, `+ ${extra.join(', ')}`) : null);
     });
     const list = h('ol', { class: 'gan-layers', dataset: { field: path } },

@@ -1,7 +1,7 @@
 // The GAN lab's state: a GAN experiment spec plus the lab's page settings. Like state.js, one
 // table (GAN_PROPS) says how each property goes into the share link and comes back.
 
-import { DECODE, ENCODE, OPEN_ENDED_STEPS, applyLinkValues, escape, parseLink } from './state.js';
+import { OPEN_ENDED_STEPS, applyLinkValues, escape, linkCodecs, parseLink } from './state.js';
 import { clone, getPath, setPath } from './util.js';
 
 // Where the page starts when a link names no experiment. The catalog gives the networks,
@@ -95,8 +95,7 @@ export function decodePoints(text) {
   return points;
 }
 
-const encoders = { ...ENCODE, points: (v) => encodePoints(v) };
-const decoders = { ...DECODE, points: (s) => decodePoints(s) };
+const POINTS = { encode: { points: (v) => encodePoints(v) }, decode: { points: (s) => decodePoints(s) } };
 
 // ----- the state ---------------------------------------------------------------------
 
@@ -105,6 +104,7 @@ export class GanState {
   constructor(catalog) {
     this.catalog = catalog;
     this.gan = catalog.gan;
+    this.codecs = linkCodecs(catalog, POINTS);
     this.spec = this.defaults('ring');
     this.ui = clone(GAN_UI_DEFAULTS);
   }
@@ -250,7 +250,7 @@ export class GanState {
         value = getPath(spec, prop.path);
         if (value === undefined || value === null) continue;
       }
-      parts.push(`${prop.key}=${escape(encoders[prop.type](value))}`);
+      parts.push(`${prop.key}=${escape(this.codecs.encode[prop.type](value))}`);
     }
     return parts.join('&');
   }
@@ -262,6 +262,6 @@ export class GanState {
     const values = parseLink(text);
     const target = values.get('data');
     if (target && this.targetInfo(target)?.tasks.includes('gan')) this.spec = this.defaults(target);
-    return applyLinkValues(this, GAN_PROPS, decoders, values);
+    return applyLinkValues(this, GAN_PROPS, this.codecs.decode, values);
   }
 }

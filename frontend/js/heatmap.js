@@ -1,7 +1,7 @@
 // The big output view: the decision boundary / regression surface as a smoothly scaled
 // image, with the data points on a layer of their own (redrawn only when they change).
 
-import { byteLUT, classLUT, css, pointColor } from './palette.js';
+import { CATEGORICAL, DIVERGING_GRADIENT, byteLUT, classLUT, css, pointColor } from './palette.js';
 import { fitCanvas, h, fmt } from './util.js';
 
 const TEST_STROKE = 'rgba(29, 35, 48, 0.85)'; // test points: dark rim, like TensorFlow Playground
@@ -209,5 +209,18 @@ export class HeatmapView {
     }
     this.readout.hidden = false;
     this.readout.textContent = `x₁ ${x1.toFixed(1)}, x₂ ${x2.toFixed(1)}${value ? ` → ${value}` : ''}`;
+  }
+}
+
+/** The heatmap's colour key: low/high for regression, one swatch per class, or the two classes. */
+export function renderLegend(legend, spec, info) {
+  const swatch = (i) => h('span', { class: 'legend-class' }, h('span', { class: 'swatch', style: `background:${css(CATEGORICAL[i])}` }), `class ${i}`);
+  const bar = () => h('span', { class: 'legend-bar', style: `background:${DIVERGING_GRADIENT}` });
+  if (spec.task === 'regression') {
+    legend.replaceChildren(h('span', {}, 'low'), bar(), h('span', {}, 'high'));
+  } else if (info?.multi_class) {
+    legend.replaceChildren(...Array.from({ length: spec.dataset.classes }, (_, i) => swatch(i)));
+  } else {
+    legend.replaceChildren(swatch(0), bar(), swatch(1));
   }
 }

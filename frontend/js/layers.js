@@ -46,6 +46,12 @@ export const edit = {
     dense.units = Math.max(1, Math.min(max, dense.units + delta));
     return fromGroups(stack);
   },
+  /** Set one field of the dense layer of group `index` (a control built from the catalog). */
+  set(layers, index, field, value) {
+    const stack = toGroups(layers);
+    stack.groups[index].dense[field] = value;
+    return fromGroups(stack);
+  },
   activation(layers, index, activation) {
     const stack = toGroups(layers);
     const targets = index === null ? stack.groups : [stack.groups[index]];

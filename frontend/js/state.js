@@ -2,6 +2,7 @@
 // One table (PROPS) says how each property is written to and read from the share link,
 // like TensorFlow Playground's state table; nothing else knows the URL format.
 
+import { layerCodec } from './layercodec.js';
 import { clone, getPath, setPath } from './util.js';
 
 // key: name in the link; path: where it lives in the spec (or ui: a page setting).
@@ -49,50 +50,13 @@ export const LINK_ROWS = 300;
 
 export const UI_DEFAULTS = { lesson: '', showTest: false, discretize: false, logScale: false, hide: [] };
 
-// Layers in the link: dense "8.tanh", dropout "d0.3", batch norm "bn", comma separated.
-// (A GAN's image discriminator may also hold convolutions "c8k3s1p0.relu", pooling "mp2" /
-// "ap2" and "flat".)
-export function encodeLayers(layers) {
-  return layers.map((layer) => {
-    if (layer.type === 'dropout') return `d${layer.p}`;
-    if (layer.type === 'batchnorm') return 'bn';
-    if (layer.type === 'flatten') return 'flat';
-    if (layer.type === 'maxpool2d') return `mp${layer.kernel_size}`;
-    if (layer.type === 'avgpool2d') return `ap${layer.kernel_size}`;
-    if (layer.type === 'conv2d') {
-      return `c${layer.filters}k${layer.kernel_size}s${layer.stride ?? 1}p${layer.padding ?? 0}.${layer.activation}`;
-    }
-    return `${layer.units}.${layer.activation}`;
-  }).join(',');
-}
-
-export function decodeLayers(text) {
-  if (!text) return [];
-  return text.split(',').map((token) => {
-    if (token === 'bn') return { type: 'batchnorm' };
-    if (token === 'flat') return { type: 'flatten' };
-    if (/^d[\d.]+$/.test(token)) return { type: 'dropout', p: Number(token.slice(1)) };
-    if (/^[ma]p\d+$/.test(token)) {
-      return { type: token[0] === 'm' ? 'maxpool2d' : 'avgpool2d', kernel_size: Number(token.slice(2)) };
-    }
-    const conv = /^c(\d+)k(\d+)s(\d+)p(\d+)\.(\w+)$/.exec(token);
-    if (conv) {
-      const [, filters, kernel, stride, padding, activation] = conv;
-      return { type: 'conv2d', filters: Number(filters), kernel_size: Number(kernel), stride: Number(stride),
-        padding: Number(padding), activation };
-    }
-    const [units, activation] = token.split('.');
-    return { type: 'dense', units: Number(units), activation: activation || 'tanh' };
-  });
-}
-
 export const ENCODE = {
   string: (v) => v,
   int: (v) => String(v),
   float: (v) => String(v),
   bool: (v) => (v ? '1' : '0'),
   list: (v) => v.join(','),
-  layers: encodeLayers,
+  layers: layerCodec().encode, // without the catalog; a state uses `linkCodecs(catalog)`
   points: (v) => v.map(([x, y]) => `${x}_${y}`).join(','),
   ints: (v) => v.join(','),
   floats: (v) => v.join(','),
@@ -109,7 +73,7 @@ export const DECODE = {
   float: (s) => (s !== '' && Number.isFinite(Number(s)) ? Number(s) : undefined),
   bool: (s) => s === '1' || s === 'true',
   list: (s) => (s ? s.split(',') : []),
-  layers: decodeLayers,
+  layers: layerCodec().decode,
   points: (s) => {
     const out = s ? s.split(',').map((p) => p.split('_').map(Number)) : [];
     return out.every((p) => p.length === 2 && p.every(Number.isFinite)) ? out : undefined;
@@ -118,9 +82,17 @@ export const DECODE = {
   floats: (s) => numbers(s, false),
 };
 
+/** The link's encoders and decoders, with layers written from the catalog's layer types. */
+export function linkCodecs(catalog, extra = {}) {
+  const layers = layerCodec(catalog.layer_types);
+  return {
+    encode: { ...ENCODE, layers: layers.encode, ...extra.encode },
+    decode: { ...DECODE, layers: layers.decode, ...extra.decode },
+  };
+}
+
 export const escape = (s) => encodeURIComponent(s).replace(/%2C/g, ',');
 
-/** The app's state: `spec` (the experiment) and `ui` (page settings). */
 /** The `key=value` pairs of a share link's fragment or query (mangled values skipped). */
 export function parseLink(text) {
   const values = new Map();
@@ -155,9 +127,11 @@ export function applyLinkValues(state, props, decoders, values) {
   return found;
 }
 
+/** The playground's state: `spec` (the experiment) and `ui` (page settings). */
 export class State {
   constructor(catalog) {
     this.catalog = catalog;
+    this.codecs = linkCodecs(catalog);
     this.spec = clone(catalog.defaults);
     this.ui = clone(UI_DEFAULTS);
     this.syncTask();
@@ -275,7 +249,7 @@ export class State {
         value = getPath(this.spec, prop.path);
         if (value === undefined || value === null) continue;
       }
-      parts.push(`${prop.key}=${escape(ENCODE[prop.type](value))}`);
+      parts.push(`${prop.key}=${escape(this.codecs.encode[prop.type](value))}`);
     }
     return parts.join('&');
   }
@@ -284,7 +258,7 @@ export class State {
   fromHash(hash) {
     const text = hash.replace(/^[#?]/, '');
     if (!text) return { spec: false, ui: false };
-    const found = applyLinkValues(this, PROPS, DECODE, parseLink(text));
+    const found = applyLinkValues(this, PROPS, this.codecs.decode, parseLink(text));
     this.syncTask();
     return found;
   }

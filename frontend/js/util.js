@@ -125,3 +125,26 @@ export function radioArrows(buttons, event, onPick) {
   onPick(next);
   buttons.get(next).focus();
 }
+
+/** Tabs: a click shows the tab's panel (aria-controls), arrow keys move between the shown tabs. */
+export function bindTabs(tabs, list, onShow) {
+  list.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const shown = tabs.filter((t) => !t.hidden);
+    const next = shown[(shown.indexOf(event.target) + step + shown.length) % shown.length];
+    next.click();
+    next.focus();
+  });
+  for (const tab of tabs) {
+    tab.addEventListener('click', () => {
+      for (const other of tabs) {
+        const on = other === tab;
+        other.setAttribute('aria-selected', on ? 'true' : 'false');
+        other.tabIndex = on ? 0 : -1;
+        $(`#${other.getAttribute('aria-controls')}`).hidden = !on;
+      }
+      onShow();
+    });
+  }
+}
