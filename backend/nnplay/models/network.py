@@ -81,6 +81,14 @@ class Network(nn.Module):
                 hidden.append(h)  # (m, units)
         return h, hidden  # (m, n_outputs), [(m, units_1), ...]
 
+    def feature_map_layers(self) -> list[tuple[int, str]]:
+        """`(index in body, layer type)` of the last module of every conv and pool layer."""
+        return [(b.stop - 1, b.kind) for b in self._blocks if b.probe == "feature_maps"]
+
+    def conv_layers(self) -> list[nn.Conv2d]:
+        """The Conv2d layers in order."""
+        return [module for module in self.body if isinstance(module, nn.Conv2d)]
+
     def dense_layers(self) -> list[nn.Linear]:
         """The Linear layers in order, the output layer last."""
         return [module for module in self.body if isinstance(module, nn.Linear)]

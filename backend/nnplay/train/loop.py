@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -95,6 +96,7 @@ class TrainerOptions:
     slice_seconds: float = 0.005  # run_steps() yields after about this long
     report_budget: ReportBudget | None = None  # shared by the runs of one process
     device: str = "cpu"  # "auto", "cpu" or "cuda"
+    data_dir: Path | None = None  # the server's data dir: IDX files and the MNIST cache
     callbacks: list[Callback] = field(default_factory=list)
 
 
