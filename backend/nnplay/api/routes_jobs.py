@@ -242,6 +242,20 @@ async def job_onnx(job_id: str, manager: Manager) -> Response:
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
 
 
+@router.post("/{job_id}/predict", responses=READ_JOB_ERRORS)
+async def predict_image(job_id: str, manager: Manager, body: Annotated[dict[str, Any], Body(
+        examples=[{"image": [[0.0] * 8] * 8}])], feature_maps: bool = False) -> dict[str, Any]:
+    """An image classifier's class probabilities for one h x w image of values 0..1.
+
+    Works while the run trains, paused and after it ended (from its checkpoint);
+    `?feature_maps=true` adds every conv and pool layer's maps as uint8 rows.
+    """
+    manager.get(job_id)
+    if set(body) != {"image"}:
+        raise ValueError("send {\"image\": [[...], ...]}: h rows of w numbers between 0 and 1")
+    return await asyncio.to_thread(manager.predict, job_id, body["image"], feature_maps)
+
+
 @router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)
 async def job_spec(job_id: str, manager: Manager) -> Response:
     """The run's spec as a JSON file; POST it to /api/jobs to reproduce the run."""

@@ -127,6 +127,11 @@ class TrainLoop(ABC):
         """One step of part of the model (GANs: "d" or "g"); a plain model steps whole."""
         return self.train_step()
 
+    def set_probe(self, index: int | None = None,
+                  image: list[list[float]] | None = None) -> None:
+        """Choose the image feature maps are of (image classifiers; others ignore it)."""
+        del index, image
+
     @abstractmethod
     def evaluate(self, detailed: bool = False) -> AnyMetricsEvent:
         """A metrics point for the current weights (`detailed`: the run's last point)."""
@@ -268,6 +273,10 @@ class TrainLoop(ABC):
             if control.dirty:
                 for target, lr in control.take_pending_lrs().items():
                     self.set_lr(lr, target)
+                probe = control.take_pending_probe()
+                if probe is not None:
+                    self.set_probe(*probe)
+                    self._emit_snapshot()  # the new probe image's maps, even while paused
                 if control.stop_requested:
                     if not parked:
                         self.elapsed += clock() - resumed_at
