@@ -342,6 +342,9 @@ class Conv2dLayer(LayerBase):
     stride: WholeNumber = Field(1, ge=1, le=4)
     padding: WholeNumber = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
+    # "classic": start from hand-made kernels (identity, blur, edges, sharpen, in turn)
+    # instead of the model's init; they learn from there like any others.
+    kernels: Literal["learned", "classic"] = "learned"
     takes: ClassVar[str] = "image"
     needs: ClassVar[str] = "image data"
 

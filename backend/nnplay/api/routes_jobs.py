@@ -234,10 +234,11 @@ async def job_weights(job_id: str, manager: Manager) -> Response:
 
 @router.get("/{job_id}/onnx", response_class=Response, responses=READ_JOB_ERRORS)
 async def job_onnx(job_id: str, manager: Manager) -> Response:
-    """The run as an ONNX model: raw points (m, 2) in, the shown output out."""
+    """The run as an ONNX model: raw points (m, 2) or images (m, h, w) in, the shown
+    output (image classifiers: class probabilities) out."""
     job = manager.get(job_id)
     state, _ = await asyncio.to_thread(manager.network_state, job_id)
-    data = await asyncio.to_thread(onnx_bytes, job.spec, state)
+    data = await asyncio.to_thread(onnx_bytes, job.spec, state, manager.data_dir)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
 
