@@ -21,7 +21,7 @@ from nnplay.jobs.writer import BatchWriter, Health, Op
 
 log = logging.getLogger("nnplay.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
