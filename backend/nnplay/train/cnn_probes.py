@@ -17,7 +17,7 @@ from nnplay.train.events import CnnSnapshot, ImageLayers, Misclassified, ProbeIm
 from nnplay.train.probes import to_uint8
 
 MAX_MISCLASSIFIED = 16
-_EVAL_BATCH = 2048  # test images per forward pass when looking for mistakes
+MISCLASSIFIED_SEARCH = 512  # mistakes are looked for among this many first test images
 
 
 def _scaled(tensors: list[Tensor], kinds: list[str]) -> ImageLayers:
@@ -42,7 +42,7 @@ class CnnProber:
         self._taps = dict(network.feature_map_layers())
         self._index: int | None = 0 if dataset.x_test.shape[0] else None
         self._drawn: Tensor | None = None  # (h, w) float32 in 0..1
-        self._x_test = dataset.x_test.to(device)
+        self._x_search = dataset.x_test[:MISCLASSIFIED_SEARCH].to(device)
 
     def set_probe(self, index: int | None = None, image: Tensor | None = None) -> None:
         """Probe test image `index`, or a drawn image `(h, w)` with values 0..1."""
@@ -81,20 +81,12 @@ class CnnProber:
         return _scaled(weights, ["conv2d"] * len(weights))
 
     def misclassified(self) -> Misclassified:
-        """The first test images (in test order) the network gets wrong, at most 16."""
-        wrong: list[int] = []
-        predicted: list[int] = []
-        for start in range(0, self._x_test.shape[0], _EVAL_BATCH):
-            out = self.network(self._x_test[start:start + _EVAL_BATCH])
-            pred = out.argmax(dim=1).cpu()
-            truth = self.dataset.y_test[start:start + _EVAL_BATCH]
-            for offset in torch.nonzero(pred != truth).reshape(-1).tolist():
-                wrong.append(start + offset)
-                predicted.append(int(pred[offset]))
-                if len(wrong) == MAX_MISCLASSIFIED:
-                    break
-            if len(wrong) == MAX_MISCLASSIFIED:
-                break
+        """The first test images (in test order, among the first 512) the network gets
+        wrong, at most 16."""
+        pred = self.network(self._x_search).argmax(dim=1).cpu()
+        truth = self.dataset.y_test[:MISCLASSIFIED_SEARCH]
+        wrong = torch.nonzero(pred != truth).reshape(-1)[:MAX_MISCLASSIFIED].tolist()
+        predicted = [int(pred[i]) for i in wrong]
         h, w = self.dataset.image_shape
         images = (self.dataset.pixels_test[wrong].numpy() if wrong
                   else np.zeros((0, h, w), dtype=np.uint8))

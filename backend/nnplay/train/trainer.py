@@ -32,7 +32,7 @@ from nnplay.train.probes import Prober
 # Image runs measure training loss and accuracy on at most this many training images
 # per metrics point (the test set is always whole): a full pass over 60,000 would
 # cost more than the training it reports on.
-IMAGE_TRAIN_EVAL = 2000
+IMAGE_TRAIN_EVAL = 1000
 
 
 class Trainer(TrainLoop):
