@@ -13,11 +13,21 @@ from torch import Tensor
 from nnplay.data import DATASET_INFO, FEATURE_INFO, Dataset, build_dataset
 from nnplay.data.dataset import FeatureTransform
 from nnplay.data.features import compute_features
-from nnplay.spec import DatasetName, ExperimentSpec, Feature, Normalization, Task, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    DataKindName,
+    DatasetName,
+    ExperimentSpec,
+    Feature,
+    Normalization,
+    Task,
+    primary_task,
+)
 
 ALL_FEATURES = list(Feature)
 # Labelled datasets; GAN-only targets have real samples instead (tests/data/test_gan_targets.py).
-SUPERVISED = [name for name in DatasetName if primary_task(name) != Task.gan]
+SUPERVISED = [name for name in DatasetName if primary_task(name) != Task.gan
+              and DATASET_KINDS[name] == DataKindName.points2d]
 
 
 def make_spec(

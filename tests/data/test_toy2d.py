@@ -9,10 +9,20 @@ import numpy as np
 import pytest
 
 from nnplay.data.toy2d import DATASET_INFO, DOMAIN, GENERATORS, class_count
-from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    DATASET_TASKS,
+    LIMITS,
+    DataKindName,
+    DatasetName,
+    Task,
+    primary_task,
+)
 
 PAD = 1e-4  # points must lie in the domain up to float32 rounding
-CLASSIFICATION = [name for name in DatasetName if Task.classification in DATASET_TASKS[name]]
+# 2-D datasets only: image sets are tests/data/test_images.py's and tests/train/test_cnn.py's.
+CLASSIFICATION = [name for name in DatasetName if Task.classification in DATASET_TASKS[name]
+                  and DATASET_KINDS[name] == DataKindName.points2d]
 REGRESSION = [name for name in DatasetName if Task.regression in DATASET_TASKS[name]]
 SUPERVISED = CLASSIFICATION + REGRESSION  # GAN-only targets: tests/data/test_gan_targets.py
 

@@ -87,8 +87,8 @@ async def preview_dataset(
     `gaussians` mixture with `modes` instead of the two-class set).
     """
     task = task or primary_task(name)
-    if task == Task.gan:
-        return _preview_gan_target(name, n_samples, noise, modes, seed)
+    if task == Task.gan or DATASET_KINDS[name] == DataKindName.image:
+        return _preview_gan_target(name, n_samples, noise, modes, seed)  # images: refused
     spec = parse_spec({
         "task": task.value, "loss": "mse", "batch_size": 1,
         "dataset": {"name": name.value, "n_samples": n_samples, "noise": noise,

@@ -265,6 +265,9 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         _info(DatasetName.disjoint, "Disjoint", "Two separate square patches in opposite corners."),
         _info(DatasetName.drawn, "Drawn", "The points you draw on the plane.", points=True),
         _info(DatasetName.digits, "Digits", "Handwritten 8 x 8 digits (scikit-learn's set)."),
+        _info(DatasetName.mnist, "MNIST", "Handwritten 28 x 28 digits (real MNIST images)."),
+        _info(DatasetName.fashion_mnist, "Fashion-MNIST",
+              "28 x 28 photos of clothing in ten classes (from IDX files you provide)."),
     )
 }
 

@@ -337,7 +337,8 @@ class TrainLoop(ABC):
                 cost = self._emit_metrics()
                 every = metrics_every if control.watched else max(
                     metrics_every, options.unwatched_metrics_interval)
-                every = max(every, cost / options.metrics_budget)
+                if metrics_every > 0:  # 0 asks for a point after every step: keep it
+                    every = max(every, cost / options.metrics_budget)
                 if budget is not None:
                     every = max(every, budget.spacing(cost))
                 next_metrics = clock() + every
