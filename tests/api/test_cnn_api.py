@@ -16,6 +16,7 @@ from starlette.testclient import WebSocketTestSession
 
 from nnplay.api.app import create_app
 from nnplay.api.frames import decode_frame
+from nnplay.client import Client, ServerError
 from nnplay.config import Settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -153,3 +154,40 @@ def test_fashion_mnist_without_idx_files_is_refused_naming_the_folder(
     detail = response.json()["detail"]
     assert str(tmp_path / "data" / "datasets" / "fashion_mnist") in detail
     assert "train-images-idx3-ubyte" in detail
+
+
+@pytest.mark.server
+def test_a_real_server_probes_and_predicts_from_its_worker_process(
+        server_factory: Callable[..., Any]) -> None:
+    """Worker processes: the probe travels as a control, paused predictions come from a
+    checkpoint the worker writes on request, the data dir reaches the worker."""
+    server = server_factory(env={"NNPLAY_WORKERS": "1"})
+    client = Client(server.url)
+    job = client.create_job({**DIGITS, "max_steps": 10**6})
+    image, label = _training_digit(2)
+    with client.stream(job["id"]) as stream:
+        while stream.receive(timeout=30).type != "feature_maps":
+            pass
+        stream.probe(index=11)
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "no probe frame for test image 11"
+            event = stream.receive(timeout=30)
+            if event.type == "probe" and event.data["index"] == 11:
+                break
+        with pytest.raises(ServerError) as refused:
+            client.predict(job["id"], [[0.0] * 8] * 9)
+        assert refused.value.status == 422
+        _poll_client(client, job["id"], lambda info: info["step"] >= 300)
+        client.pause(job["id"])
+        answer = client.predict(job["id"], image, feature_maps=True)
+    assert answer["predicted"] == label
+    assert [layer["kind"] for layer in answer["feature_maps"]] == ["conv2d", "maxpool2d"]
+    client.stop(job["id"])
+
+
+def _poll_client(client: Client, job_id: str, done: Callable[[dict[str, Any]], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not done(client.job(job_id)):
+        assert time.monotonic() < deadline, "job never got there"
+        time.sleep(0.1)
