@@ -49,3 +49,24 @@ def test_safetensors_weights_reload_with_the_spec(tmp_path: object) -> None:
         metadata = handle.metadata()
     assert parse_spec(json.loads(metadata["spec"])) == spec
     assert metadata["step"] == "100"
+
+
+def test_cnn_onnx_gives_the_torch_prediction_on_a_real_digit() -> None:
+    spec = get_preset("cnn-digits").build({"dataset": {"n_samples": 400,
+                                                       "normalization": "standard"},
+                                           "max_steps": 150})
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=60.0, snapshot_interval=0))
+    trainer.run()
+    state = trainer.network.state_dict()
+    session = onnxruntime.InferenceSession(onnx_bytes(spec, state))
+    assert session.get_inputs()[0].name == "images"
+    dataset = trainer.dataset
+    pixels = dataset.pixels_test[:20].numpy().astype(np.float32) / 255.0  # (20, 8, 8) 0..1
+    (probabilities,) = session.run(None, {"images": pixels})
+    with torch.no_grad():
+        logits = trainer.network(dataset.x_test[:20])
+    assert probabilities.shape == (20, 10)
+    assert (probabilities.argmax(axis=1) == logits.argmax(dim=1).numpy()).all()
+    assert np.allclose(probabilities, torch.softmax(logits, dim=1).numpy(), atol=1e-5)
+    weights = load(safetensors_bytes(state, spec, trainer.step))
+    assert weights["body.0.weight"].shape == (8, 1, 3, 3)

@@ -82,6 +82,13 @@ class JobStream:
         """Change settings live, e.g. `update(lr=0.01)`."""
         self.connection.send(json.dumps({"type": "update", **settings}))
 
+    def probe(self, index: int | None = None,
+              image: list[list[float]] | None = None) -> None:
+        """Choose an image classifier's probe image: test image `index` or a drawn one."""
+        message: dict[str, Any] = {"type": "probe"}
+        message.update({"index": index} if image is None else {"image": image})
+        self.connection.send(json.dumps(message))
+
     def close(self) -> None:
         """Close the connection."""
         self._stack.close()
@@ -200,6 +207,13 @@ class Client:
         """The safetensors weights file."""
         data: bytes = self._call("GET", f"/api/jobs/{job_id}/weights")
         return data
+
+    def predict(self, job_id: str, image: list[list[float]],
+                feature_maps: bool = False) -> dict[str, Any]:
+        """An image classifier's class probabilities for one image (h x w, 0..1)."""
+        path = f"/api/jobs/{job_id}/predict" + ("?feature_maps=true" if feature_maps else "")
+        answer: dict[str, Any] = self._call("POST", path, json={"image": image})
+        return answer
 
     def stream(self, job_id: str, open_timeout: float = 10.0) -> JobStream:
         """Open the job's websocket stream."""

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,8 +15,9 @@ from torch import Tensor, nn
 
 from nnplay.data import FEATURE_INFO, build_dataset
 from nnplay.models.network import build_network
-from nnplay.spec import ExperimentSpec, Task
+from nnplay.spec import IMAGE_SHAPES, ExperimentSpec, Task
 from nnplay.train.heads import Head, make_head
+from nnplay.train.predict import ImageClassifier, is_image_classifier, pixel_transform
 
 
 def safetensors_bytes(state: dict[str, Tensor], spec: ExperimentSpec, step: int) -> bytes:
@@ -54,19 +56,28 @@ class PredictionModel(nn.Module):
         return self.head.display(self.network(inputs))
 
 
-def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor]) -> bytes:
-    """The run as an ONNX model with input `points` `(m, 2)` and output `output`."""
+def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor],
+               data_dir: Path | None = None) -> bytes:
+    """The run as an ONNX model: input `points` `(m, 2)` (image classifiers: `images`
+    `(m, h, w)` with pixels 0..1), output `output` (images: class probabilities `(m, k)`)."""
     if spec.task == Task.gan:
         raise ValueError("ONNX export covers classification and regression runs; for a GAN "
                          "download the weights (safetensors) instead")
-    model = PredictionModel(spec, state).eval()
-    example = (torch.zeros(4, 2),)
+    model: nn.Module
+    if is_image_classifier(spec):
+        model = ImageClassifier(spec, state, pixel_transform(spec, data_dir)).eval()
+        example = (torch.zeros(4, *IMAGE_SHAPES[spec.dataset.name]),)
+        input_name = "images"
+    else:
+        model = PredictionModel(spec, state).eval()
+        example = (torch.zeros(4, 2),)
+        input_name = "points"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The exporter narrates every phase on the root logger; keep the server log quiet.
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         program: Any = torch.onnx.export(
-            model, example, dynamo=True, input_names=["points"], output_names=["output"],
+            model, example, dynamo=True, input_names=[input_name], output_names=["output"],
             dynamic_shapes=({0: torch.export.Dim("m", min=1, max=1_000_000)},), verbose=False)
     buffer = io.BytesIO()
     program.save(buffer)

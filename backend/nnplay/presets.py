@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nnplay.cnn_presets import CNN_LESSONS
 from nnplay.spec import ExperimentSpec, deep_merge, parse_spec
 
 RaceMetric = Literal["test_loss", "test_accuracy", "train_and_test_loss"]
@@ -336,7 +337,8 @@ _PRESETS: tuple[Preset, ...] = (
     ),
 )
 
-PRESETS: dict[str, Preset] = {preset.name: preset for preset in _PRESETS}
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
+    *_PRESETS, *(Preset(**lesson) for lesson in CNN_LESSONS))}
 
 
 class UnknownPreset(KeyError):

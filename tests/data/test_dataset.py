@@ -13,13 +13,23 @@ from torch import Tensor
 from nnplay.data import DATASET_INFO, FEATURE_INFO, Dataset, build_dataset
 from nnplay.data.dataset import FeatureTransform
 from nnplay.data.features import compute_features
-from nnplay.spec import DatasetName, ExperimentSpec, Feature, Normalization, Task, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    DataKindName,
+    DatasetName,
+    ExperimentSpec,
+    Feature,
+    Normalization,
+    Task,
+    primary_task,
+)
 
 ALL_FEATURES = list(Feature)
-# Generated labelled datasets; GAN-only targets have real samples instead
-# (tests/data/test_gan_targets.py), custom data its own rows (tests/data/test_custom.py).
-SUPERVISED = [name for name in DatasetName
-              if primary_task(name) != Task.gan and name != DatasetName.custom]
+# Generated 2-D labelled datasets; GAN-only targets have real samples instead
+# (tests/data/test_gan_targets.py), custom data its own rows (tests/data/test_custom.py),
+# image sets are tests/data/test_images.py's and tests/train/test_cnn.py's.
+SUPERVISED = [name for name in DatasetName if primary_task(name) != Task.gan
+              and name != DatasetName.custom and DATASET_KINDS[name] == DataKindName.points2d]
 
 
 def make_spec(

@@ -51,11 +51,13 @@ def test_images_load_with_the_kind_input_shape() -> None:
 
 def test_catalog_lists_kinds_with_shapes_tasks_and_layers() -> None:
     entries = {kind.name.value: kind.catalog() for kind in DATA_KINDS.values()}
-    assert entries["image"]["datasets"] == [{"name": "digits", "input_shape": [1, 8, 8]}]
+    assert entries["image"]["datasets"] == [
+        {"name": "digits", "input_shape": [1, 8, 8]}, {"name": "mnist", "input_shape": [1, 28, 28]},
+        {"name": "fashion_mnist", "input_shape": [1, 28, 28]}]
     assert "conv2d" in entries["image"]["layer_types"]
     assert "conv2d" not in entries["points2d"]["layer_types"]
     assert set(entries["points2d"]["tasks"]) == {"classification", "regression", "gan"}
-    assert entries["image"]["tasks"] == ["gan"]
+    assert entries["image"]["tasks"] == ["classification", "gan"]
 
 
 def test_the_spec_asks_the_kind_which_layers_apply() -> None:

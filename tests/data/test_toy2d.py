@@ -9,11 +9,21 @@ import numpy as np
 import pytest
 
 from nnplay.data.toy2d import DATASET_INFO, DOMAIN, GENERATORS, class_count
-from nnplay.spec import DATASET_TASKS, LIMITS, DatasetName, Task, primary_task
+from nnplay.spec import (
+    DATASET_KINDS,
+    DATASET_TASKS,
+    LIMITS,
+    DataKindName,
+    DatasetName,
+    Task,
+    primary_task,
+)
 
 PAD = 1e-4  # points must lie in the domain up to float32 rounding
-# Generated sets ("custom" data are a person's own rows: tests/data/test_custom.py).
-GENERATED = [name for name in DatasetName if name != DatasetName.custom]
+# Generated 2-D sets ("custom" data are a person's own rows: tests/data/test_custom.py; image
+# sets are tests/data/test_images.py's and tests/train/test_cnn.py's).
+GENERATED = [name for name in DatasetName if name != DatasetName.custom
+             and DATASET_KINDS[name] == DataKindName.points2d]
 CLASSIFICATION = [name for name in GENERATED if Task.classification in DATASET_TASKS[name]]
 REGRESSION = [name for name in GENERATED if Task.regression in DATASET_TASKS[name]]
 SUPERVISED = CLASSIFICATION + REGRESSION  # GAN-only targets: tests/data/test_gan_targets.py

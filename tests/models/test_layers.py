@@ -118,7 +118,7 @@ def test_catalog_entries_carry_the_spec_fields_and_limits() -> None:
     assert conv["kernel_size"]["max"] == LIMITS.max_kernel_size
     assert "relu" in conv["activation"]["choices"] and conv["activation"]["type"] == "choice"
     assert entries["conv2d"]["fields"] == ["filters", "kernel_size", "stride", "padding",
-                                           "activation"]
+                                           "activation", "kernels"]
     assert entries["dropout"]["controls"][0]["max"] == LIMITS.max_dropout
     assert entries["flatten"]["controls"] == []
     assert math.isclose(entries["dropout"]["controls"][0]["default"], 0.2)

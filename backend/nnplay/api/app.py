@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(
         executor, snapshot_frames, max_running=settings.max_running_jobs,
-        max_jobs=settings.max_jobs, device=settings.device,
+        max_jobs=settings.max_jobs, device=settings.device, data_dir=settings.data_dir,
         snapshot_budget=settings.frame_budget, store=store, checkpoints=checkpoints,
         checkpoint_interval=settings.checkpoint_interval, max_runs=settings.max_runs,
         max_checkpoint_bytes=settings.max_checkpoint_bytes, idle_timeout=settings.idle_timeout,

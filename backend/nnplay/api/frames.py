@@ -28,6 +28,22 @@ probe is one entry. Frame types of a classification or regression job: `boundary
 and once per viewer the real data: `points` (2-D: float32 `(n, 3)` rows
 [x1, x2, 0], header `gan: true`) or `images` (digits: uint8 tiled like `samples`,
 header `count` of real images shown).
+
+An image classifier (task `classification` on digits, mnist or fashion_mnist) sends
+no `points` frame; per snapshot it sends:
+
+- `kernels`: uint8 `(total,)`, every conv layer's weights concatenated; header `layers`,
+  one `{"shape": [out, in, k, k], "value_range": [lo, hi]}` per conv layer in order
+  (that layer's lowest and highest weight are 0 and 255; output channel o, input channel
+  i is the k x k block at offset o * in * k * k + i * k * k of the layer's part).
+- `feature_maps`: uint8 `(total,)`, the probe image's activations after every conv and
+  pool layer concatenated; header `layers`, one `{"kind", "shape": [c, h, w],
+  "value_range": [lo, hi]}` per layer, each scaled on its own range.
+- `probe`: uint8 `(h, w)`, the probe image (0..255 for pixel values 0..1); header
+  `index` (test image, or null for a drawn one), `label` (its class or null),
+  `probabilities` (one per class) and `predicted`.
+- `misclassified`: uint8 `(n, h, w)`, n <= 16 test images the network gets wrong, in
+  test-set order; header `indices`, `true` and `predicted` (one class per image).
 """
 
 from __future__ import annotations
@@ -43,7 +59,14 @@ import numpy as np
 import torch
 
 from nnplay.data import Dataset, GanData
-from nnplay.train.events import AnySnapshot, GanSnapshot, SamplesProbe, Snapshot
+from nnplay.train.events import (
+    AnySnapshot,
+    CnnSnapshot,
+    GanSnapshot,
+    ImageLayers,
+    SamplesProbe,
+    Snapshot,
+)
 from nnplay.train.gan_probes import SAMPLE_COLS, SAMPLE_ROWS, tile_images
 
 _LENGTH = struct.Struct("<I")
@@ -156,12 +179,50 @@ def _samples(snapshot: GanSnapshot, made: float) -> bytes | None:
     return _samples_frame("samples", snapshot.step, snapshot.samples, {"t": made})
 
 
+def _layers_frame(kind: str, snapshot: CnnSnapshot, layers: ImageLayers,
+                  made: float) -> bytes:
+    entries = [{"shape": list(shape), "value_range": list(value_range)}
+               for shape, value_range in zip(layers.shapes, layers.ranges, strict=True)]
+    if kind == "feature_maps":
+        for entry, layer_kind in zip(entries, layers.kinds, strict=True):
+            entry["kind"] = layer_kind
+    return encode_frame({"type": kind, "step": snapshot.step, "t": made,
+                         "shape": [int(layers.values.size)], "dtype": "uint8",
+                         "layers": entries}, layers.values.tobytes())
+
+
+def _kernels(snapshot: CnnSnapshot, made: float) -> bytes:
+    return _layers_frame("kernels", snapshot, snapshot.kernels, made)
+
+
+def _feature_maps(snapshot: CnnSnapshot, made: float) -> bytes:
+    return _layers_frame("feature_maps", snapshot, snapshot.feature_maps, made)
+
+
+def _probe(snapshot: CnnSnapshot, made: float) -> bytes:
+    probe = snapshot.probe
+    return encode_frame({
+        "type": "probe", "step": snapshot.step, "t": made, "shape": list(probe.pixels.shape),
+        "dtype": "uint8", "index": probe.index, "label": probe.label,
+        "probabilities": list(probe.probabilities), "predicted": probe.predicted},
+        np.ascontiguousarray(probe.pixels).tobytes())
+
+
+def _misclassified(snapshot: CnnSnapshot, made: float) -> bytes:
+    wrong = snapshot.misclassified
+    return encode_frame({
+        "type": "misclassified", "step": snapshot.step, "t": made,
+        "shape": list(wrong.images.shape), "dtype": "uint8", "indices": list(wrong.indices),
+        "true": list(wrong.true), "predicted": list(wrong.predicted)},
+        np.ascontiguousarray(wrong.images).tobytes())
+
+
 @dataclass(frozen=True)
 class FrameType:
     """One snapshot frame: its `type`, the snapshot class it reads and its encoder."""
 
     name: str
-    snapshot: type[Snapshot | GanSnapshot]
+    snapshot: type[Snapshot | GanSnapshot | CnnSnapshot]
     encode: Callable[[Any, float], bytes | None]  # (snapshot, time made) -> frame
 
 
@@ -177,6 +238,10 @@ FRAME_TYPES: dict[str, FrameType] = {
         FrameType("manifold", GanSnapshot, _manifold),
         FrameType("gradients", GanSnapshot, _gradients),
         FrameType("samples", GanSnapshot, _samples),
+        FrameType("kernels", CnnSnapshot, _kernels),
+        FrameType("feature_maps", CnnSnapshot, _feature_maps),
+        FrameType("probe", CnnSnapshot, _probe),
+        FrameType("misclassified", CnnSnapshot, _misclassified),
     )
 }
 

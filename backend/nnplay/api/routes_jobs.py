@@ -237,12 +237,27 @@ async def job_weights(job_id: str, manager: Manager) -> Response:
 
 @router.get("/{job_id}/onnx", response_class=Response, responses=READ_JOB_ERRORS)
 async def job_onnx(job_id: str, manager: Manager) -> Response:
-    """The run as an ONNX model: raw points (m, 2) in, the shown output out."""
+    """The run as an ONNX model: raw points (m, 2) or images (m, h, w) in, the shown
+    output (image classifiers: class probabilities) out."""
     job = manager.get(job_id)
     state, _ = await asyncio.to_thread(manager.network_state, job_id)
-    data = await asyncio.to_thread(onnx_bytes, job.spec, state)
+    data = await asyncio.to_thread(onnx_bytes, job.spec, state, manager.data_dir)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
+
+
+@router.post("/{job_id}/predict", responses=READ_JOB_ERRORS)
+async def predict_image(job_id: str, manager: Manager, body: Annotated[dict[str, Any], Body(
+        examples=[{"image": [[0.0] * 8] * 8}])], feature_maps: bool = False) -> dict[str, Any]:
+    """An image classifier's class probabilities for one h x w image of values 0..1.
+
+    Works while the run trains, paused and after it ended (from its checkpoint);
+    `?feature_maps=true` adds every conv and pool layer's maps as uint8 rows.
+    """
+    manager.get(job_id)
+    if set(body) != {"image"}:
+        raise ValueError("send {\"image\": [[...], ...]}: h rows of w numbers between 0 and 1")
+    return await asyncio.to_thread(manager.predict, job_id, body["image"], feature_maps)
 
 
 @router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)

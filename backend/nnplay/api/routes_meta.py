@@ -90,8 +90,8 @@ async def preview_dataset(
     if name == DatasetName.custom:
         raise ValueError("dataset 'custom' is a person's own points; they come with the spec "
                          "(dataset.points), so it has no preview")
-    if task == Task.gan:
-        return _preview_gan_target(name, n_samples, noise, modes, seed)
+    if task == Task.gan or DATASET_KINDS[name] == DataKindName.image:
+        return _preview_gan_target(name, n_samples, noise, modes, seed)  # images: refused
     spec = parse_spec({
         "task": task.value, "loss": "mse", "batch_size": 1,
         "dataset": {"name": name.value, "n_samples": n_samples, "noise": noise,

@@ -30,7 +30,7 @@ from nnplay.jobs.status import IllegalTransition
 
 router = APIRouter()
 
-MAX_CLIENT_MESSAGE = 4096  # bytes; controls are tiny
+MAX_CLIENT_MESSAGE = 16384  # bytes; controls are tiny, a drawn 28x28 image is not
 CONTROL_ACTIONS = ("pause", "resume", "step", "stop")
 UPDATE_KEYS = {"lr": "all", "g_lr": "g", "d_lr": "d"}  # update message key -> lr target
 
@@ -99,9 +99,11 @@ def _apply(manager: JobManager, job: Job, message: Any) -> dict[str, Any] | None
             for key in given:
                 manager.set_lr(job.id, float(message[key]), UPDATE_KEYS[key])
             job.hub.publish_message(job.status_message())
+        elif kind == "probe":
+            manager.set_probe(job.id, message.get("index"), message.get("image"))
         else:
             return {"type": "error", "message": f"unknown message type {kind!r}; "
-                    "send 'control' or 'update'"}
+                    "send 'control', 'update' or 'probe'"}
     except (IllegalTransition, ValueError) as error:
         return {"type": "error", "message": str(error)}
     return None
@@ -162,7 +164,8 @@ async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> N
         pending_frames = [data for _, data in encoder(snapshot)]
     while True:
         if not points_sent and job.start_info is not None:
-            await websocket.send_bytes(points_frame(job.dataset))
+            if job.sends_points:
+                await websocket.send_bytes(points_frame(job.dataset))
             points_sent = True
         for data in pending_frames:
             await websocket.send_bytes(data)

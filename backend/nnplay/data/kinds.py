@@ -79,7 +79,9 @@ DATA_KINDS: dict[DataKindName, DataKind] = {
                   "manifold", "gradients"),
                  lambda name: (2,), _load_points),
         DataKind(DataKindName.image, "Images", KIND_LAYER_TYPES[DataKindName.image],
-                 ("neurons", "feature_maps"), ("samples", "images"), _image_shape,
+                 ("neurons", "feature_maps"),
+                 ("samples", "images", "kernels", "feature_maps", "probe", "misclassified"),
+                 _image_shape,
                  build_gan_data, load_image_set),
     )
 }

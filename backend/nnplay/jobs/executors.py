@@ -41,6 +41,8 @@ class Controls(Protocol):
     def set_watched(self, watched: bool) -> None: ...
     def stop(self) -> None: ...
     def set_lr(self, lr: float, target: str = "all") -> None: ...
+    def set_probe(self, index: int | None = None,
+                  image: list[list[float]] | None = None) -> None: ...
 
 
 class Executor(Protocol):
@@ -205,6 +207,10 @@ class RemoteControl:
 
     def set_watched(self, watched: bool) -> None:
         self._send(("control", self.job_id, "set_watched", watched))
+
+    def set_probe(self, index: int | None = None,
+                  image: list[list[float]] | None = None) -> None:
+        self._send(("control", self.job_id, "set_probe", index, image))
 
 
 class _Worker:

@@ -14,7 +14,7 @@ from nnplay.data.kinds import load_data
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
 from nnplay.models.layers import describe_layers
-from nnplay.spec import ExperimentSpec, Task
+from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, Task
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainStart
 from nnplay.train.loop import TrainLoop
@@ -171,6 +171,12 @@ class Job:
         for listener in self.listeners:
             listener(self)
         self.hub.publish_message(message)
+
+    @property
+    def sends_points(self) -> bool:
+        """Whether viewers get the data as a `points` frame (not image classifiers)."""
+        return not (self.spec.task != Task.gan
+                    and DATASET_KINDS[self.spec.dataset.name] == DataKindName.image)
 
     @functools.cached_property
     def dataset(self) -> Dataset | GanData:

@@ -6,15 +6,17 @@ import logging
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+from nnplay.data.images import image_set_problem
 from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
 from nnplay.jobs.executors import Executor, ThreadExecutor
 from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, metrics_point
 from nnplay.jobs.runner import RunEvents, RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
-from nnplay.spec import LIMITS, ExperimentSpec, SpecError, Task, parse_spec
+from nnplay.spec import IMAGE_SHAPES, LIMITS, ExperimentSpec, SpecError, Task, parse_spec
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import (
     AnyMetricsEvent,
@@ -25,6 +27,7 @@ from nnplay.train.events import (
     TrainStart,
 )
 from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.predict import check_image, is_image_classifier, predict
 from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")
@@ -80,8 +83,9 @@ class JobManager:
                  checkpoints: CheckpointStore | None = None, checkpoint_interval: float = 10.0,
                  max_runs: int = 1000, max_checkpoint_bytes: int = 2**30,
                  idle_timeout: float = 600.0, max_jobs_per_owner: int = 16,
-                 unwatched_timeout: float = 300.0) -> None:
+                 unwatched_timeout: float = 300.0, data_dir: Path | None = None) -> None:
         self.executor = executor
+        self.data_dir = data_dir  # IDX files and the MNIST cache, for image runs
         self.max_jobs_per_owner = max_jobs_per_owner
         self.idle_timeout = idle_timeout
         self.unwatched_timeout = unwatched_timeout
@@ -178,6 +182,10 @@ class JobManager:
         `owner` is the creating identity; unless `owner_limited` is false (the admin)
         it may hold at most `max_jobs_per_owner` active jobs.
         """
+        if is_image_classifier(spec):
+            problem = image_set_problem(spec.dataset.name.value, self.data_dir)
+            if problem is not None:
+                raise ValueError(problem)
         with self._lock:
             if self._shutting_down:
                 raise IllegalTransition(JobStatus.interrupted, JobStatus.queued,
@@ -323,6 +331,16 @@ class JobManager:
             raise ValueError(f"no weights for this job: {error}") from None
         return checkpoint["network"], int(checkpoint["step"])
 
+    def predict(self, job_id: str, image: Any, feature_maps: bool = False) -> dict[str, Any]:
+        """An image classifier's answer for one image, with the weights of `network_state`."""
+        job = self.get(job_id)
+        if not is_image_classifier(job.spec):
+            raise ValueError("this run is not an image classifier: predict takes runs of task "
+                             "'classification' on digits, mnist or fashion_mnist")
+        check_image(image, IMAGE_SHAPES[job.spec.dataset.name])  # before asking a worker
+        state, _ = self.network_state(job_id)
+        return predict(job.spec, state, image, self.data_dir, feature_maps)
+
     def snapshot_from_checkpoint(self, job: Job) -> AnySnapshot | None:
         """Probe a finished run restored from the store, from its last checkpoint."""
         if self.checkpoints is None or job.trainer is not None:
@@ -331,8 +349,8 @@ class JobManager:
             state = self.checkpoints.load(job.id)
         except CheckpointError:
             return None
-        trainer = make_trainer(job.spec,
-                               TrainerOptions(metrics_interval=0, snapshot_interval=0))
+        trainer = make_trainer(job.spec, TrainerOptions(
+            metrics_interval=0, snapshot_interval=0, data_dir=self.data_dir))
         trainer.load_state_dict(state)
         job.start_info = trainer.start_info()
         job.latest_snapshot = trainer.snapshot()
@@ -354,6 +372,7 @@ class JobManager:
                 detailed_metrics=job.detailed_metrics,
                 checkpoint_dir=str(self.checkpoints.directory) if self.checkpoints else None,
                 checkpoint_interval=self.checkpoint_interval,
+                data_dir=str(self.data_dir) if self.data_dir is not None else None,
             )
             job.resume_from_checkpoint = False
             job.control = self.executor.start(request, JobEvents(self, job))
@@ -450,6 +469,27 @@ class JobManager:
             if job.status == JobStatus.queued:
                 job.set_status(JobStatus.stopped)
         return job
+
+    def set_probe(self, job_id: str, index: Any = None, image: Any = None) -> None:
+        """Choose the image a running image classifier's feature maps are of."""
+        job = self.get(job_id)
+        spec = job.spec
+        if not is_image_classifier(spec):
+            raise ValueError("probe: this run is not an image classifier")
+        if (index is None) == (image is None):
+            raise ValueError("probe needs 'index' (a test image) or 'image' (h x w, 0..1)")
+        if image is not None:
+            image = check_image(image, IMAGE_SHAPES[spec.dataset.name]).tolist()
+        else:
+            n_test = spec.dataset.n_samples - spec.train_size
+            if not isinstance(index, int) or isinstance(index, bool) or \
+                    not 0 <= index < n_test:
+                raise ValueError(f"index: must be a whole number from 0 to {n_test - 1} (the "
+                                 f"test set has {n_test} images; got {index!r})")
+        with self._lock:
+            if job.status not in (JobStatus.running, JobStatus.paused):
+                raise IllegalTransition(job.status, job.status, "probe")
+            job.control.set_probe(index, image)
 
     def set_lr(self, job_id: str, lr: float, target: str = "all") -> Job:
         """Change a job's learning rate while it trains (a GAN's "g" or "d" alone, or all)."""

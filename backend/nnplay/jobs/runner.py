@@ -40,6 +40,7 @@ class RunRequest:
     checkpoint_dir: str | None = None
     checkpoint_interval: float = 10.0
     detailed_metrics: bool = False  # per-class report in every metrics point
+    data_dir: str | None = None  # the server's data dir: image sets' IDX files and cache
 
 
 class RunEvents(Callback):
@@ -144,6 +145,7 @@ def job_steps(request: RunRequest, control: TrainerControl, events: RunEvents,
         metrics_interval=1.0 / request.frame_rate, snapshot_interval=1.0 / request.frame_rate,
         snapshot_budget=request.snapshot_budget, device=request.device, callbacks=callbacks,
         detailed_metrics=request.detailed_metrics, report_budget=report_budget,
+        data_dir=Path(request.data_dir) if request.data_dir is not None else None,
     )
     try:
         trainer = make_trainer(parse_spec(request.spec), options, control)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from nnplay.spec import Init
@@ -121,6 +122,35 @@ INITS: dict[Init, InitInfo] = {
         ),
     )
 }
+
+
+# Hand-made 3x3 kernels a conv layer may start from (`kernels: "classic"`), in this order.
+CLASSIC_KERNELS: dict[str, list[list[float]]] = {
+    "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+    "blur": [[1 / 9] * 3] * 3,
+    "horizontal edge": [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
+    "vertical edge": [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]],
+    "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+    "outline": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
+}
+
+
+def set_classic_kernels(conv: nn.Conv2d) -> None:
+    """Give output channel o the o-th classic kernel (cycled; centred in larger kernels),
+    shared evenly by the input channels, and a zero bias."""
+    out_channels, in_channels, size, _ = conv.weight.shape
+    kernels = list(CLASSIC_KERNELS.values())
+    with torch.no_grad():
+        conv.weight.zero_()
+        for o in range(out_channels):
+            kernel = torch.tensor(kernels[o % len(kernels)], dtype=conv.weight.dtype)
+            if size < 3:
+                kernel = kernel[1:1 + size, 1:1 + size]
+            start = (size - kernel.shape[0]) // 2
+            conv.weight[o, :, start:start + kernel.shape[0], start:start + kernel.shape[1]] = \
+                kernel / in_channels
+        if conv.bias is not None:
+            conv.bias.zero_()
 
 
 def apply_init(network: nn.Module, init: Init) -> None:

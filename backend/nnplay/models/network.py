@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from nnplay.models.init import apply_init
+from nnplay.models.init import apply_init, set_classic_kernels
 from nnplay.models.layers import Shape, build_stack
 from nnplay.spec import ModelSpec
 
@@ -64,6 +64,11 @@ class Network(nn.Module):
         # Indices in `body` whose outputs are post-activation dense hidden layers.
         self._hidden_taps = frozenset(b.stop - 1 for b in self._blocks if b.probe == "neurons")
         apply_init(self, model.init)
+        for layer, block in zip(model.layers, self._blocks, strict=False):
+            conv = self.body[block.start]
+            if getattr(layer, "kernels", "learned") == "classic" and \
+                    isinstance(conv, nn.Conv2d):
+                set_classic_kernels(conv)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map a batch `(m, n_inputs)` to raw outputs `(m, n_outputs)`."""
@@ -80,6 +85,14 @@ class Network(nn.Module):
             if index in self._hidden_taps:
                 hidden.append(h)  # (m, units)
         return h, hidden  # (m, n_outputs), [(m, units_1), ...]
+
+    def feature_map_layers(self) -> list[tuple[int, str]]:
+        """`(index in body, layer type)` of the last module of every conv and pool layer."""
+        return [(b.stop - 1, b.kind) for b in self._blocks if b.probe == "feature_maps"]
+
+    def conv_layers(self) -> list[nn.Conv2d]:
+        """The Conv2d layers in order."""
+        return [module for module in self.body if isinstance(module, nn.Conv2d)]
 
     def dense_layers(self) -> list[nn.Linear]:
         """The Linear layers in order, the output layer last."""

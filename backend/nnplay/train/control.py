@@ -23,6 +23,8 @@ class TrainerControl:
         # Whether anyone views the run; unwatched runs skip the periodic snapshots.
         self.watched = True
         self._pending_lrs: dict[str, float] = {}  # target ("all", "g", "d") -> new lr
+        # The image an image classifier's feature maps are of: (test index, drawn image).
+        self._pending_probe: tuple[int | None, list[list[float]] | None] | None = None
 
     def _changed(self) -> None:
         self.dirty = True
@@ -77,6 +79,19 @@ class TrainerControl:
             self._pending_lrs[target] = lr
             self._changed()
 
+    def set_probe(self, index: int | None = None,
+                  image: list[list[float]] | None = None) -> None:
+        """Probe test image `index` or a drawn image (h x w, 0..1) from the next step on."""
+        with self._cond:
+            self._pending_probe = (index, image)
+            self._changed()
+
+    def take_pending_probe(self) -> tuple[int | None, list[list[float]] | None] | None:
+        """Return and clear the probe image asked for, if any."""
+        with self._cond:
+            pending, self._pending_probe = self._pending_probe, None
+            return pending
+
     @property
     def paused(self) -> bool:
         """Whether a pause was asked for."""
@@ -110,7 +125,7 @@ class TrainerControl:
         with self._cond:
             self.dirty = (
                 self._paused or self._stop or bool(self._pending_lrs)
-                or self._step_credits > 0
+                or self._step_credits > 0 or self._pending_probe is not None
             )
 
     def wait_while_paused(self, timeout: float = 0.5) -> None:

