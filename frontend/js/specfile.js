@@ -11,6 +11,8 @@ const OWN = ['name', 'task', 'max_steps', 'dataset.points', 'dataset.labels', 'd
 // run's own export must not warn about them.
 const GAN_ONLY = ['generator', 'discriminator', 'latent_dim', 'noise', 'gan_loss', 'd_steps',
   'g_steps', 'g_optimizer', 'd_optimizer', 'gradient_penalty', 'dataset.modes'];
+// Fields only image runs read, with the value every other export has: nothing is lost there.
+const IMAGE_ONLY = { 'dataset.augment_shift': 0 };
 
 /** The spec in a file's text; throws an Error whose message says what is wrong, in words. */
 export function parseSpecText(text) {
@@ -47,6 +49,7 @@ export function unusedPaths(spec) {
     for (const [key, value] of Object.entries(node)) {
       const path = prefix ? `${prefix}.${key}` : key;
       if (value === null || value === undefined) continue; // unset: nothing is lost
+      if (IMAGE_ONLY[path] === value) continue;
       if (used.some((u) => u === path || path.startsWith(`${u}.`))) continue;
       if (value && typeof value === 'object' && !Array.isArray(value)
           && used.some((u) => u.startsWith(`${path}.`))) walk(value, path);

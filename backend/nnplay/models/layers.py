@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from torch import nn
 
@@ -81,6 +81,11 @@ def _field_entry(name: str, info: Any) -> dict[str, Any]:
         entry["type"] = "choice"
         entry["choices"] = [member.value for member in annotation]
         entry["default"] = info.default.value
+        return entry
+    if get_origin(annotation) is Literal:  # e.g. conv2d's kernels: "learned" or "classic"
+        entry["type"] = "choice"
+        entry["choices"] = list(get_args(annotation))
+        entry["default"] = info.default
         return entry
     entry["type"] = {bool: "bool", int: "int", float: "float"}.get(annotation, "str")
     entry["default"] = info.default
