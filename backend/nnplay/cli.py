@@ -13,6 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 # torch is imported only by the commands that train (about 2 s), so `--help` is instant.
+from nnplay.config import Settings
 from nnplay.presets import PRESETS, Preset, UnknownPreset, get_preset
 from nnplay.spec import ExperimentSpec, SpecError, parse_spec, set_dotted
 from nnplay.train.callbacks import Callback
@@ -152,10 +153,12 @@ def _train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if not args.quiet:
         warm_up()  # torch's lazy imports, so the progress bar moves from its first draw
+    # The server's data dir: its IDX files and the MNIST cache (converted once, not per run).
+    data_dir = Path(args.data_dir) if args.data_dir else Settings().data_dir
     summaries = []
     for label, spec in runs:
         options = TrainerOptions(device=args.device, snapshot_interval=0,
-                                 metrics_interval=0.1)
+                                 metrics_interval=0.1, data_dir=data_dir)
         if not args.quiet:
             options.callbacks.append(ProgressBar(spec.max_steps, label))
         try:
@@ -209,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--data-dir", dest="data_dir",
+                       help="image sets and their cache (default: NNPLAY_DATA_DIR or data)")
     train.set_defaults(func=_train)
 
     presets = sub.add_parser("presets", help="list the presets (lessons)")
