@@ -12,6 +12,8 @@ from nnplay.models.layers import layer_catalog
 from nnplay.presets import PRESETS, START_LESSON
 from nnplay.spec import (
     DATASET_KINDS,
+    IMAGE_CLASS_NAMES,
+    IMAGE_SHAPES,
     LIMITS,
     DataKindName,
     DatasetName,
@@ -103,7 +105,10 @@ def build_catalog() -> dict[str, Any]:
                       "tasks": [task.value for task in info.tasks],
                       "multi_class": info.multi_class, "gan_description": info.gan_description,
                       "modes": info.modes, "points": info.points, "image": info.image,
-                      "kind": DATASET_KINDS[info.name].value}
+                      "kind": DATASET_KINDS[info.name].value,
+                      **({"input_shape": [1, *IMAGE_SHAPES[info.name]],
+                          "class_names": list(IMAGE_CLASS_NAMES[info.name])}
+                         if info.name in IMAGE_SHAPES else {})}
                      for info in DATASET_INFO.values()],
         "features": [{"name": info.name.value, "label": info.label}
                      for info in FEATURE_INFO.values()],

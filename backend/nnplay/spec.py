@@ -212,6 +212,11 @@ class DataKindName(StrEnum):
 
 IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {  # (h, w) of one image
     DatasetName.digits: (8, 8), DatasetName.mnist: (28, 28), DatasetName.fashion_mnist: (28, 28)}
+# What each class of an image set is (fashion_mnist: its ten kinds of clothing).
+IMAGE_CLASS_NAMES: dict[DatasetName, tuple[str, ...]] = {
+    DatasetName.digits: tuple("0123456789"), DatasetName.mnist: tuple("0123456789"),
+    DatasetName.fashion_mnist: ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                "Shirt", "Sneaker", "Bag", "Ankle boot")}
 # The kind of data each dataset holds (every dataset not listed is 2-D points).
 DATASET_KINDS: dict[DatasetName, DataKindName] = {
     name: DataKindName.image if name in IMAGE_SHAPES else DataKindName.points2d

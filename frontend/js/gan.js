@@ -136,11 +136,8 @@ export class GanLab extends Lab {
         return;
       }
     }
-    session.spec = state.jobSpec();
-    session.intent = null;
     this.slow.stop();
-    clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => this.prepare(), path === 'dataset.points' ? DRAW_MS : RELOAD_MS);
+    this.prepareSoon(path === 'dataset.points' ? DRAW_MS : RELOAD_MS);
   }
 
   /** A fresh paused run for the settings (none while the drawing is still empty). */
@@ -434,6 +431,7 @@ export class GanLab extends Lab {
   // ----- transport, slow motion, keys ------------------------------------------------
 
   toggle() {
+    this.flushEdits();
     if (this.state.ui.slow) {
       if (this.slow.running) this.slow.stop();
       else this.slow.start();
@@ -445,6 +443,7 @@ export class GanLab extends Lab {
 
   /** One iteration of both networks, of D only or of G only (a playing run pauses instead). */
   step(phase) {
+    this.flushEdits();
     if (this.slow.running) {
       this.slow.stop();
       this.renderStatus();

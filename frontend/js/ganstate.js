@@ -1,7 +1,7 @@
 // The GAN lab's state: a GAN experiment spec plus the lab's page settings. Like state.js, one
 // table (GAN_PROPS) says how each property goes into the share link and comes back.
 
-import { OPEN_ENDED_STEPS, applyLinkValues, escape, linkCodecs, parseLink } from './state.js';
+import { OPEN_ENDED_STEPS, applyLinkValues, linkCodecs, parseLink, writeLink } from './state.js';
 import { clone, getPath, setPath } from './util.js';
 
 // Where the page starts when a link names no experiment. The catalog gives the networks,
@@ -231,28 +231,14 @@ export class GanState {
 
   /** The link's fragment: every spec property that applies, plus page settings that differ. */
   toHash() {
-    const spec = this.spec;
     const info = this.targetInfo();
-    const parts = [];
-    for (const prop of GAN_PROPS) {
-      let value;
-      if (prop.ui) {
-        value = this.ui[prop.ui];
-        const empty = Array.isArray(value) ? value.length === 0 : value === GAN_UI_DEFAULTS[prop.ui];
-        if (empty) continue;
-      } else {
-        if (prop.only === 'modes' && !info?.modes) continue;
-        if (prop.only === 'points' && !spec.dataset.points?.length) continue;
-        if (prop.param) {
-          const used = this.optimizerInfo(getPath(spec, `${prop.net}.name`))?.params || [];
-          if (!used.includes(prop.param)) continue;
-        }
-        value = getPath(spec, prop.path);
-        if (value === undefined || value === null) continue;
-      }
-      parts.push(`${prop.key}=${escape(this.codecs.encode[prop.type](value))}`);
-    }
-    return parts.join('&');
+    return writeLink(this, GAN_PROPS, GAN_UI_DEFAULTS, (prop) => {
+      if (prop.only === 'modes' && !info?.modes) return true;
+      if (prop.only === 'points' && !this.spec.dataset.points?.length) return true;
+      if (!prop.param) return false;
+      const used = this.optimizerInfo(getPath(this.spec, `${prop.net}.name`))?.params || [];
+      return !used.includes(prop.param);
+    });
   }
 
   /** Read a link's fragment over the defaults of the target it names; says what it held. */

@@ -105,11 +105,41 @@ export class Lab {
     return { ' ': () => this.toggle(), s: () => this.stepOnce(), r: () => this.reset() };
   }
 
-  toggle() { this.session.toggle(); }
+  toggle() {
+    this.flushEdits();
+    this.session.toggle();
+  }
 
-  stepOnce() { this.session.stepOnce(); }
+  stepOnce() {
+    this.flushEdits();
+    this.session.stepOnce();
+  }
+
+  /**
+   * After an edit: the run for the new settings is prepared `ms` later (edits in a row make
+   * one run); until then a play or a step goes to that run, not the old one (`flushEdits`).
+   */
+  prepareSoon(ms) {
+    this.session.spec = this.state.jobSpec();
+    this.session.intent = null;
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = null;
+      this.prepare();
+    }, ms);
+  }
+
+  /** Prepare now the run an edit asked for, if it is still waiting. */
+  flushEdits() {
+    if (!this.reloadTimer) return;
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
+    this.prepare();
+  }
 
   reset() {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
     this.stop();
     this.clearErrors();
     this.status.hideAlert();
@@ -238,6 +268,8 @@ export class Lab {
 
   /** Load `spec` into the lab and prepare a fresh paused run for it; returns notes for the person. */
   loadFresh(spec) {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
     this.state.loadSpec(spec);
     const notes = this.state.normalize();
     this.stop();

@@ -29,10 +29,11 @@ export function stepper({ label, value, onDown, onUp, downOff, upOff, key, text 
  * The controls of `layer` (a spec layer) for its catalog entry `type`: name is how the layer
  * reads in labels ("D layer 1"), key a prefix that keeps the focus across rebuilds, ladders
  * the values an integer field steps through ({units: [1, 2, 4, ...]}), limits caps on maxima
- * ({units: 64}), labels the words for choices ({activation: {relu: 'ReLU'}}); onChange(field, value).
+ * ({units: 64}), labels the words for choices ({activation: {relu: 'ReLU'}}), named: each control
+ * under its field's name; onChange(field, value).
  */
-export function layerControls(layer, type, { name, key, ladders = {}, limits = {}, labels = {}, onChange }) {
-  return (type?.controls ?? []).map((control) => {
+export function layerControls(layer, type, { name, key, ladders = {}, limits = {}, labels = {}, named = false, onChange }) {
+  const controls = (type?.controls ?? []).map((control) => {
     const field = control.name;
     const value = layer[field] ?? control.default;
     const max = Math.min(control.max ?? Infinity, limits[field] ?? Infinity);
@@ -64,4 +65,8 @@ export function layerControls(layer, type, { name, key, ladders = {}, limits = {
       onchange: (e) => onChange(field, control.type === 'float' || control.type === 'int' ? Number(e.target.value) : e.target.value),
     });
   });
+  // named: each control with its field's name above it (rows that show many fields).
+  if (!named) return controls;
+  return controls.map((control, i) => h('span', { class: 'layer-field' },
+    h('span', { class: 'layer-field-name', 'aria-hidden': 'true' }, word(type.controls[i].name)), control));
 }

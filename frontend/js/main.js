@@ -2,6 +2,8 @@
 // says what it trains and how it is built) and open the view the address names.
 
 import { api } from './api.js';
+import { CnnLab } from './cnn.js';
+import { isImageRun } from './cnnstate.js';
 import { GanLab } from './gan.js';
 import { watchHealth } from './health.js';
 import { Playground } from './playground.js';
@@ -22,6 +24,8 @@ async function main() {
   }
   const health = await api.health().catch(() => null);
   watchHealth($('#health-banner'), $('#health-banner-text'), health);
+  // Lessons on image sets belong to the CNN lab (the catalog says which data each trains on).
+  const cnnLessons = new Set(presets.filter((p) => p.kind === 'image' && p.task === 'classification').map((p) => p.name));
   // The playground trains classifiers and regressors; GAN lessons and targets have their
   // own lab. Each lab registers what it trains; the shell does the rest.
   const shell = new Shell({
@@ -30,19 +34,24 @@ async function main() {
       {
         name: 'playground', title: 'nnplay · neural network playground', label: 'playground',
         roots: ['#playground-toolbar', '#playground'],
-        accepts: (spec) => spec.task !== 'gan',
+        accepts: (spec) => spec.task !== 'gan' && !isImageRun(spec, catalog),
         refuses: (spec, source) => (playable(spec) ? null : `${source} describes a ${spec.task} run; the playground `
           + 'trains classification and regression runs. Start it over REST (POST /api/jobs) instead.'),
         create: (options) => new Playground({
           ...options,
-          catalog: { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan') },
-          presets: presets.filter((p) => p.task !== 'gan'),
+          catalog: { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan' && d.kind !== 'image') },
+          presets: presets.filter((p) => p.task !== 'gan' && !cnnLessons.has(p.name)),
         }),
       },
       {
         name: 'gan', title: 'GAN lab · nnplay', label: 'GAN lab', roots: ['#gan-view'],
         accepts: (spec) => spec.task === 'gan',
         create: (options) => new GanLab({ ...options, catalog, presets: presets.filter((p) => p.task === 'gan' && !p.race) }),
+      },
+      {
+        name: 'cnn', title: 'CNN lab · nnplay', label: 'CNN lab', roots: ['#cnn-view'],
+        accepts: (spec) => isImageRun(spec, catalog),
+        create: (options) => new CnnLab({ ...options, catalog, presets: presets.filter((p) => cnnLessons.has(p.name)) }),
       },
     ],
   });
@@ -51,6 +60,7 @@ async function main() {
   Object.defineProperties(playground, {
     shell: { value: shell },
     gan: { get: () => shell.labs.get('gan') ?? null },
+    cnn: { get: () => shell.labs.get('cnn') ?? null },
     runs: { value: shell.runs },
     share: { value: shell.share },
   });

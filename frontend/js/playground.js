@@ -15,7 +15,7 @@ import { LayersTable, ReportView, estimateReport } from './report.js';
 import { unusedPaths } from './specfile.js';
 import { State } from './state.js';
 import { describeRun } from './status.js';
-import { $, $$, FrameScheduler, bindTabs, debounce, fmt, setText } from './util.js';
+import { $, $$, FrameScheduler, bindTabs, fmt, setText } from './util.js';
 
 const RELOAD_MS = 150; // settings changes settle this long before a new run is prepared
 
@@ -30,7 +30,6 @@ export class Playground extends Lab {
     this.racing = false;
     this.structureKey = '';
     this.scheduler = new FrameScheduler(() => this.draw());
-    this.reload = debounce(() => this.prepare(), RELOAD_MS);
 
     this.heatmap = new HeatmapView($('#heatmap'), { size: 272 });
     // The heatmap fills its column (bigger on projectors), within sensible bounds.
@@ -178,9 +177,7 @@ export class Playground extends Lab {
       this.session.setLearningRate(value, state.jobSpec());
       return;
     }
-    this.session.spec = state.jobSpec();
-    this.session.intent = null;
-    this.reload();
+    this.prepareSoon(RELOAD_MS);
   }
 
   editNetwork({ kind, index, value }) {
@@ -408,11 +405,19 @@ export class Playground extends Lab {
     return this.racing ? this.race : this.session;
   }
 
-  toggle() { this.target().toggle(); }
+  toggle() {
+    this.flushEdits();
+    this.target().toggle();
+  }
 
-  stepOnce() { this.target().stepOnce(); }
+  stepOnce() {
+    this.flushEdits();
+    this.target().stepOnce();
+  }
 
   reset() {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
     this.clearErrors();
     this.status.hideAlert();
     if (this.racing) this.race.reset();

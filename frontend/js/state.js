@@ -127,6 +127,28 @@ export function applyLinkValues(state, props, decoders, values) {
   return found;
 }
 
+/**
+ * A link's fragment from a property table: every spec property that is set and that `skip`
+ * does not leave out, plus the page settings that differ from `uiDefaults`.
+ */
+export function writeLink(state, props, uiDefaults, skip = () => false) {
+  const parts = [];
+  for (const prop of props) {
+    let value;
+    if (prop.ui) {
+      value = state.ui[prop.ui];
+      const empty = Array.isArray(value) ? value.length === 0 : value === uiDefaults[prop.ui];
+      if (empty) continue;
+    } else {
+      if (skip(prop)) continue;
+      value = getPath(state.spec, prop.path);
+      if (value === undefined || value === null) continue;
+    }
+    parts.push(`${prop.key}=${escape(state.codecs.encode[prop.type](value))}`);
+  }
+  return parts.join('&');
+}
+
 /** The playground's state: `spec` (the experiment) and `ui` (page settings). */
 export class State {
   constructor(catalog) {
@@ -235,23 +257,8 @@ export class State {
   toHash({ specless = false } = {}) {
     const used = new Set(this.optimizerInfo()?.params || []);
     const ownInLink = this.spec.dataset.name === 'custom' && !this.linkNote();
-    const parts = [];
-    for (const prop of PROPS) {
-      let value;
-      if (prop.ui) {
-        value = this.ui[prop.ui];
-        const empty = Array.isArray(value) ? value.length === 0 : value === UI_DEFAULTS[prop.ui];
-        if (empty) continue;
-      } else {
-        if (specless) continue;
-        if (prop.param && !used.has(prop.param)) continue;
-        if (prop.own && !ownInLink) continue;
-        value = getPath(this.spec, prop.path);
-        if (value === undefined || value === null) continue;
-      }
-      parts.push(`${prop.key}=${escape(this.codecs.encode[prop.type](value))}`);
-    }
-    return parts.join('&');
+    return writeLink(this, PROPS, UI_DEFAULTS,
+      (prop) => specless || (prop.param && !used.has(prop.param)) || (prop.own && !ownInLink));
   }
 
   /** Read a share link's fragment (or query) over the defaults; says what it held. */

@@ -114,7 +114,7 @@ def test_shared_link_reproduces_the_settings(page: Any, browser: Any) -> None:
     page.get_by_role("button", name="Add a hidden layer").click()
     page.get_by_label("Dropout after layer 1").select_option("0.2")
     page.get_by_role("switch", name="Feature x₁²").click()
-    page.get_by_label("Optimizer").select_option("rmsprop")
+    page.get_by_label("Optimizer", exact=True).select_option("rmsprop")
     page.get_by_role("slider", name="Noise").fill("0.3")
     page.wait_for_function("location.hash.includes('opt=rmsprop') && "
                            "location.hash.includes('noise=0.3')")
@@ -216,7 +216,7 @@ def test_changing_the_optimizer_keeps_the_learning_rate_and_offers_its_suggestio
         page: Any) -> None:
     rate = page.get_by_label("Learning rate", exact=True)
     rate.select_option("0.3")
-    page.get_by_label("Optimizer").select_option("adam")
+    page.get_by_label("Optimizer", exact=True).select_option("adam")
     hint = page.locator("#lr-hint")
     hint.wait_for()
     assert rate.input_value() == "0.3"  # the person's rate is kept

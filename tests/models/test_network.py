@@ -129,6 +129,7 @@ def test_layer_summary_rows() -> None:
         "activation": "relu",
         "parameters": 40,
         "shape": "(m, 8)",
+        "dims": [8],
     }
 
 

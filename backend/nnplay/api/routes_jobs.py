@@ -8,7 +8,7 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 
 from nnplay.api.errors import API_ERRORS, CONTROL_JOB_ERRORS, CREATE_JOB_ERRORS, READ_JOB_ERRORS
@@ -21,11 +21,16 @@ from nnplay.api.schemas import (
 )
 from nnplay.api.security import READ_ONLY, Caller, CallerDep
 from nnplay.config import Settings
+from nnplay.data.image_samples import MAX_IMAGES, run_test_images
+from nnplay.data.images import image_set_problem
 from nnplay.export import onnx_bytes, safetensors_bytes
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
+from nnplay.models.network import stack_rows
 from nnplay.presets import get_preset
 from nnplay.spec import (
+    IMAGE_CLASS_NAMES,
+    IMAGE_SHAPES,
     ExperimentSpec,
     SpecError,
     Task,
@@ -128,12 +133,19 @@ async def create_job(
 ) -> dict[str, Any]:
     """Start a training job from a spec or a preset; it queues when the server is busy.
 
-    With `?dry_run=true` the body is only validated: 200 with the full spec, or 422.
+    With `?dry_run=true` the body is only validated: 200 with the full spec, or 422; an
+    image classifier's answer adds `layers`, each layer's output shape and parameters.
     """
     spec, options = parse_job_request(body)
     if dry_run:
         response.status_code = 200
-        return {"valid": True, "spec": spec.model_dump(mode="json")}
+        checked: dict[str, Any] = {"valid": True, "spec": spec.model_dump(mode="json")}
+        name = spec.dataset.name
+        if spec.task == Task.classification and name in IMAGE_SHAPES:
+            rows = await asyncio.to_thread(stack_rows, spec.model, (1, *IMAGE_SHAPES[name]),
+                                           len(IMAGE_CLASS_NAMES[name]))
+            checked.update(layers=rows, parameter_count=sum(r["parameters"] for r in rows))
+        return checked
     job = manager.create(spec, name=spec.name, paused=options.paused,
                          frame_rate=options.frame_rate or settings.frame_rate,
                          detailed_metrics=options.detailed_metrics,
@@ -258,6 +270,23 @@ async def predict_image(job_id: str, manager: Manager, body: Annotated[dict[str,
     if set(body) != {"image"}:
         raise ValueError("send {\"image\": [[...], ...]}: h rows of w numbers between 0 and 1")
     return await asyncio.to_thread(manager.predict, job_id, body["image"], feature_maps)
+
+
+@router.get("/{job_id}/test-images", responses=READ_JOB_ERRORS)
+async def test_images(job_id: str, manager: Manager,
+                      start: Annotated[int, Query(ge=0)] = 0,
+                      count: Annotated[int, Query(ge=1, le=MAX_IMAGES)] = 32) -> dict[str, Any]:
+    """An image classifier's test images `start` .. `start + count`, numbered as its probes are.
+
+    `pixels` is base64 uint8 `(count, h, w)`; `labels` their classes; `total` the test set's size.
+    """
+    job = manager.get(job_id)
+    if job.spec.task != Task.classification or job.spec.dataset.name not in IMAGE_SHAPES:
+        raise ValueError(f"job {job_id} does not classify images, so it has no test images")
+    problem = image_set_problem(job.spec.dataset.name.value, manager.data_dir)
+    if problem:
+        raise ValueError(problem)
+    return await asyncio.to_thread(run_test_images, job.spec, start, count, manager.data_dir)
 
 
 @router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import torch
@@ -13,6 +14,8 @@ from nnplay.api.errors import API_ERRORS, PRESET_ERRORS
 from nnplay.api.security import CallerDep
 from nnplay.data import build_dataset, build_gan_data
 from nnplay.data.gan_targets import TARGETS
+from nnplay.data.image_samples import MAX_IMAGES, set_samples
+from nnplay.data.images import image_set_problem
 from nnplay.presets import PRESETS, get_preset
 from nnplay.spec import (
     DATASET_KINDS,
@@ -59,9 +62,12 @@ async def catalog(request: Request) -> dict[str, Any]:
 @router.get("/api/presets", tags=["presets"])
 async def list_presets() -> dict[str, Any]:
     """List the presets (lessons) with their one-line summaries."""
+    specs = {name: preset.build() for name, preset in PRESETS.items()}
+    # `kind`: the data kind it trains on (the page gives image lessons to the CNN lab).
     return {"presets": [{"name": p.name, "title": p.title, "summary": p.summary,
                          "explanation": p.explanation, "race": len(p.variants),
-                         "task": p.build().task.value}
+                         "task": specs[p.name].task.value,
+                         "kind": DATASET_KINDS[specs[p.name].dataset.name].value}
                         for p in PRESETS.values()]}
 
 
@@ -73,6 +79,7 @@ async def read_preset(name: str) -> dict[str, Any]:
 
 @router.get("/api/datasets/{name}/preview", tags=["meta"])
 async def preview_dataset(
+    request: Request,
     name: DatasetName,
     n_samples: Annotated[int, Query(ge=LIMITS.min_samples, le=1000)] = 200,
     noise: Annotated[float, Query(ge=0, le=LIMITS.max_noise)] = 0.0,
@@ -80,18 +87,28 @@ async def preview_dataset(
     seed: Annotated[int, Query(ge=0, le=LIMITS.max_seed)] = 0,
     modes: Annotated[int, Query(ge=LIMITS.min_modes, le=LIMITS.max_modes)] = 8,
     task: Task | None = None,
+    images: Annotated[int, Query(ge=1, le=MAX_IMAGES)] = 20,
 ) -> dict[str, Any]:
     """Sample points of a dataset or 2-D GAN target (for thumbnails): rows of [x1, x2, label].
 
     `task=gan` asks for the GAN target of a name that serves both (e.g. the
-    `gaussians` mixture with `modes` instead of the two-class set).
+    `gaussians` mixture with `modes` instead of the two-class set). An image set answers
+    `images` of its pictures instead, the classes in turn: `pixels` (base64 uint8
+    `(count, h, w)`), `shape` [h, w], `labels`, `total` and `source`; a set that is
+    not here answers 422 naming the folder its files belong in.
     """
     task = task or primary_task(name)
     if name == DatasetName.custom:
         raise ValueError("dataset 'custom' is a person's own points; they come with the spec "
                          "(dataset.points), so it has no preview")
-    if task == Task.gan or DATASET_KINDS[name] == DataKindName.image:
-        return _preview_gan_target(name, n_samples, noise, modes, seed)  # images: refused
+    if DATASET_KINDS[name] == DataKindName.image:
+        data_dir = request.app.state.settings.data_dir
+        problem = image_set_problem(name.value, data_dir)
+        if problem:
+            raise ValueError(problem)
+        return await asyncio.to_thread(set_samples, name.value, images, seed, data_dir)
+    if task == Task.gan:
+        return _preview_gan_target(name, n_samples, noise, modes, seed)
     spec = parse_spec({
         "task": task.value, "loss": "mse", "batch_size": 1,
         "dataset": {"name": name.value, "n_samples": n_samples, "noise": noise,
@@ -109,10 +126,8 @@ def _preview_gan_target(name: DatasetName, n_samples: int, noise: float, modes: 
                         seed: int) -> dict[str, Any]:
     """Real points of a 2-D GAN target, label 0 (there are no classes)."""
     if name not in TARGETS:
-        image = DATASET_KINDS[name] == DataKindName.image
-        what = "an image set" if image else "what the person draws"
-        raise ValueError(f"dataset '{name.value}' is {what}; only 2-D GAN targets and "
-                         "datasets have a point preview")
+        raise ValueError(f"dataset '{name.value}' is what the person draws; only 2-D GAN "
+                         "targets, datasets and image sets have a preview")
     spec = parse_spec({"task": "gan", "batch_size": 1, "dataset": {
         "name": name.value, "n_samples": n_samples, "noise": noise, "modes": modes,
         "seed": seed}})

@@ -38,7 +38,8 @@ class LayerSummary:
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON-ready data."""
         return {"kind": self.kind, "units": self.units, "activation": self.activation,
-                "parameters": self.parameters, "shape": self.shape}
+                "parameters": self.parameters, "shape": self.shape,
+                "dims": list(self.dims or (self.units,))}
 
 
 class Network(nn.Module):
@@ -120,9 +121,15 @@ def _row(kind: str, shape: Shape, activation: str | None, parameters: int) -> La
                         shape if len(shape) > 1 else ())
 
 
+def stack_rows(model: ModelSpec, input_shape: Shape, n_outputs: int) -> list[dict[str, Any]]:
+    """The summary rows of `model` built on `input_shape` (input through output layer)."""
+    network = Network(model, math.prod(input_shape), n_outputs, input_shape)
+    return [row.to_dict() for row in network.layer_summary()]
+
+
 def build_network(model: ModelSpec, n_inputs: int, n_outputs: int) -> Network:
     """Build the network for `model` with `n_inputs` features and `n_outputs` outputs."""
     return Network(model, n_inputs, n_outputs)
 
 
-__all__ = ["LayerKind", "LayerSummary", "Network", "build_network"]
+__all__ = ["LayerKind", "LayerSummary", "Network", "build_network", "stack_rows"]

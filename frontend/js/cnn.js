@@ -1,0 +1,323 @@
+// The CNN lab: pick an image set, build a stack of convolution, pooling and dense layers
+// (shapes and parameter counts checked by the server as you edit), train it, and watch every
+// conv layer's kernels and the probe image's feature maps learn; click a test image or draw a
+// digit to probe it; the misclassified grid, curves and confusion matrix follow the run. The
+// lab shell (lab.js, shell.js) owns the toolbar, links, lessons, errors and keys.
+
+import { api } from './api.js';
+import { CurvesView } from './charts.js';
+import { LR_CHOICES } from './controls.js';
+import { StackEditor } from './cnnstack.js';
+import { CnnState } from './cnnstate.js';
+import { DatasetStrip, RaceBoard } from './cnnparts.js';
+import { FeatureMapsView, ImageStrip, KernelsView, PredictionView, fromBase64 } from './cnnviews.js';
+import { DigitPad } from './digitpad.js';
+import { Lab } from './lab.js';
+import { ReportView } from './report.js';
+import { $, FrameScheduler, fmt, h, setText } from './util.js';
+
+const RELOAD_MS = 200; // settings settle this long before a fresh run is prepared
+const STRIP = 30; // test images per page of the strip
+const SAMPLE_CHOICES = [100, 200, 500, 1000, 1797, 2000, 5000, 10000, 20000, 70000];
+const BATCH_CHOICES = [8, 16, 32, 64, 128, 256];
+const SPLIT_CHOICES = [0.1, 0.2, 0.25, 0.3, 0.5];
+const SHIFT_CHOICES = [0, 1, 2, 3];
+const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
+const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
+
+export class CnnLab extends Lab {
+  /** catalog: the whole catalog; presets: the CNN lessons; isActive() whether the lab is shown. */
+  constructor({ catalog, presets, isActive, roots }) {
+    super({
+      name: 'cnn', prefix: 'cnn-', roots, State: CnnState, catalog, presets, shareView: 'cnn', isActive,
+      toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' },
+    });
+    this.frames = {};
+    this.latest = null;
+    this.drawn = null; // the drawn probe image (rows of 0..1), or null for a test image
+    this.probeSent = null; // the job the probe choice was last sent to
+    this.stripStart = 0;
+    this.scheduler = new FrameScheduler(() => this.draw());
+    this.datasets = new DatasetStrip($('#cnn-datasets'), $('#cnn-samples'), {
+      state: () => this.state, onPick: (name) => this.change('dataset.name', name),
+    });
+    this.stack = new StackEditor($('#cnn-stack'), {
+      catalog, onChange: (layers) => this.change('model.layers', layers),
+    });
+    this.race = new RaceBoard($('#cnn-race'), { onPick: (i) => this.pickVariant(i) });
+    this.kernels = new KernelsView($('#cnn-kernels'));
+    this.maps = new FeatureMapsView($('#cnn-maps'));
+    this.prediction = new PredictionView($('#cnn-prediction'), { title: 'The probe image' });
+    this.testStrip = new ImageStrip($('#cnn-test-images'), { label: 'Test images: pick one to probe', onPick: (i) => this.probe(i) });
+    this.mistakes = new ImageStrip($('#cnn-mistakes'), { label: 'Test images the network gets wrong', onPick: (i) => this.probe(i), size: 44 });
+    this.pad = new DigitPad($('#cnn-pad'), {
+      onDraw: (image) => this.probeDrawn(image),
+      onClear: () => this.probe(this.state.ui.probe),
+    });
+    this.curves = new CurvesView($('#cnn-loss-chart'), $('#cnn-accuracy-chart'), { height: 110 });
+    this.report = new ReportView($('#cnn-report'));
+    this.bindControls();
+  }
+
+  lessonGroups() {
+    return [['CNN lessons', this.presets]];
+  }
+
+  banner(text) {
+    const node = $('#cnn-banner');
+    node.hidden = !text;
+    setText(node, text);
+  }
+
+  // ----- editing ---------------------------------------------------------------------
+
+  change(path, value) {
+    this.state.set(path, value);
+    this.race.leave(); // an edited run is no longer the race's
+    this.settle();
+    this.prepareSoon(RELOAD_MS);
+  }
+
+  prepare() {
+    clearTimeout(this.reloadTimer);
+    this.session.load(this.state.jobSpec());
+  }
+
+  bindControls() {
+    const select = (id, path, parse = Number) => {
+      const el = $(`#${id}`);
+      el.addEventListener('change', () => this.change(path, parse(el.value)));
+      return el;
+    };
+    this.selects = {
+      samples: select('cnn-n', 'dataset.n_samples'),
+      split: select('cnn-split', 'dataset.test_fraction'),
+      shift: select('cnn-shift', 'dataset.augment_shift'),
+      batch: select('cnn-batch', 'batch_size'),
+      optimizer: select('cnn-optimizer', 'optimizer.name', String),
+      lr: $('#cnn-lr'),
+    };
+    this.selects.lr.addEventListener('change', () => this.setLearningRate(Number(this.selects.lr.value)));
+    this.selects.optimizer.replaceChildren(...this.catalog.optimizers.map((o) => option(o.name, o.label)));
+    $('#cnn-strip-prev').addEventListener('click', () => this.loadStrip(this.stripStart - STRIP));
+    $('#cnn-strip-next').addEventListener('click', () => this.loadStrip(this.stripStart + STRIP));
+    $('#cnn-log').addEventListener('change', (e) => {
+      this.state.ui.logScale = e.target.checked;
+      this.curves.setLog(e.target.checked);
+      this.saveUrl();
+    });
+  }
+
+  /** A learning rate takes effect live in a run under way, else in a fresh one. */
+  setLearningRate(lr) {
+    this.state.set('optimizer.lr', lr);
+    this.settle();
+    this.session.setLearningRate(lr, this.state.jobSpec());
+  }
+
+  // ----- lessons and races -------------------------------------------------------------
+
+  /** A race lesson (e.g. mlp-vs-cnn) trains its runs one at a time here, side by side in a board. */
+  startPreset(preset) {
+    if (!preset.variants?.length) {
+      this.race.leave();
+      return true;
+    }
+    this.race.start(preset);
+    this.pickVariant(0, { fresh: true });
+    return false;
+  }
+
+  applyPreset(preset, found) {
+    if (preset.variants?.length) {
+      this.race.start(preset);
+      const index = Math.min(this.state.ui.variant, preset.variants.length - 1);
+      if (!found.spec) this.state.loadSpec(preset.variants[index].spec);
+      this.race.setCurrent(index);
+    } else {
+      this.race.leave();
+      if (!found.spec) this.state.loadSpec(preset.spec);
+    }
+    this.showLesson(preset);
+  }
+
+  leaveLesson() {
+    this.race.leave();
+    this.state.ui.variant = 0;
+  }
+
+  pickVariant(index, { fresh = false } = {}) {
+    const variant = this.race.variant(index);
+    if (!variant) return;
+    this.race.setCurrent(index);
+    this.state.ui.variant = index;
+    this.loadFresh(variant.spec);
+    if (!fresh) this.saveUrl();
+  }
+
+  // ----- probing -----------------------------------------------------------------------
+
+  /** Probe test image `index`: the feature maps and bars show it from the next frame on. */
+  probe(index) {
+    this.drawn = null;
+    this.state.ui.probe = index;
+    this.testStrip.select(index);
+    this.mistakes.select(index);
+    this.sendProbe(true);
+    this.saveUrl();
+  }
+
+  probeDrawn(image) {
+    this.drawn = image;
+    this.testStrip.select(null);
+    this.mistakes.select(null);
+    this.sendProbe(true);
+  }
+
+  /** Tell the run which image to probe (once per job unless `again`); it must be under way. */
+  sendProbe(again = false) {
+    const job = this.session.job;
+    if (!job || !['running', 'paused'].includes(job.status)) return;
+    if (!again && this.probeSent === job.id) return;
+    this.probeSent = job.id;
+    this.session.send(this.drawn ? { type: 'probe', image: this.drawn } : { type: 'probe', index: this.state.ui.probe });
+  }
+
+  async loadStrip(start) {
+    const job = this.session.job;
+    if (!job) return;
+    let answer;
+    try {
+      answer = await api.testImages(job.id, Math.max(0, start), STRIP);
+    } catch {
+      return; // the run went away; the next run loads its strip
+    }
+    if (this.session.job?.id !== job.id) return;
+    this.stripStart = answer.start;
+    const [hgt, w] = answer.shape;
+    const pixels = fromBase64(answer.pixels);
+    const names = this.state.datasetInfo()?.class_names ?? [];
+    this.testStrip.set(answer.labels.map((label, i) => ({
+      pixels, offset: i * hgt * w, h: hgt, w, index: answer.start + i,
+      title: `Test image ${answer.start + i}: ${names[label] ?? label}`,
+    })));
+    this.testStrip.select(this.drawn ? null : this.state.ui.probe);
+    setText($('#cnn-strip-range'), `${answer.start}–${answer.start + answer.count - 1} of ${fmt.int(answer.total)}`);
+    $('#cnn-strip-prev').disabled = answer.start === 0;
+    $('#cnn-strip-next').disabled = answer.start + answer.count >= answer.total;
+  }
+
+  // ----- rendering the settings ----------------------------------------------------------
+
+  renderAll() {
+    const state = this.state;
+    const spec = state.spec;
+    const info = state.datasetInfo();
+    this.datasets.update();
+    this.pad.setShape(info.input_shape.slice(1));
+    this.prediction.setClasses(info.class_names);
+    this.stack.render(spec.model.layers, info.input_shape, info.class_names.length);
+    this.checkStack();
+    const fill = (el, values, value, label = String) => el.replaceChildren(...withValue(values, value).map((v) => option(v, label(v), v === value)));
+    fill(this.selects.samples, SAMPLE_CHOICES.filter((v) => v <= state.maxSamples()), spec.dataset.n_samples, fmt.int);
+    fill(this.selects.split, SPLIT_CHOICES, spec.dataset.test_fraction, (v) => `${Math.round(v * 100)}%`);
+    fill(this.selects.shift, SHIFT_CHOICES, spec.dataset.augment_shift ?? 0, (v) => (v ? `up to ${v} px` : 'none'));
+    fill(this.selects.batch, BATCH_CHOICES, spec.batch_size);
+    fill(this.selects.lr, LR_CHOICES.filter((v) => v >= this.catalog.limits.min_lr && v <= this.catalog.limits.max_lr), spec.optimizer.lr);
+    this.selects.optimizer.value = spec.optimizer.name;
+    $('#cnn-log').checked = state.ui.logScale;
+    this.curves.setLog(state.ui.logScale);
+    this.scheduler.request();
+  }
+
+  /** Ask the server for each layer's output shape and parameters (a dry run of the spec). */
+  async checkStack() {
+    const spec = this.state.jobSpec();
+    const key = JSON.stringify([spec.dataset.name, spec.model.layers]);
+    if (key === this.stackKey) return;
+    this.stackKey = key;
+    this.stack.setRows(null);
+    let answer;
+    try {
+      answer = await api.validateSpec(spec);
+    } catch (error) {
+      if (key !== this.stackKey) return;
+      this.stack.render(spec.model.layers, this.state.datasetInfo().input_shape, this.state.datasetInfo().class_names.length);
+      if (error.status === 422) this.showError(error);
+      return;
+    }
+    if (key !== this.stackKey) return;
+    this.stack.setRows(answer.layers ?? null);
+    const info = this.state.datasetInfo();
+    this.stack.render(spec.model.layers, info.input_shape, info.class_names.length);
+    this.parameterCount = answer.parameter_count ?? null;
+  }
+
+  // ----- the run ---------------------------------------------------------------------
+
+  onJob() {
+    this.probeSent = null;
+    this.loadStrip(0);
+  }
+
+  renderStatus() {
+    super.renderStatus();
+    this.sendProbe();
+  }
+
+  clearRun() {
+    this.frames = {};
+    this.latest = null;
+    this.curves.clear();
+    this.report.empty('Press play: the confusion matrix fills in as the network trains.');
+    this.kernels.empty('Kernels appear once the network is ready.');
+    this.mistakes.set([], 'Wrongly classified test images appear here as it trains.');
+    this.renderStatus();
+    this.scheduler.request();
+  }
+
+  addMetrics(points, history) {
+    this.curves.add(points, history);
+    const last = points.at(-1);
+    if (last) this.latest = last;
+    const report = [...points].reverse().find((p) => p.report)?.report;
+    if (report) this.report.update(report, { exact: true, step: last.step });
+    if (last) this.race.record(last, this.parameterCount);
+    this.scheduler.request();
+  }
+
+  addFrame(frame) {
+    this.frames[frame.header.type] = frame;
+    this.scheduler.request();
+  }
+
+  draw() {
+    if (!this.isActive()) return;
+    const f = this.frames;
+    if (f.kernels) this.kernels.update(f.kernels);
+    if (f.feature_maps) this.maps.update(f.feature_maps, f.probe);
+    if (f.probe) this.prediction.update(f.probe);
+    if (f.misclassified) this.drawMistakes(f.misclassified);
+    this.curves.draw();
+    const p = this.latest;
+    setText($('#cnn-test-accuracy'), fmt.pct(p?.test_accuracy));
+    setText($('#cnn-test-loss'), fmt.loss(p?.test_loss));
+    setText($('#cnn-train-loss'), fmt.loss(p?.train_loss));
+    this.drawCounters();
+  }
+
+  drawMistakes(frame) {
+    if (frame === this.shownMistakes) return;
+    this.shownMistakes = frame;
+    const { header, data } = frame;
+    const [n, hgt, w] = header.shape;
+    const names = this.state.datasetInfo()?.class_names ?? [];
+    const name = (k) => names[k] ?? String(k);
+    this.mistakes.set(Array.from({ length: n }, (_, i) => ({
+      pixels: data, offset: i * hgt * w, h: hgt, w, index: header.indices[i],
+      caption: `${name(header.true[i])}→${name(header.predicted[i])}`,
+      title: `Test image ${header.indices[i]}: a ${name(header.true[i])}, taken for a ${name(header.predicted[i])}`,
+    })), 'No mistakes among the test images checked.');
+    this.mistakes.select(this.drawn ? null : this.state.ui.probe);
+  }
+}
