@@ -32,11 +32,15 @@ export function confirmAction(text, action) {
 }
 
 export class RunDetail {
-  /** label(job) names a run; onChanged() after an edit; onLoad(spec, label); onClose(). */
-  constructor(root, { catalog, label, onChanged, onLoad, onClose }) {
+  /**
+   * label(job) names a run; labFor(spec) the label of the lab that trains it (or null);
+   * onChanged() after an edit; onLoad(spec, label); onClose().
+   */
+  constructor(root, { catalog, label, labFor = () => null, onChanged, onLoad, onClose }) {
     this.root = root;
     this.catalog = catalog;
     this.label = label;
+    this.labFor = labFor;
     this.onChanged = onChanged;
     this.onLoad = onLoad;
     this.onClose = onClose;
@@ -92,7 +96,8 @@ export class RunDetail {
     this.title.hidden = false;
     this.heatmap.clear();
     this.curves.clear();
-    this.boundaries = PLAYGROUND_TASKS.includes(job.summary?.task ?? 'classification');
+    const info = this.catalog.datasets.find((d) => d.name === job.summary?.dataset);
+    this.boundaries = PLAYGROUND_TASKS.includes(job.summary?.task ?? 'classification') && info?.kind !== 'image';
     $('#run-heatmap', this.root).hidden = !this.boundaries;
     this.problem('');
     $('#run-spec', this.root).replaceChildren();
@@ -157,11 +162,11 @@ export class RunDetail {
       this.spec = view.spec;
       this.renderSpec(view);
       const load = $('#run-load', this.root);
-      const gan = view.spec.task === 'gan';
-      load.disabled = !gan && !playable(view.spec);
-      load.textContent = gan ? 'Load into GAN lab' : 'Load into playground';
-      load.title = load.disabled ? `The playground trains classification and regression runs; this is a ${view.spec.task} run.`
-        : gan ? "Put this GAN's settings into the GAN lab" : "Put this run's settings into the playground's controls";
+      const lab = this.labFor(view.spec);
+      load.disabled = !lab;
+      load.textContent = `Load into ${lab ?? 'playground'}`;
+      load.title = lab ? `Put this run's settings into the ${lab}`
+        : `No view of this page trains a ${view.spec.task} run; start it over REST instead.`;
     } catch (error) {
       if (id === this.id) this.problem(`Cannot read this run's spec: ${error.message}`);
     }
@@ -273,11 +278,13 @@ export class RunDetail {
     const params = (info?.params || []).filter((p) => p !== 'lr' && OPTIMIZER_PARAMS[p])
       .map((p) => (typeof opt[p] === 'boolean' ? (opt[p] ? OPTIMIZER_PARAMS[p] : '') : `${OPTIMIZER_PARAMS[p]} ${fmt.num(opt[p])}`))
       .filter(Boolean);
+    const image = dataset?.kind === 'image'; // images have no noise or input features
     const rows = [
-      ['Data', [dataset?.title ?? d.name, `${fmt.int(d.n_samples)} samples`, multi ? `${d.classes} classes` : '',
-        `noise ${Math.round(d.noise * 100)}%`, `test ${Math.round(d.test_fraction * 100)}%`,
+      ['Data', [dataset?.title ?? d.name, `${fmt.int(d.n_samples)} ${image ? 'images' : 'samples'}`,
+        multi ? `${d.classes} classes` : '', image ? '' : `noise ${Math.round(d.noise * 100)}%`,
+        `test ${Math.round(d.test_fraction * 100)}%`, d.augment_shift ? `shifts up to ${d.augment_shift} px` : '',
         NORMALIZATION[d.normalization] ?? d.normalization].filter(Boolean).join(' · ')],
-      ['Features', spec.features.map((f) => FEATURES[f] ?? f).join(', ')],
+      image ? null : ['Features', spec.features.map((f) => FEATURES[f] ?? f).join(', ')],
       ['Network', [view.summary?.model ?? `${dense.length} hidden layers`,
         find(c.inits, spec.model.init)?.label ?? spec.model.init,
         view.parameter_count !== undefined ? `${fmt.int(view.parameter_count)} params` : ''].filter(Boolean).join(' · ')],
@@ -287,7 +294,7 @@ export class RunDetail {
         spec.regularization.l1 ? `L1 ${spec.regularization.l1}` : '',
         spec.regularization.l2 ? `L2 ${spec.regularization.l2}` : '', `seed ${spec.seed}`].filter(Boolean).join(' · ')],
     ];
-    $('#run-spec', this.root).replaceChildren(...rows.flatMap(([term, text]) => [h('dt', {}, term), h('dd', {}, text)]));
+    $('#run-spec', this.root).replaceChildren(...rows.filter(Boolean).flatMap(([term, text]) => [h('dt', {}, term), h('dd', {}, text)]));
   }
 
   // ----- actions ---------------------------------------------------------------------

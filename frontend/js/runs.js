@@ -53,9 +53,9 @@ function compareValues(a, b) {
 export class RunsView {
   /**
    * ownIds(): the ids of the page's own runs (a Set, or a Map from id to the view showing it);
-   * onLoad(spec, label) puts a spec in the playground (or a GAN spec in the GAN lab).
+   * labFor(spec) names the lab that trains a spec; onLoad(spec, label) puts it there.
    */
-  constructor(root, { catalog, ownIds = () => new Set(), onLoad }) {
+  constructor(root, { catalog, ownIds = () => new Set(), labFor, onLoad }) {
     this.root = root;
     this.catalog = catalog;
     this.ownIds = ownIds;
@@ -74,6 +74,7 @@ export class RunsView {
     this.detail = new RunDetail($('#run-detail', root), {
       catalog,
       label: (job) => this.label(job),
+      labFor,
       onChanged: () => this.refresh(),
       onLoad,
       onClose: () => {

@@ -30,6 +30,10 @@ export class Shell {
     this.runs = new RunsView($('#runs-view'), {
       catalog,
       ownIds: () => new Map([...this.labs.values()].flatMap((lab) => lab.jobIds().map((id) => [id, lab.label]))),
+      labFor: (spec) => {
+        const lab = [...this.specs.values()].find((l) => l.accepts(spec) && !l.refuses?.(spec, ''));
+        return lab?.label ?? null;
+      },
       onLoad: (spec, label, steps) => this.loadOutsideSpec(spec, label, steps),
     });
     this.bindViews();

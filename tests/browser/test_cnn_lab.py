@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from browser_helpers import pixels
 
@@ -159,3 +160,20 @@ def test_race_lesson_compares_its_runs(page: Any) -> None:
     page.wait_for_function("document.querySelector('.stack-row[data-type=\"avgpool2d\"]')")
     page.wait_for_function("location.hash.includes('run=1')")
     assert "not trained yet" in board.locator(".race-entry").nth(1).text_content()
+
+
+def test_runs_view_opens_a_cnn_run_in_the_cnn_lab(page: Any, live_server: Any) -> None:
+    body = {"preset": "pooling", "variant": 1, "overrides": {"max_steps": 30, "name": "avg-pool"}}
+    response = httpx.post(f"{live_server.url}/api/jobs", json=body)
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    page.get_by_role("link", name="Runs").click()
+    page.locator(f'#runs-table tbody tr[data-id="{job_id}"] .run-open').click()
+    load = page.locator("#run-load")
+    page.wait_for_function(f"{text_of('#run-load')} === 'Load into CNN lab'")
+    assert page.locator("#run-heatmap").is_hidden()  # no decision boundary for images
+    load.click()
+    page.wait_for_function(f"{LAB} && document.querySelector('#cnn-view').hidden === false")
+    assert "view=cnn" in page.url
+    page.wait_for_function(f"{LAB}.state.spec.model.layers.some((l) => l.type === 'avgpool2d')")
+    assert page.evaluate(f"{LAB}.state.spec.dataset.test_fraction") == 0.25
