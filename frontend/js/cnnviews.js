@@ -45,11 +45,17 @@ export function imageCanvas(values, hgt, w, size, options = {}) {
   return paint(canvas, values, hgt, w, options);
 }
 
-// Kernel weights: orange negative, white zero, blue positive (the page's one diverging scale).
-const weightColour = (lo, hi) => {
-  const extent = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-  return (v) => diverging((lo + (v / 255) * (hi - lo)) / extent).map(Math.round);
-};
+// Kernel weights: orange negative, white zero, blue positive (the page's one diverging scale),
+// each output channel scaled to its own largest weight, so a small kernel still shows its pattern.
+const weight = (v, lo, hi) => lo + (v / 255) * (hi - lo);
+const weightColour = (lo, hi, extent) => (v) => diverging(weight(v, lo, hi) / extent).map(Math.round);
+
+/** The largest |weight| among `count` bytes from `offset` (at least a tiny number). */
+function extentOf(values, offset, count, lo, hi) {
+  let most = 1e-12;
+  for (let i = offset; i < offset + count; i++) most = Math.max(most, Math.abs(weight(values[i], lo, hi)));
+  return most;
+}
 
 const MAX_IN = 8; // input channels drawn per output channel (the rest are summarised)
 
@@ -78,9 +84,11 @@ export class KernelsView {
     let offset = 0;
     layers.forEach((layer, li) => {
       const [out, inCh, k, k2] = layer.shape;
-      const colour = weightColour(...layer.value_range);
-      setText(this.ranges[li], `weights ${fmt.num(layer.value_range[0])} … ${fmt.num(layer.value_range[1])}`);
+      const [lo, hi] = layer.value_range;
+      setText(this.ranges[li], `weights ${fmt.num(lo)} … ${fmt.num(hi)}`);
       for (let o = 0; o < out; o++) {
+        const block = offset + o * inCh * k * k2;
+        const colour = weightColour(lo, hi, extentOf(frame.data, block, inCh * k * k2, lo, hi));
         for (let i = 0; i < Math.min(inCh, MAX_IN); i++) {
           paint(this.cells[li][o][i], frame.data, k, k2, { offset: offset + (o * inCh + i) * k * k2, colour });
         }
@@ -95,7 +103,7 @@ export class KernelsView {
     this.ranges = [];
     this.root.replaceChildren(...layers.map((layer, li) => {
       const [out, inCh, k] = layer.shape;
-      const size = Math.max(14, Math.min(30, 6 * k));
+      const size = inCh > 1 ? Math.max(12, Math.min(24, 6 * k)) : Math.max(24, Math.min(42, 10 * k));
       const rows = [];
       const cells = [];
       for (let o = 0; o < out; o++) {

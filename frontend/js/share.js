@@ -3,8 +3,9 @@
 
 import { h, $, $$ } from './util.js';
 
-// The views' roots: a hidden view's controls are not offered (its link holds another experiment).
-const HIDDEN_VIEW = '#playground-toolbar[hidden], #playground[hidden], #gan-view[hidden], #runs-view[hidden]';
+// The views' roots (marked `data-view-root` in the page): a hidden view's controls are not
+// offered (its link holds another experiment).
+const HIDDEN_VIEW = '[data-view-root][hidden]';
 
 /** The control groups a teacher can hide, read from the `data-group` marks of the view shown. */
 export function controlGroups() {

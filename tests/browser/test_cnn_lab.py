@@ -177,3 +177,26 @@ def test_runs_view_opens_a_cnn_run_in_the_cnn_lab(page: Any, live_server: Any) -
     assert "view=cnn" in page.url
     page.wait_for_function(f"{LAB}.state.spec.model.layers.some((l) => l.type === 'avgpool2d')")
     assert page.evaluate(f"{LAB}.state.spec.dataset.test_fraction") == 0.25
+
+
+def test_share_dialog_hides_cnn_controls_for_a_class(page: Any, browser: Any) -> None:
+    open_lab(page)
+    page.get_by_role("button", name="Share").click()
+    hide = page.locator("#share-hide")
+    # The CNN lab's own groups are offered, not the playground's.
+    labels = hide.locator("label").all_text_contents()
+    assert any("CNN: the layers" in text for text in labels), labels
+    assert not any(text.strip() == "Optimizer" for text in labels), labels
+    hide.get_by_label("CNN: the layers").check()
+    hide.get_by_label("CNN: drawing pad").check()
+    page.wait_for_function("document.querySelector('#share-url').value.includes('hide=')")
+    link = page.locator("#share-url").input_value()
+    assert "view=cnn" in link
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    other.goto(link)
+    other.wait_for_function("document.body.classList.contains('ready')")
+    other.wait_for_function(f"{LAB} && {LAB}.session.job")
+    assert other.locator("#cnn-stack").is_hidden() and other.locator("#cnn-pad").is_hidden()
+    assert other.locator("#cnn-kernels").is_visible()  # what it learns stays in view
+    assert other.get_by_text("classroom view").is_visible()
+    other.context.close()
