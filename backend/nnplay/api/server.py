@@ -34,8 +34,11 @@ def serve(overrides: dict[str, Any]) -> int:
     if policy.admin_token is not None:
         print(f"nnplay: teacher (admin, manages every run): "
               f"{policy.url(policy.admin_token)}", file=sys.stderr)
+    # No per-message deflate: frames are mostly incompressible pixels and weights, and
+    # compressing each one again for every viewer was most of the event loop's time.
     config = uvicorn.Config(app, host=settings.host, port=settings.port,
                             log_level=settings.log_level, ws_max_size=64 * 1024,
+                            ws_per_message_deflate=False,
                             ws=stall_limited_protocol(settings.ws_stall_timeout))
     _Server(config, app.state.manager).run()
     return 0
