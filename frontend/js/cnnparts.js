@@ -8,8 +8,10 @@ import { fmt, h, radioArrows, setText } from './util.js';
 
 export class DatasetStrip {
   /** picker: the thumbnails' radio group; samples: where the chosen set's images go;
-   * state() the lab's state (a link replaces it). */
-  constructor(picker, samples, { state, onPick }) {
+   * state() the lab's state (a link replaces it); onPick(name); onTotal(name) when a set's
+   * size here is known. */
+  constructor(picker, samples, { state, onPick, onTotal }) {
+    this.onTotal = onTotal; // a set's size became known
     this.picker = picker;
     this.samples = samples;
     this.getState = state;
@@ -47,12 +49,19 @@ export class DatasetStrip {
       return;
     }
     this.previews.set(info.name, preview);
+    this.onTotal?.(info.name);
     const [hgt, w] = preview.shape;
     const pixels = fromBase64(preview.pixels);
     const art = this.buttons.get(info.name).querySelector('.thumb-art');
     art.replaceChildren(...[0, 1, 2, 3].map((i) => imageCanvas(pixels, hgt, w, 20, { offset: i * hgt * w })));
     this.shown = '';
     this.update();
+  }
+
+  /** How many images set `name` holds here (null until its preview has come). */
+  total(name) {
+    const preview = this.previews.get(name);
+    return preview && !(preview instanceof Error) ? preview.total : null;
   }
 
   /** Mark the chosen set and show its images (or why it is not here). */

