@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from nnplay.data import Dataset, build_dataset
 from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.network import Network
-from nnplay.spec import ExperimentSpec
+from nnplay.spec import DenseLayer, ExperimentSpec
 from nnplay.train.cohort_key import cohort_key, cohort_refusal
 from nnplay.train.cohort_loss import member_losses
 from nnplay.train.cohort_optim import (
@@ -84,7 +84,8 @@ class Cohort:
             template, self.head, _ = self._network(spec)
         self._names = [name for name, _ in template.named_parameters()]
         self._activations: list[nn.Module] = [
-            ACTIVATIONS[getattr(layer, "activation")].make() for layer in spec.model.layers]
+            ACTIVATIONS[layer.activation].make() for layer in spec.model.layers
+            if isinstance(layer, DenseLayer)]  # every layer (cohort_refusal said so)
         self._n_weights = len(self._names)
 
     # ----- membership -----------------------------------------------------------------

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from nnplay.data.kinds import DATA_KINDS, kind_of
+from nnplay.data.toy2d import class_count
 from nnplay.models.layers import LAYER_TYPES, layer_type
 from nnplay.spec import DataKindName, DatasetName, ExperimentSpec, OptimizerName, Task
 from nnplay.train.heads import SoftmaxHead, make_head
-from nnplay.data.toy2d import class_count
 
 # Layer types with a batched (member-stacked) form, and what of a layer changes the
 # computation's shape. Dense only for now: dropout draws from the global RNG per
@@ -30,7 +30,7 @@ BATCHED_KINDS: frozenset[DataKindName] = frozenset({DataKindName.points2d})
 BATCHED_OPTIMIZERS: frozenset[OptimizerName] = frozenset(OptimizerName)
 
 assert set(BATCHED_LAYERS) <= set(LAYER_TYPES), "batched layers must be registry layers"
-assert BATCHED_KINDS <= set(DATA_KINDS), "batched kinds must be registry kinds"
+assert set(DATA_KINDS) >= BATCHED_KINDS, "batched kinds must be registry kinds"
 
 
 def _n_classes(spec: ExperimentSpec) -> int:
