@@ -267,11 +267,15 @@ class Cohort:
         if self.ragged:
             mask = (positions < n).to(torch.float32)  # (M, B): the short last batch
             positions = positions.clamp_max(n - 1)
-        index = orders.gather(1, positions)  # (M, B)
+        m = len(self._ids)
+        # Rows of the flattened (M * n, ...) data: index_select is far cheaper than
+        # advanced indexing on (M, n, ...) with an (M, B) index.
+        index = (orders.gather(1, positions) + torch.arange(0, m * n, n)[:, None]).flatten()
         self._cursors += self.batch
         np.minimum(self._cursors, n, out=self._cursors)
-        members = torch.arange(len(self._ids))[:, None]
-        return x[members, index], t[members, index], mask
+        xb = x.reshape(m * n, -1).index_select(0, index).view(m, self.batch, -1)
+        tb = t.reshape(m * n, *t.shape[2:]).index_select(0, index)
+        return xb, tb.view(m, self.batch, *t.shape[2:]), mask
 
     def forward(self, x: Tensor) -> Tensor:
         """Every member's network on its own inputs: `(M, B, f)` -> `(M, B, out)`."""
