@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +74,6 @@ class Cohort:
         self.full_batch = spec.batch_size >= self.n_train
         self.batch = self.n_train if self.full_batch else spec.batch_size
         self.ragged = not self.full_batch and self.n_train % self.batch != 0
-        self.l1l2_weights: list[int] = []  # rows of `param.*` that L1/L2 penalise
         self._ids: list[MemberId] = []
         self._members: dict[MemberId, _Member] = {}
         self._rows: dict[str, Tensor] = {}
@@ -87,6 +87,12 @@ class Cohort:
             ACTIVATIONS[layer.activation].make() for layer in spec.model.layers
             if isinstance(layer, DenseLayer)]  # every layer (cohort_refusal said so)
         self._n_weights = len(self._names)
+        # All of a member's weights live in one flat row (M, P): the optimizer then takes
+        # a handful of ops per step, not a handful per weight tensor. (name, offset, shape)
+        self._shapes = [tuple(p.shape) for p in template.parameters()]
+        self._offsets = [0]
+        for shape in self._shapes:
+            self._offsets.append(self._offsets[-1] + math.prod(shape))
 
     # ----- membership -----------------------------------------------------------------
     @property
@@ -160,8 +166,13 @@ class Cohort:
         self._leaf_weights()
 
     def _leaf_weights(self) -> None:
-        for i in range(self._n_weights):
-            self._rows[f"param.{i}"] = self._rows[f"param.{i}"].detach().requires_grad_(True)
+        self._rows["param"] = self._rows["param"].detach().requires_grad_(True)
+
+    def _split(self, flat: Tensor) -> list[Tensor]:
+        """Views of flat weight rows `(M, P)` (or one row `(P,)`) as each weight's shape."""
+        lead = flat.shape[:-1]
+        return [flat[..., start:stop].view(*lead, *shape) for start, stop, shape in
+                zip(self._offsets, self._offsets[1:], self._shapes, strict=False)]
 
     # ----- a member's row: built as its solo trainer builds it ---------------------------
     @staticmethod
@@ -181,14 +192,14 @@ class Cohort:
         if state is not None:
             network.load_state_dict(state["network"])
         weights = [p.detach().clone() for p in network.parameters()]
-        row: dict[str, Tensor] = {f"param.{i}": w for i, w in enumerate(weights)}
+        row: dict[str, Tensor] = {"param": torch.cat([w.flatten() for w in weights])}
         lr = float(state["lr"]) if state else spec.optimizer.lr
         saved = state["optimizer"]["state"] if state else {}
         for slot in self.rule.slots:
-            for i, w in enumerate(weights):
-                value = saved.get(i, {}).get(slot)
-                row[f"slot.{slot}.{i}"] = (value.detach().clone().to(torch.float32)
-                                           if value is not None else torch.zeros_like(w))
+            row[f"slot.{slot}"] = torch.cat([
+                saved[i][slot].detach().to(torch.float32).flatten()
+                if slot in saved.get(i, {}) else torch.zeros(w.numel())
+                for i, w in enumerate(weights)])
         for scalar in self.rule.scalars:
             value = saved.get(0, {}).get(scalar)
             row[f"scalar.{scalar}"] = torch.tensor(
@@ -214,13 +225,14 @@ class Cohort:
         info = self._members[member]
         rows = {name: value[i].detach().clone() for name, value in self._rows.items()}
         lr = float(rows["hyper.lr"])
-        weights = [rows[f"param.{j}"] for j in range(self._n_weights)]
+        weights = [w.clone() for w in self._split(rows["param"])]
+        slots = {slot: self._split(rows[f"slot.{slot}"]) for slot in self.rule.slots}
         hyper = hyper_row(info.spec.optimizer, lr)
         optimizer_state: dict[int, dict[str, Tensor]] = {}
         for j in range(self._n_weights):
             entry = {f"{scalar}": rows[f"scalar.{scalar}"].to(torch.float32).clone()
                      for scalar in self.rule.scalars}
-            entry.update({slot: rows[f"slot.{slot}.{j}"].clone()
+            entry.update({slot: slots[slot][j].clone()
                           for slot in self.rule.kept(hyper)})
             if entry and (self._stepped(rows) or "sum" in entry):
                 optimizer_state[j] = entry
@@ -242,8 +254,7 @@ class Cohort:
         """Whether a member's optimizer has state yet (torch keeps none before a step)."""
         if "scalar.step" in rows:
             return float(rows["scalar.step"]) > 0
-        return any(bool(rows[f"slot.momentum_buffer.{j}"].any())
-                   for j in range(self._n_weights))
+        return bool(rows["slot.momentum_buffer"].any())
 
     # ----- live changes ---------------------------------------------------------------
     def set_lr(self, member: MemberId, lr: float) -> None:
@@ -280,9 +291,10 @@ class Cohort:
     def forward(self, x: Tensor) -> Tensor:
         """Every member's network on its own inputs: `(M, B, f)` -> `(M, B, out)`."""
         h = x
+        weights = self._split(self._rows["param"])
         last = self._n_weights // 2 - 1
         for layer in range(last + 1):
-            weight, bias = self._rows[f"param.{2 * layer}"], self._rows[f"param.{2 * layer + 1}"]
+            weight, bias = weights[2 * layer], weights[2 * layer + 1]
             h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
             if layer < last:
                 h = self._activations[layer](h)
@@ -294,8 +306,7 @@ class Cohort:
         if not (use_l1 or use_l2):
             return None
         total = torch.zeros(len(self._ids))
-        for j in range(0, self._n_weights, 2):  # every Linear weight, as the trainer
-            weight = self._rows[f"param.{j}"]
+        for weight in self._split(self._rows["param"])[::2]:  # Linear weights, as solo
             if use_l1:
                 total = total + l1.float() * weight.abs().sum(dim=(1, 2))
             if use_l2:
@@ -306,23 +317,23 @@ class Cohort:
         """One training step of every member; members whose loss is not finite leave."""
         if not self._ids:
             raise RuntimeError("a cohort with no members cannot step")
+        started = time.perf_counter()
         x, t, mask = self._batch()
         losses = member_losses(self.head, self.loss, self.forward(x), t, mask)  # (M,)
         penalties = self._penalties()
         if penalties is not None:
             losses = losses + penalties
-        weights = [self._rows[f"param.{j}"] for j in range(self._n_weights)]
-        grads = torch.autograd.grad(losses.sum(), weights)
+        weights = self._rows["param"]  # (M, P)
+        (grads,) = torch.autograd.grad(losses.sum(), [weights])
         rule = self.rule
         scalars = {name: self._rows[f"scalar.{name}"] for name in rule.scalars}
         hypers = {name: self._rows[f"hyper.{name}"] for name in HYPER_FIELDS}
         coefficients = rule.prepare(hypers, scalars)
-        by_ndim = {ndim: shaped(coefficients, ndim) for ndim in (2, 3)}
+        slots = {slot: self._rows[f"slot.{slot}"] for slot in rule.slots}
         with torch.no_grad():
-            for j, (weight, grad) in enumerate(zip(weights, grads, strict=True)):
-                slots = {slot: self._rows[f"slot.{slot}.{j}"] for slot in rule.slots}
-                rule.apply(weight, grad, slots, by_ndim[weight.dim()])
+            rule.apply(weights, grads, slots, shaped(coefficients, 2))
         self._steps += 1
+        self.elapsed += time.perf_counter() - started  # every member trained all along
         values = losses.detach()
         ids = tuple(self._ids)
         diverged: dict[MemberId, str] = {}
@@ -335,10 +346,6 @@ class Cohort:
                     "(try a smaller learning rate)")
             self._drop(gone)
         return CohortStep(ids, values, diverged)
-
-    def add_time(self, seconds: float) -> None:
-        """Count `seconds` of training time for every member (they all trained in it)."""
-        self.elapsed += seconds
 
 
 __all__ = ["Cohort", "CohortStep", "MemberId"]
