@@ -288,10 +288,10 @@ class Cohort:
         tb = t.reshape(m * n, *t.shape[2:]).index_select(0, index)
         return xb, tb.view(m, self.batch, *t.shape[2:]), mask
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, weights: list[Tensor] | None = None) -> Tensor:
         """Every member's network on its own inputs: `(M, B, f)` -> `(M, B, out)`."""
         h = x
-        weights = self._split(self._rows["param"])
+        weights = weights or self._split(self._rows["param"])
         last = self._n_weights // 2 - 1
         for layer in range(last + 1):
             weight, bias = weights[2 * layer], weights[2 * layer + 1]
@@ -300,13 +300,13 @@ class Cohort:
                 h = self._activations[layer](h)
         return h
 
-    def _penalties(self) -> Tensor | None:
+    def _penalties(self, weights: list[Tensor]) -> Tensor | None:
         l1, l2 = self._rows["hyper.l1"], self._rows["hyper.l2"]
         use_l1, use_l2 = bool(l1.any()), bool(l2.any())
         if not (use_l1 or use_l2):
             return None
         total = torch.zeros(len(self._ids))
-        for weight in self._split(self._rows["param"])[::2]:  # Linear weights, as solo
+        for weight in weights[::2]:  # every Linear weight, as the trainer
             if use_l1:
                 total = total + l1.float() * weight.abs().sum(dim=(1, 2))
             if use_l2:
@@ -319,12 +319,16 @@ class Cohort:
             raise RuntimeError("a cohort with no members cannot step")
         started = time.perf_counter()
         x, t, mask = self._batch()
-        losses = member_losses(self.head, self.loss, self.forward(x), t, mask)  # (M,)
-        penalties = self._penalties()
+        weights = self._rows["param"]  # (M, P)
+        # Gradients are taken at the per-layer views and joined once: asking for the
+        # flat row's instead makes autograd scatter each view's into an (M, P) of zeros.
+        views = self._split(weights)
+        losses = member_losses(self.head, self.loss, self.forward(x, views), t, mask)  # (M,)
+        penalties = self._penalties(views)
         if penalties is not None:
             losses = losses + penalties
-        weights = self._rows["param"]  # (M, P)
-        (grads,) = torch.autograd.grad(losses.sum(), [weights])
+        grads = torch.cat([g.reshape(len(self._ids), -1)
+                           for g in torch.autograd.grad(losses.sum(), views)], dim=1)
         rule = self.rule
         scalars = {name: self._rows[f"scalar.{name}"] for name in rule.scalars}
         hypers = {name: self._rows[f"hyper.{name}"] for name in HYPER_FIELDS}
