@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec, parse_spec
 from nnplay.train.cohort import Cohort
 from nnplay.train.cohort_key import cohort_key, cohort_refusal
@@ -250,3 +251,56 @@ def test_a_diverging_member_leaves_and_the_others_go_on() -> None:
     train(cohort, 5)
     assert_member_is_solo(cohort, 0, solo(specs[0], steps + 5)[0])
     assert_member_is_solo(cohort, 2, solo(specs[2], steps + 5)[0])
+
+
+def test_classroom_mix_of_presets_equals_solo() -> None:
+    """Five presets, two members each (own seeds and lrs), form cohorts by key; every
+    member equals its solo run, and the presets that share a key share a cohort."""
+    picks = (("spiral", None), ("optimizers", "Adam"), ("circle", None),
+             ("batch-vs-online", "mini-batch (10)"), ("overfitting", None))
+    specs = []
+    for i in range(10):
+        name, label = picks[i % 5]
+        runs = get_preset(name).race()
+        base = runs[0][1] if label is None else next(s for run, s in runs if run == label)
+        lr = base.optimizer.lr * (1 + i / 10)
+        specs.append(base.model_copy(update={
+            "seed": i, "dataset": base.dataset.model_copy(update={"seed": i}),
+            "optimizer": base.optimizer.model_copy(update={"lr": lr})}))
+    cohorts: dict[Any, Cohort] = {}
+    for i, spec in enumerate(specs):
+        key = cohort_key(spec)
+        assert key is not None
+        cohorts.setdefault(key, Cohort(spec)).add(i, spec)
+    assert sorted(len(c) for c in cohorts.values()) == [2, 4, 4]
+    for cohort in cohorts.values():
+        train(cohort, 12)
+        for member in cohort.ids:
+            assert_member_is_solo(cohort, member, solo(specs[member], 12)[0])
+
+
+@pytest.mark.parametrize(("task", "dataset", "loss"), [
+    ("classification", "spiral", "bce"), ("classification", "blobs", "cross_entropy"),
+    ("regression", "plane", "mse")])
+def test_batched_metrics_equal_each_solo_evaluate(task: str, dataset: str, loss: str) -> None:
+    """`Cohort.evaluate()` gives each member its solo `Trainer.evaluate()` figures."""
+    specs = [make_spec(seed, 0.03, {"name": "sgd", "momentum": 0.5}, task=task, loss=loss,
+                       dataset={"name": dataset, "n_samples": 100, "seed": seed},
+                       regularization={"l2": 0.01})
+             for seed in range(3)]
+    cohort = Cohort(specs[0])
+    cohort.add_many([(seed, spec, None) for seed, spec in enumerate(specs)])
+    train(cohort, 15)
+    metrics = cohort.evaluate()
+    assert metrics.ids == (0, 1, 2)
+    for seed, spec in enumerate(specs):
+        event = solo(spec, 15)[0].evaluate()
+        assert metrics.test_loss is not None
+        got = [float(metrics.train_loss[seed]), float(metrics.test_loss[seed])]
+        torch.testing.assert_close(got, [event.train_loss, event.test_loss], **TOL)
+        if task == "classification":
+            assert metrics.train_accuracy is not None and metrics.test_accuracy is not None
+            assert float(metrics.train_accuracy[seed]) == pytest.approx(event.train_accuracy)
+            assert float(metrics.test_accuracy[seed]) == pytest.approx(event.test_accuracy)
+        else:
+            assert metrics.train_accuracy is None

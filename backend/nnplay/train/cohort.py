@@ -52,6 +52,19 @@ class CohortStep:
     diverged: dict[MemberId, str]  # member -> the solo run's failure reason; they have left
 
 
+@dataclass(frozen=True)
+class CohortMetrics:
+    """Every member's loss and accuracy on its whole train and test sets, as `(M,)` tensors
+    (`Trainer.evaluate()` batched; no L1/L2; accuracies None for regression, test
+    figures None without a test set)."""
+
+    ids: tuple[MemberId, ...]
+    train_loss: Tensor
+    test_loss: Tensor | None
+    train_accuracy: Tensor | None
+    test_accuracy: Tensor | None
+
+
 @dataclass
 class _Member:
     """What a member keeps outside the stacked rows."""
@@ -81,7 +94,8 @@ class Cohort:
         self._cursors = np.zeros(0, dtype=np.int64)  # each member's place in its order
         self.elapsed = np.zeros(0, dtype=np.float64)  # each member's training seconds
         with torch.random.fork_rng(devices=[]):  # a template: names and the head only
-            template, self.head, _ = self._network(spec)
+            template, self.head, dataset = self._network(spec)
+        self.n_classes = dataset.n_classes  # 0 for regression
         self._names = [name for name, _ in template.named_parameters()]
         self._activations: list[nn.Module] = [
             ACTIVATIONS[layer.activation].make() for layer in spec.model.layers
@@ -210,6 +224,10 @@ class Cohort:
             row[f"hyper.{name}"] = torch.tensor(number, dtype=torch.float64)
         row["data.x"] = dataset.x_train  # (n_train, f)
         row["data.t"] = head.targets(dataset.y_train)  # (n_train,) or (n_train, k)
+        row["data.y"] = dataset.y_train  # (n_train,) class ids or values
+        row["data.x_test"] = dataset.x_test  # (n_test, f)
+        row["data.t_test"] = head.targets(dataset.y_test)
+        row["data.y_test"] = dataset.y_test
         order = state["order"] if state is not None else torch.empty(0, dtype=torch.long)
         row["order"] = order.clone() if order.numel() == self.n_train else \
             torch.zeros(self.n_train, dtype=torch.long)
@@ -299,6 +317,28 @@ class Cohort:
             if layer < last:
                 h = self._activations[layer](h)
         return h
+
+    def evaluate(self) -> CohortMetrics:
+        """Every member's metrics now, as its solo `Trainer.evaluate()` computes them."""
+        rows, head = self._rows, self.head
+        with torch.no_grad():
+            figures: list[tuple[Tensor | None, Tensor | None]] = []
+            for x, t, y in (("data.x", "data.t", "data.y"),
+                            ("data.x_test", "data.t_test", "data.y_test")):
+                if rows[x].shape[1] == 0:
+                    figures.append((None, None))
+                    continue
+                out = self.forward(rows[x])  # (M, n, out)
+                loss = member_losses(head, self.loss, out, rows[t])
+                accuracy = None
+                if self.n_classes:
+                    m, n, k = out.shape
+                    predicted = head.predict(out.reshape(m * n, k)).view(m, n)
+                    accuracy = (predicted == rows[y]).float().mean(dim=1)
+                figures.append((loss, accuracy))
+        (train_loss, train_acc), (test_loss, test_acc) = figures
+        assert train_loss is not None  # a cohort's members have training data
+        return CohortMetrics(tuple(self._ids), train_loss, test_loss, train_acc, test_acc)
 
     def _penalties(self, weights: list[Tensor]) -> Tensor | None:
         l1, l2 = self._rows["hyper.l1"], self._rows["hyper.l2"]
