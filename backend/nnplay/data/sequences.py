@@ -88,13 +88,15 @@ def _waves(data: DatasetSpec, rng: np.random.Generator, n: int, length: int) -> 
 
 
 def _memory(data: DatasetSpec, rng: np.random.Generator, n: int) -> tuple[FloatArray, Tensor]:
-    """Random symbols; the answer is the first one. Channel k flags the first step."""
+    """A one-hot symbol at the first step, then `seq_len - 1` steps of noise (std `noise`);
+    the answer is the symbol. Channel k flags the first step."""
     k, length = data.classes, data.seq_len
-    symbols = rng.integers(0, k, (n, length))
-    x = np.zeros((n, length, k + 1), dtype=np.float32)
-    np.put_along_axis(x, symbols[:, :, None], 1.0, axis=2)
+    symbols = rng.integers(0, k, n)
+    x = rng.normal(0.0, data.noise, (n, length, k + 1)).astype(np.float32)
+    x[:, 0] = 0.0
+    x[np.arange(n), 0, symbols] = 1.0
     x[:, 0, k] = 1.0
-    return x, torch.from_numpy(symbols[:, 0].astype(np.int64))
+    return x, torch.from_numpy(symbols.astype(np.int64))
 
 
 def _trend(data: DatasetSpec, rng: np.random.Generator, n: int) -> tuple[FloatArray, Tensor]:
