@@ -23,7 +23,7 @@ _SINE = {"name": "sine", "n_samples": 500, "seq_len": 20, "frequency": 0.05,
 _MEMORY = {"name": "memory", "n_samples": 2000, "seq_len": 60, "classes": 4, "noise": 0.2,
            "test_fraction": 0.2, "seed": 0}
 _MEMORY_RUN = {"task": "classification", "dataset": _MEMORY, "optimizer": _ADAM,
-               "batch_size": 32, "max_steps": 700, "clip_norm": 1.0}
+               "batch_size": 32, "max_steps": 600, "clip_norm": 1.0}
 
 
 def _cell(kind: str, units: int = 32) -> dict[str, Any]:

@@ -327,8 +327,16 @@ class DatasetSpec(_Strict):
     # Sequence sets only: time steps per sequence, the sine's cycles per step, own text.
     seq_len: WholeNumber = Field(20, ge=LIMITS.min_seq_len, le=LIMITS.max_seq_len)
     frequency: StrictFloat = Field(0.05, ge=0.005, le=LIMITS.max_frequency)
-    text: str | None = Field(None, min_length=LIMITS.min_text_length,
-                             max_length=LIMITS.max_text_length)
+    text: str | None = None  # the "text" set only; absent: the shipped sonnets
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text_length(cls, value: Any) -> Any:
+        # One sentence with the length, not the (possibly 20,000-character) text echoed.
+        low, high = LIMITS.min_text_length, LIMITS.max_text_length
+        if isinstance(value, str) and not low <= len(value) <= high:
+            raise ValueError(f"must be {low} to {high} characters (got {len(value)})")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -35,8 +35,8 @@ from nnplay.train.events import (
     TrainResult,
     TrainStart,
 )
-from nnplay.train.loop import TrainerOptions, TrainLoop
 from nnplay.train.generate import check_generate, generate
+from nnplay.train.loop import TrainerOptions, TrainLoop
 from nnplay.train.predict import check_image, is_image_classifier, predict
 from nnplay.train.trainer import make_trainer
 

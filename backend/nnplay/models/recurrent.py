@@ -8,6 +8,7 @@ Shapes: inputs `(m, time, features)`, outputs `(m, time, units)`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +19,7 @@ GATES: dict[str, tuple[str, ...]] = {
 # An LSTM's forget gates start near open (sigmoid(3) = 0.95), so memory reaches back
 # tens of steps from the start (Gers et al. 2000; Jozefowicz et al. 2015 use 1).
 FORGET_BIAS = 3.0
-_CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+_CELLS: dict[str, Any] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class Recurrent(nn.Module):
@@ -29,7 +30,7 @@ class Recurrent(nn.Module):
         super().__init__()
         self.cell = cell
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.rnn = _CELLS[cell](features, units, num_layers, batch_first=True,
+        self.rnn: nn.RNNBase = _CELLS[cell](features, units, num_layers, batch_first=True,
                                 dropout=dropout if num_layers > 1 else 0.0, **extra)
         self.nonlinearity = nonlinearity
         if cell == "lstm":  # forget gates start open: a fresh LSTM keeps its memory

@@ -61,7 +61,7 @@ class RnnProber:
     def _snapshot(self, step: int) -> RnnSnapshot:
         x = self.x[self.index:self.index + 1].to(self.device)  # (1, time, features)
         y = self.y[self.index:self.index + 1].to(self.device)  # (1,) or (1, time)
-        body = self.network.body
+        body = list(self.network.body)
         first, layer = self.network.recurrent_layers()[0]
         with torch.enable_grad():
             h = x
