@@ -275,9 +275,10 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
               "Predict the next value of a sine wave from the last seq_len values."),
         _info(DatasetName.sines, "Sum of sines",
               "Predict the next value of three summed sine waves: a harder rhythm."),
-        _info(DatasetName.memory, "Remember the first symbol", "A sequence of random "
-              "symbols; the answer is the first one, seq_len steps back.", True),
-        _info(DatasetName.trend, "Trend", "A noisy random walk drifting up (class 1) or down (class 0)."),
+        _info(DatasetName.memory, "Remember the first symbol", "A symbol, then seq_len - 1 "
+              "steps of noise; the answer is the symbol, seq_len steps back.", True),
+        _info(DatasetName.trend, "Trend",
+              "A noisy random walk drifting up (class 1) or down (class 0)."),
         _info(DatasetName.text, "Text",
               "Characters of a text (Shakespeare's sonnets, or your own): the next one."),
     )
