@@ -15,6 +15,7 @@ from starlette.testclient import WebSocketTestSession
 
 from nnplay.api.app import create_app
 from nnplay.api.frames import decode_frame
+from nnplay.client import Client, ServerError
 from nnplay.config import Settings
 from nnplay.data.sequences import shipped_text
 
@@ -138,3 +139,30 @@ def test_generate_refuses_the_wrong_run_or_bad_values_with_422(
     response = client.post(f"/api/jobs/{job_id}/generate", json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.server
+def test_a_real_server_probes_and_generates_from_its_worker_process(
+        server_factory: Callable[..., Any]) -> None:
+    """Worker processes: the probe index travels as a control; a paused run's text comes
+    from the checkpoint the worker writes on request."""
+    server = server_factory(env={"NNPLAY_WORKERS": "1"})
+    client = Client(server.url)
+    job = client.create_job({**TEXT, "max_steps": 10**6})
+    with client.stream(job["id"]) as stream:
+        while stream.receive(timeout=30).type != "hidden_state":
+            pass
+        stream.probe(index=5)
+        deadline = time.monotonic() + 30
+        while True:
+            assert time.monotonic() < deadline, "no frames for test sequence 5"
+            event = stream.receive(timeout=30)
+            if event.type == "sequence" and event.data["index"] == 5:
+                break
+        client.pause(job["id"])
+        answer = client.generate(job["id"], prompt="Love", length=80, temperature=0.7)
+        with pytest.raises(ServerError) as refused:
+            client.generate(job["id"], prompt="Love", length=80, temperature=9)
+    assert len(answer["text"]) == 80 and set(answer["text"]) <= set(shipped_text())
+    assert refused.value.status == 422
+    client.stop(job["id"])
