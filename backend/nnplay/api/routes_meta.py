@@ -90,6 +90,10 @@ async def preview_dataset(
     if name == DatasetName.custom:
         raise ValueError("dataset 'custom' is a person's own points; they come with the spec "
                          "(dataset.points), so it has no preview")
+    if DATASET_KINDS[name] == DataKindName.sequence:
+        raise ValueError(f"dataset '{name.value}' is a sequence set; only 2-D GAN targets and "
+                         "datasets have a point preview (a sequence run's `sequence` frame "
+                         "shows its data)")
     if task == Task.gan or DATASET_KINDS[name] == DataKindName.image:
         return _preview_gan_target(name, n_samples, noise, modes, seed)  # images: refused
     spec = parse_spec({
