@@ -5,7 +5,7 @@ metrics and frames at 20 per second and of a hand-written loop over the same LST
 data and batch (their ratio, target >= 0.9; the two are interleaved, best of `--rounds`),
 and the CPU cost of one frame set (hidden state, gates, sequence, gradient norms):
 
-    .venv/bin/python bench/rnn.py [--steps 300] [--rounds 3] [--device cpu]
+    .venv/bin/python bench/rnn.py [--steps 300] [--rounds 3] [--device cpu] [--threads 1]
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     lengths: dict[str, Any] = {}
     for seq_len in (20, 100):
         spec = lstm_spec(seq_len, args.steps)

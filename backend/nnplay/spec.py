@@ -78,7 +78,6 @@ class Limits(BaseModel):
     min_text_length: int = 100  # characters of a person's own text
     max_text_length: int = 20_000
     max_vocabulary: int = 96  # distinct characters of a text
-    max_symbols: int = 10  # symbols of the memory task
     max_recurrent_layers: int = 4  # num_layers of one rnn, gru or lstm layer
     max_clip_norm: float = 100.0
     max_generate_length: int = 2000  # characters or values one generate call returns

@@ -16,7 +16,7 @@ from typing import Any
 from nnplay.data.dataset import Dataset, build_dataset
 from nnplay.data.gan_targets import GanData, build_gan_data
 from nnplay.data.images import ImageSet, load_image_set
-from nnplay.data.sequences import SequenceDataset, build_sequence_dataset
+from nnplay.data.sequences import SequenceDataset, build_sequence_dataset, text_vocabulary
 from nnplay.spec import (
     DATASET_KINDS,
     DATASET_TASKS,
@@ -24,6 +24,7 @@ from nnplay.spec import (
     KIND_LAYER_TYPES,
     DataKindName,
     DatasetName,
+    DatasetSpec,
     ExperimentSpec,
     Shape,
     Task,
@@ -68,8 +69,14 @@ def _load_points(spec: ExperimentSpec) -> Dataset | GanData:
 
 
 def _sequence_shape(name: DatasetName) -> Shape:
-    # Per time step: one value, or one-hot symbols (memory: 3 by default; text: its chars).
-    return {DatasetName.memory: (20, 4)}.get(name, (20, 1))
+    # (time, features) at the defaults: one value per step, or one-hot symbols (memory:
+    # `classes` and a start flag) or characters (text: the shipped text's).
+    data = DatasetSpec(name=name)
+    if name == DatasetName.memory:
+        return (data.seq_len, data.classes + 1)
+    if name == DatasetName.text:
+        return (data.seq_len, len(text_vocabulary(data)))
+    return (data.seq_len, 1)
 
 
 def _image_shape(name: DatasetName) -> Shape:
