@@ -43,10 +43,12 @@ RNN_LESSONS: tuple[dict[str, Any], ...] = (
     ),
     _lesson(
         "memory", "Race: RNN vs GRU vs LSTM on memory",
-        "Remember the first symbol of 60: a plain RNN forgets, gated cells do not.",
+        "Remember the first symbol of 60: the plain RNN forgets, the LSTM does not.",
         "Only the first step carries the answer; 59 noisy steps follow. A plain RNN's "
         "memory of that step fades with every multiplication by its weights, while the "
-        "LSTM's cell state is carried on by its forget gate almost untouched.",
+        "LSTM's cell state is carried on by its forget gate, which starts open. The GRU "
+        "can learn it too, but its update gate starts undecided: within this budget it "
+        "has not.",
         _MEMORY_RUN, metric="test_loss",
         variants=(("RNN", _cell("rnn")), ("GRU", _cell("gru")), ("LSTM", _cell("lstm"))),
     ),
