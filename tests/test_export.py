@@ -11,7 +11,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load
 
-from nnplay.export import PredictionModel, onnx_bytes, safetensors_bytes
+from nnplay.data.sequences import build_sequence_dataset
+from nnplay.export import PredictionModel, SequenceModel, onnx_bytes, safetensors_bytes
 from nnplay.presets import get_preset
 from nnplay.spec import parse_spec
 from nnplay.train.trainer import Trainer, TrainerOptions
@@ -70,3 +71,23 @@ def test_cnn_onnx_gives_the_torch_prediction_on_a_real_digit() -> None:
     assert np.allclose(probabilities, torch.softmax(logits, dim=1).numpy(), atol=1e-5)
     weights = load(safetensors_bytes(state, spec, trainer.step))
     assert weights["body.0.weight"].shape == (8, 1, 3, 3)
+
+
+@pytest.mark.parametrize(("cell", "mode"), [("lstm", "many_to_one"), ("gru", "many_to_many"),
+                                            ("rnn", "many_to_one")])
+def test_sequence_onnx_gives_the_torch_prediction(cell: str, mode: str) -> None:
+    """RNN, GRU and LSTM cells export (checked with onnxruntime on real test sequences)."""
+    spec = parse_spec({"task": "regression", "sequence_mode": mode,
+                       "dataset": {"name": "sine", "n_samples": 60, "seq_len": 10},
+                       "model": {"layers": [{"type": cell, "units": 6, "num_layers": 2}]},
+                       "optimizer": {"name": "adam", "lr": 0.01}})
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=0, snapshot_interval=0))
+    for _ in range(5):
+        trainer.train_step()
+    state = {k: v.cpu() for k, v in trainer.network.state_dict().items()}
+    x = build_sequence_dataset(spec).x_test[:7]
+    expected = SequenceModel(spec, state)(x).detach().numpy()
+    session = onnxruntime.InferenceSession(onnx_bytes(spec, state))
+    (got,) = session.run(None, {"sequences": x.numpy()})
+    assert got.shape == expected.shape == ((7, 10) if mode == "many_to_many" else (7,))
+    assert np.allclose(got, expected, atol=1e-5)

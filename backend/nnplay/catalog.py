@@ -34,6 +34,9 @@ LAYER_TYPES = layer_catalog(DATA_KINDS[DataKindName.points2d].layer_types)
 IMAGE_LAYER_TYPES = layer_catalog(
     [name for name in DATA_KINDS[DataKindName.image].layer_types
      if name not in DATA_KINDS[DataKindName.points2d].layer_types])
+SEQUENCE_LAYER_TYPES = layer_catalog(
+    [name for name in DATA_KINDS[DataKindName.sequence].layer_types
+     if name not in DATA_KINDS[DataKindName.points2d].layer_types])
 
 NOISE_KINDS = {
     NoiseKind.gaussian: ("Gaussian", "Each latent number is drawn from a standard normal."),
@@ -113,8 +116,10 @@ def build_catalog() -> dict[str, Any]:
         "features": [{"name": info.name.value, "label": info.label}
                      for info in FEATURE_INFO.values()],
         "normalizations": [n.value for n in Normalization],
-        # The flat layer types first (what the playground uses), then image-only ones.
-        "layer_types": LAYER_TYPES + IMAGE_LAYER_TYPES,
+        # The flat layer types first (what the playground uses), then image-only ones,
+        # then recurrent ones; each entry's `takes` and each data kind's `layer_types` say
+        # which data they apply to.
+        "layer_types": LAYER_TYPES + IMAGE_LAYER_TYPES + SEQUENCE_LAYER_TYPES,
         "data_kinds": [kind.catalog() for kind in DATA_KINDS.values()],
         "activations": [{"name": info.name.value, "label": info.label}
                         for info in ACTIVATIONS.values()],

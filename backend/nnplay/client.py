@@ -215,6 +215,13 @@ class Client:
         answer: dict[str, Any] = self._call("POST", path, json={"image": image})
         return answer
 
+    def generate(self, job_id: str, **request: Any) -> dict[str, Any]:
+        """A sequence run, free-running: `prompt`, `length`, `temperature` (text runs) ->
+        `{"text"}`; `seed_values`, `length` (sine runs) -> `{"values"}`."""
+        answer: dict[str, Any] = self._call("POST", f"/api/jobs/{job_id}/generate",
+                                            json=request)
+        return answer
+
     def stream(self, job_id: str, open_timeout: float = 10.0) -> JobStream:
         """Open the job's websocket stream."""
         url = self.base_url.replace("http", "ws", 1) + f"/ws/jobs/{job_id}"

@@ -14,8 +14,16 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
 from nnplay.data import FEATURE_INFO, build_dataset
-from nnplay.models.network import build_network
-from nnplay.spec import IMAGE_SHAPES, ExperimentSpec, Task
+from nnplay.models.network import Network, build_network
+from nnplay.spec import (
+    DATASET_KINDS,
+    IMAGE_SHAPES,
+    DataKindName,
+    ExperimentSpec,
+    SequenceMode,
+    Task,
+)
+from nnplay.spec_sequences import sequence_features
 from nnplay.train.heads import Head, make_head
 from nnplay.train.predict import ImageClassifier, is_image_classifier, pixel_transform
 
@@ -56,10 +64,38 @@ class PredictionModel(nn.Module):
         return self.head.display(self.network(inputs))
 
 
+class SequenceModel(nn.Module):
+    """Sequences `(m, time, features)` in (values, or one-hot symbols and characters);
+    regression: predicted values out, classification: class probabilities, at the last
+    step `(m,)` / `(m, k)` or, many_to_many, at every step `(m, time)` / `(m, time, k)`."""
+
+    def __init__(self, spec: ExperimentSpec, state: dict[str, Tensor]) -> None:
+        super().__init__()
+        data = spec.dataset
+        features = sequence_features(spec)
+        per_step = spec.sequence_mode == SequenceMode.many_to_many
+        n_out = 1 if spec.task == Task.regression else state[_last_bias(state)].shape[0]
+        self.network = Network(spec.model, data.seq_len * features, n_out,
+                               (data.seq_len, features), per_step=per_step)
+        self.network.load_state_dict(state)
+        self.network.eval()
+        self.regression = spec.task == Task.regression
+
+    def forward(self, sequences: Tensor) -> Tensor:
+        out: Tensor = self.network.body(sequences)  # (m, k) or (m, time, k)
+        return out[..., 0] if self.regression else torch.softmax(out, dim=-1)
+
+
+def _last_bias(state: dict[str, Tensor]) -> str:
+    return max((key for key in state if key.endswith(".bias") and key.startswith("body.")),
+               key=lambda key: int(key.split(".")[1]))
+
+
 def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor],
                data_dir: Path | None = None) -> bytes:
     """The run as an ONNX model: input `points` `(m, 2)` (image classifiers: `images`
-    `(m, h, w)` with pixels 0..1), output `output` (images: class probabilities `(m, k)`)."""
+    `(m, h, w)` with pixels 0..1; sequence runs: `sequences` `(m, time, features)`), output
+    `output` (images: class probabilities `(m, k)`; sequences: see `SequenceModel`)."""
     if spec.task == Task.gan:
         raise ValueError("ONNX export covers classification and regression runs; for a GAN "
                          "download the weights (safetensors) instead")
@@ -68,6 +104,10 @@ def onnx_bytes(spec: ExperimentSpec, state: dict[str, Tensor],
         model = ImageClassifier(spec, state, pixel_transform(spec, data_dir)).eval()
         example = (torch.zeros(4, *IMAGE_SHAPES[spec.dataset.name]),)
         input_name = "images"
+    elif DATASET_KINDS[spec.dataset.name] == DataKindName.sequence:
+        model = SequenceModel(spec, state).eval()
+        example = (torch.zeros(4, spec.dataset.seq_len, sequence_features(spec)),)
+        input_name = "sequences"
     else:
         model = PredictionModel(spec, state).eval()
         example = (torch.zeros(4, 2),)

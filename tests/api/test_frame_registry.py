@@ -31,6 +31,15 @@ def _cnn() -> AnySnapshot:
     return trainer.snapshot()
 
 
+def _rnn() -> AnySnapshot:
+    trainer = Trainer(parse_spec({
+        "task": "classification", "sequence_mode": "many_to_many",
+        "dataset": {"name": "text", "n_samples": 40, "seq_len": 8},
+        "model": {"layers": [{"type": "lstm", "units": 4}]}, "max_steps": 10}), OPTIONS)
+    trainer.train_step()
+    return trainer.snapshot()
+
+
 def _gan(target: str, **fields: Any) -> AnySnapshot:
     spec = parse_spec({"task": "gan", "dataset": {"name": target, "n_samples": 200},
                        "batch_size": 20, "max_steps": 10, **fields})
@@ -41,8 +50,9 @@ def _gan(target: str, **fields: Any) -> AnySnapshot:
 
 @pytest.fixture(scope="module")
 def snapshots() -> list[AnySnapshot]:
-    """A supervised snapshot, a 2-D GAN's (with manifold), an image GAN's and a CNN's."""
-    return [_supervised(), _gan("ring", latent_dim=2), _gan("digits"), _cnn()]
+    """A supervised snapshot, a 2-D GAN's (with manifold), an image GAN's, a CNN's and a
+    char-RNN's."""
+    return [_supervised(), _gan("ring", latent_dim=2), _gan("digits"), _cnn(), _rnn()]
 
 
 def test_every_registered_frame_round_trips(snapshots: list[AnySnapshot]) -> None:

@@ -210,6 +210,8 @@ def test_dataset_preview_refuses_bad_queries(client: TestClient) -> None:
     assert_error(client.get("/api/datasets/nope/preview"), 422, "name")
     assert_error(client.get("/api/datasets/spiral/preview", params={"n_samples": 5}), 422,
                  "n_samples")
+    assert_error(client.get("/api/datasets/sine/preview"), 422,
+                 "dataset 'sine' is a sequence set")
 
 
 # ----- creating -------------------------------------------------------------------------

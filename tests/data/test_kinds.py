@@ -68,3 +68,13 @@ def test_the_spec_asks_the_kind_which_layers_apply() -> None:
         assert "'dense', 'dropout' and 'batchnorm'" in str(error)
     else:
         raise AssertionError("a conv layer on 2-D points was accepted")
+
+
+def test_the_sequence_kind_lists_its_sets_layers_and_frames() -> None:
+    entry = DATA_KINDS[DataKindName.sequence].catalog()
+    shapes = {item["name"]: item["input_shape"] for item in entry["datasets"]}
+    assert shapes["sine"] == [20, 1] and shapes["memory"] == [20, 4]
+    assert shapes["text"][0] == 20 and shapes["text"][1] > 30  # the sonnets' characters
+    assert entry["layer_types"] == ["rnn", "gru", "lstm", "dense", "dropout"]
+    assert entry["tasks"] == ["classification", "regression"]
+    assert entry["frames"] == ["hidden_state", "gates", "sequence", "gradient_norms", "sample"]

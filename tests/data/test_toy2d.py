@@ -44,7 +44,8 @@ def test_every_dataset_name_has_a_generator_and_catalog_entry() -> None:
         assert info.task == primary_task(name)
         assert set(info.tasks) == DATASET_TASKS[name]
         assert info.title and info.description.endswith(".")
-    assert [name for name, info in DATASET_INFO.items() if info.multi_class] == [DatasetName.blobs]
+    assert [name for name, info in DATASET_INFO.items() if info.multi_class] == [
+        DatasetName.blobs, DatasetName.memory]  # memory: `classes` symbols
 
 
 @pytest.mark.parametrize("name", SUPERVISED)

@@ -111,7 +111,11 @@ def test_conv_discriminator_keeps_its_checkpoint_layout() -> None:
 def test_catalog_entries_carry_the_spec_fields_and_limits() -> None:
     entries = {entry["name"]: entry for entry in layer_catalog()}
     assert set(entries) == {"dense", "conv2d", "maxpool2d", "avgpool2d", "flatten", "dropout",
-                            "batchnorm"}
+                            "batchnorm", "rnn", "gru", "lstm"}
+    lstm = {control["name"]: control for control in entries["lstm"]["controls"]}
+    assert entries["lstm"]["takes"] == "sequence" and entries["lstm"]["probe"] == "hidden_state"
+    assert lstm["num_layers"]["max"] == LIMITS.max_recurrent_layers
+    assert lstm["nonlinearity"]["choices"] == ["tanh", "relu"]
     conv = {control["name"]: control for control in entries["conv2d"]["controls"]}
     assert conv["filters"] == {"name": "filters", "type": "int", "default": 8, "min": 1,
                                "max": LIMITS.max_filters}

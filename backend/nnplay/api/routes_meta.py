@@ -101,6 +101,10 @@ async def preview_dataset(
     if name == DatasetName.custom:
         raise ValueError("dataset 'custom' is a person's own points; they come with the spec "
                          "(dataset.points), so it has no preview")
+    if DATASET_KINDS[name] == DataKindName.sequence:
+        raise ValueError(f"dataset '{name.value}' is a sequence set; only 2-D GAN targets, "
+                         "datasets and image sets have a preview (a sequence run's `sequence` "
+                         "frame shows its data)")
     if DATASET_KINDS[name] == DataKindName.image:
         data_dir = request.app.state.settings.data_dir
         problem = image_set_problem(name.value, data_dir)

@@ -271,6 +271,16 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         _info(DatasetName.custom, "Your data",
               "Points you draw on the plane or upload as a CSV, with a class or a value each.",
               points=True),
+        _info(DatasetName.sine, "Sine wave",
+              "Predict the next value of a sine wave from the last seq_len values."),
+        _info(DatasetName.sines, "Sum of sines",
+              "Predict the next value of three summed sine waves: a harder rhythm."),
+        _info(DatasetName.memory, "Remember the first symbol", "A symbol, then seq_len - 1 "
+              "steps of noise; the answer is the symbol, seq_len steps back.", True),
+        _info(DatasetName.trend, "Trend",
+              "A noisy random walk drifting up (class 1) or down (class 0)."),
+        _info(DatasetName.text, "Text",
+              "Characters of a text (Shakespeare's sonnets, or your own): the next one."),
     )
 }
 
