@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nnplay.cnn_presets import CNN_LESSONS
+from nnplay.rnn_presets import RNN_LESSONS
 from nnplay.spec import ExperimentSpec, deep_merge, parse_spec
 
 RaceMetric = Literal["test_loss", "test_accuracy", "train_and_test_loss"]
@@ -338,7 +339,7 @@ _PRESETS: tuple[Preset, ...] = (
 )
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
-    *_PRESETS, *(Preset(**lesson) for lesson in CNN_LESSONS))}
+    *_PRESETS, *(Preset(**lesson) for lesson in (*CNN_LESSONS, *RNN_LESSONS)))}
 
 
 class UnknownPreset(KeyError):

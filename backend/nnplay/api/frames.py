@@ -44,6 +44,26 @@ no `points` frame; per snapshot it sends:
   `probabilities` (one per class) and `predicted`.
 - `misclassified`: uint8 `(n, h, w)`, n <= 16 test images the network gets wrong, in
   test-set order; header `indices`, `true` and `predicted` (one class per image).
+
+A sequence run (data kind `sequence`: sine, sines, memory, trend, text) sends no
+`points` frame; per snapshot, for one probe test sequence of `time` steps (header
+`index`; the client picks it with `{"type": "probe", "index": i}`), read at the first
+recurrent layer (its top cell where `num_layers` > 1), it sends:
+
+- `hidden_state`: uint8 `(time, units)`, the hidden state h_t after each step; header
+  `cell` ("rnn", "gru", "lstm") and `value_range` (what 0 and 255 stand for: (-1, 1),
+  or (0, max) for a relu RNN).
+- `gates` (GRU and LSTM only): uint8 `(g, time, units)`; header `names` (LSTM: input,
+  forget, output, cell — the cell state c_t; GRU: reset, update) and `value_ranges`,
+  one [lo, hi] per gate ((0, 1) for gates, symmetric about 0 for the cell state).
+- `sequence`: float32 `(3, time)`, rows input, target and prediction at each step
+  (NaN where the step has no target: many_to_one answers after the last step only);
+  header `input_kind` ("value", or "symbol": row 0 holds the symbol or character id)
+  and `classes` (0 for regression; otherwise rows 1 and 2 hold class ids).
+- `gradient_norms`: float32 `(time,)`, the norm of d loss / d h_t of the probe's loss
+  at each step: how much the loss still reaches step t (the vanishing gradient).
+- `sample` (text runs): uint8 `(0,)`, no payload; header `text`, characters generated
+  after the probe sequence at temperature `temperature`.
 """
 
 from __future__ import annotations
@@ -59,15 +79,18 @@ import numpy as np
 import torch
 
 from nnplay.data import Dataset, GanData
+from nnplay.data.sequences import SequenceDataset
 from nnplay.train.events import (
     AnySnapshot,
     CnnSnapshot,
     GanSnapshot,
     ImageLayers,
+    RnnSnapshot,
     SamplesProbe,
     Snapshot,
 )
 from nnplay.train.gan_probes import SAMPLE_COLS, SAMPLE_ROWS, tile_images
+from nnplay.train.rnn_probes import SAMPLE_TEMPERATURE
 
 _LENGTH = struct.Struct("<I")
 
@@ -217,12 +240,54 @@ def _misclassified(snapshot: CnnSnapshot, made: float) -> bytes:
         np.ascontiguousarray(wrong.images).tobytes())
 
 
+def _hidden_state(snapshot: RnnSnapshot, made: float) -> bytes:
+    return encode_frame({
+        "type": "hidden_state", "step": snapshot.step, "t": made,
+        "shape": list(snapshot.hidden.shape), "dtype": "uint8", "index": snapshot.index,
+        "cell": snapshot.cell, "value_range": list(snapshot.hidden_range)},
+        np.ascontiguousarray(snapshot.hidden).tobytes())
+
+
+def _gates(snapshot: RnnSnapshot, made: float) -> bytes | None:
+    if snapshot.gates is None:
+        return None
+    return encode_frame({
+        "type": "gates", "step": snapshot.step, "t": made, "shape": list(snapshot.gates.shape),
+        "dtype": "uint8", "index": snapshot.index, "cell": snapshot.cell,
+        "names": list(snapshot.gate_names),
+        "value_ranges": [list(r) for r in snapshot.gate_ranges]},
+        np.ascontiguousarray(snapshot.gates).tobytes())
+
+
+def _sequence(snapshot: RnnSnapshot, made: float) -> bytes:
+    return encode_frame({
+        "type": "sequence", "step": snapshot.step, "t": made,
+        "shape": list(snapshot.sequence.shape), "dtype": "float32", "index": snapshot.index,
+        "input_kind": snapshot.input_kind, "classes": snapshot.classes},
+        _float32(snapshot.sequence))
+
+
+def _gradient_norms(snapshot: RnnSnapshot, made: float) -> bytes:
+    return encode_frame({
+        "type": "gradient_norms", "step": snapshot.step, "t": made,
+        "shape": list(snapshot.gradient_norms.shape), "dtype": "float32",
+        "index": snapshot.index}, _float32(snapshot.gradient_norms))
+
+
+def _sample(snapshot: RnnSnapshot, made: float) -> bytes | None:
+    if snapshot.sample is None:
+        return None
+    return encode_frame({
+        "type": "sample", "step": snapshot.step, "t": made, "shape": [0], "dtype": "uint8",
+        "text": snapshot.sample, "temperature": SAMPLE_TEMPERATURE}, b"")
+
+
 @dataclass(frozen=True)
 class FrameType:
     """One snapshot frame: its `type`, the snapshot class it reads and its encoder."""
 
     name: str
-    snapshot: type[Snapshot | GanSnapshot | CnnSnapshot]
+    snapshot: type[Snapshot | GanSnapshot | CnnSnapshot | RnnSnapshot]
     encode: Callable[[Any, float], bytes | None]  # (snapshot, time made) -> frame
 
 
@@ -242,6 +307,11 @@ FRAME_TYPES: dict[str, FrameType] = {
         FrameType("feature_maps", CnnSnapshot, _feature_maps),
         FrameType("probe", CnnSnapshot, _probe),
         FrameType("misclassified", CnnSnapshot, _misclassified),
+        FrameType("hidden_state", RnnSnapshot, _hidden_state),
+        FrameType("gates", RnnSnapshot, _gates),
+        FrameType("sequence", RnnSnapshot, _sequence),
+        FrameType("gradient_norms", RnnSnapshot, _gradient_norms),
+        FrameType("sample", RnnSnapshot, _sample),
     )
 }
 
@@ -285,13 +355,15 @@ def gan_data_frame(data: GanData) -> bytes:
     }, table.tobytes())
 
 
-def points_frame(dataset: Dataset | GanData) -> bytes:
+def points_frame(dataset: Dataset | GanData | SequenceDataset) -> bytes:
     """The data points as `(n, 3)` float32 rows `[x1, x2, label]`, train rows first.
 
     For a GAN this is `gan_data_frame`: real points `[x1, x2, 0]`, or real images.
     """
     if isinstance(dataset, GanData):
         return gan_data_frame(dataset)
+    if isinstance(dataset, SequenceDataset):
+        raise ValueError("sequence runs send no points frame (see Job.sends_points)")
     rows = []
     for points, labels in ((dataset.points_train, dataset.y_train),
                            (dataset.points_test, dataset.y_test)):

@@ -289,6 +289,20 @@ async def test_images(job_id: str, manager: Manager,
     return await asyncio.to_thread(run_test_images, job.spec, start, count, manager.data_dir)
 
 
+@router.post("/{job_id}/generate", responses=READ_JOB_ERRORS)
+async def generate_sequence(job_id: str, manager: Manager, body: Annotated[dict[str, Any], Body(
+        examples=[{"prompt": "Shall I", "length": 100, "temperature": 0.8},
+                  {"seed_values": [0.0, 0.3, 0.6], "length": 50}])]) -> dict[str, Any]:
+    """A sequence run, free-running: text runs `{"prompt", "length", "temperature"}` ->
+    `{"text"}` (only characters of the training text); sine runs `{"seed_values",
+    "length"}` -> `{"values"}`, each prediction fed back as the next input.
+
+    Works while the run trains, paused and after it ended (from its checkpoint).
+    """
+    manager.get(job_id)
+    return await asyncio.to_thread(manager.generate, job_id, body)
+
+
 @router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)
 async def job_spec(job_id: str, manager: Manager) -> Response:
     """The run's spec as a JSON file; POST it to /api/jobs to reproduce the run."""

@@ -1,4 +1,4 @@
-"""The data-kind registry: what each kind of data (2-D points, images) means to nnplay.
+"""The data-kind registry: what each kind of data (2-D points, images, sequences) means.
 
 One entry per `DataKindName`: how a dataset of that kind is loaded, its input shape
 per sample, which tasks, layer types, probes and frames apply. Code asks the kind of
@@ -16,6 +16,7 @@ from typing import Any
 from nnplay.data.dataset import Dataset, build_dataset
 from nnplay.data.gan_targets import GanData, build_gan_data
 from nnplay.data.images import ImageSet, load_image_set
+from nnplay.data.sequences import SequenceDataset, build_sequence_dataset
 from nnplay.spec import (
     DATASET_KINDS,
     DATASET_TASKS,
@@ -39,7 +40,7 @@ class DataKind:
     probes: tuple[str, ...]  # probe points its networks are read at
     frames: tuple[str, ...]  # binary frame types its runs send (snapshot and data frames)
     sample_shape: Callable[[DatasetName], Shape]  # one raw sample, e.g. (2,) or (1, 8, 8)
-    load: Callable[[ExperimentSpec], Dataset | GanData]  # what a run of the spec trains on
+    load: Callable[[ExperimentSpec], Dataset | GanData | SequenceDataset]  # what a run trains on
     load_set: Callable[[str, Path | None], ImageSet] | None = None  # raw sets (images)
 
     def datasets(self) -> list[DatasetName]:
@@ -66,6 +67,11 @@ def _load_points(spec: ExperimentSpec) -> Dataset | GanData:
     return build_gan_data(spec) if spec.task == Task.gan else build_dataset(spec)
 
 
+def _sequence_shape(name: DatasetName) -> Shape:
+    # Per time step: one value, or one-hot symbols (memory: 3 by default; text: its chars).
+    return {DatasetName.memory: (20, 4)}.get(name, (20, 1))
+
+
 def _image_shape(name: DatasetName) -> Shape:
     return (1, *IMAGE_SHAPES[name])
 
@@ -83,6 +89,10 @@ DATA_KINDS: dict[DataKindName, DataKind] = {
                  ("samples", "images", "kernels", "feature_maps", "probe", "misclassified"),
                  _image_shape,
                  build_gan_data, load_image_set),
+        DataKind(DataKindName.sequence, "Sequences", KIND_LAYER_TYPES[DataKindName.sequence],
+                 ("hidden_state",),
+                 ("hidden_state", "gates", "sequence", "gradient_norms", "sample"),
+                 _sequence_shape, build_sequence_dataset),
     )
 }
 
@@ -92,7 +102,7 @@ def kind_of(spec: ExperimentSpec) -> DataKind:
     return DATA_KINDS[DATASET_KINDS[spec.dataset.name]]
 
 
-def load_data(spec: ExperimentSpec) -> Dataset | GanData:
+def load_data(spec: ExperimentSpec) -> Dataset | GanData | SequenceDataset:
     """What a run of `spec` trains on, loaded the way its data kind loads it."""
     return kind_of(spec).load(spec)
 

@@ -271,6 +271,15 @@ DATASET_INFO: dict[DatasetName, DatasetInfo] = {
         _info(DatasetName.custom, "Your data",
               "Points you draw on the plane or upload as a CSV, with a class or a value each.",
               points=True),
+        _info(DatasetName.sine, "Sine wave",
+              "Predict the next value of a sine wave from the last seq_len values."),
+        _info(DatasetName.sines, "Sum of sines",
+              "Predict the next value of three summed sine waves: a harder rhythm."),
+        _info(DatasetName.memory, "Remember the first symbol", "A sequence of random "
+              "symbols; the answer is the first one, seq_len steps back.", True),
+        _info(DatasetName.trend, "Trend", "Is a noisy random walk drifting up or down?"),
+        _info(DatasetName.text, "Text",
+              "Characters of a text (Shakespeare's sonnets, or your own): the next one."),
     )
 }
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nnplay.data import Dataset, GanData
 from nnplay.data.kinds import load_data
+from nnplay.data.sequences import SequenceDataset
 from nnplay.jobs.hub import Hub
 from nnplay.jobs.status import JobStatus, check_transition
 from nnplay.models.layers import describe_layers
@@ -174,12 +175,13 @@ class Job:
 
     @property
     def sends_points(self) -> bool:
-        """Whether viewers get the data as a `points` frame (not image classifiers)."""
-        return not (self.spec.task != Task.gan
-                    and DATASET_KINDS[self.spec.dataset.name] == DataKindName.image)
+        """Whether viewers get the data as a `points` frame (not image classifiers, not
+        sequence runs)."""
+        kind = DATASET_KINDS[self.spec.dataset.name]
+        return self.spec.task == Task.gan or kind == DataKindName.points2d
 
     @functools.cached_property
-    def dataset(self) -> Dataset | GanData:
+    def dataset(self) -> Dataset | GanData | SequenceDataset:
         """The job's data (a GAN's real samples), built here too (deterministic, ~1 ms)
         for the points frame, the way its data kind loads it."""
         return load_data(self.spec)

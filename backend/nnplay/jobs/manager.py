@@ -16,7 +16,16 @@ from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, metrics_point
 from nnplay.jobs.runner import RunEvents, RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
-from nnplay.spec import IMAGE_SHAPES, LIMITS, ExperimentSpec, SpecError, Task, parse_spec
+from nnplay.spec import (
+    DATASET_KINDS,
+    IMAGE_SHAPES,
+    LIMITS,
+    DataKindName,
+    ExperimentSpec,
+    SpecError,
+    Task,
+    parse_spec,
+)
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import (
     AnyMetricsEvent,
@@ -27,6 +36,7 @@ from nnplay.train.events import (
     TrainStart,
 )
 from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.generate import check_generate, generate
 from nnplay.train.predict import check_image, is_image_classifier, predict
 from nnplay.train.trainer import make_trainer
 
@@ -341,6 +351,13 @@ class JobManager:
         state, _ = self.network_state(job_id)
         return predict(job.spec, state, image, self.data_dir, feature_maps)
 
+    def generate(self, job_id: str, body: Any) -> dict[str, Any]:
+        """A sequence run's free-running output (text or values), like `predict`."""
+        job = self.get(job_id)
+        check_generate(job.spec, body)  # before asking a worker
+        state, _ = self.network_state(job_id)
+        return generate(job.spec, state, body)
+
     def snapshot_from_checkpoint(self, job: Job) -> AnySnapshot | None:
         """Probe a finished run restored from the store, from its last checkpoint."""
         if self.checkpoints is None or job.trainer is not None:
@@ -474,8 +491,12 @@ class JobManager:
         """Choose the image a running image classifier's feature maps are of."""
         job = self.get(job_id)
         spec = job.spec
-        if not is_image_classifier(spec):
-            raise ValueError("probe: this run is not an image classifier")
+        sequences = DATASET_KINDS[spec.dataset.name] == DataKindName.sequence
+        if not is_image_classifier(spec) and not sequences:
+            raise ValueError("probe: this run is not an image classifier or a sequence run")
+        if sequences and image is not None:
+            raise ValueError("probe: a sequence run takes 'index' (a test sequence), not "
+                             "an image")
         if (index is None) == (image is None):
             raise ValueError("probe needs 'index' (a test image) or 'image' (h x w, 0..1)")
         if image is not None:
@@ -484,8 +505,9 @@ class JobManager:
             n_test = spec.dataset.n_samples - spec.train_size
             if not isinstance(index, int) or isinstance(index, bool) or \
                     not 0 <= index < n_test:
+                what = "sequences" if sequences else "images"
                 raise ValueError(f"index: must be a whole number from 0 to {n_test - 1} (the "
-                                 f"test set has {n_test} images; got {index!r})")
+                                 f"test set has {n_test} {what}; got {index!r})")
         with self._lock:
             if job.status not in (JobStatus.running, JobStatus.paused):
                 raise IllegalTransition(job.status, job.status, "probe")

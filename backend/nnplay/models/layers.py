@@ -5,7 +5,8 @@ references its model and adds how the layer is built, how it changes the tensor 
 its row in the shapes table, its parameter count, where probes read it and what the
 page needs to build its controls. `build_stack` is the one builder every network uses.
 
-Shapes are per sample, without the batch: `(features,)` flat, `(channels, h, w)` image.
+Shapes are per sample, without the batch: `(features,)` flat, `(channels, h, w)` image,
+`(time, features)` sequence.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal, get_args, get_origin
 from torch import nn
 
 from nnplay.models.activations import ACTIVATIONS
+from nnplay.models.recurrent import GATES, LastStep, Recurrent
 from nnplay.spec import (
     AvgPool2dLayer,
     BatchNormLayer,
@@ -34,7 +36,7 @@ from nnplay.spec import (
     stack_shapes,
 )
 
-Probe = Literal["neurons", "feature_maps"]
+Probe = Literal["neurons", "feature_maps", "hidden_state"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,24 @@ def _batchnorm_build(layer: BatchNormLayer, shape: Shape) -> list[nn.Module]:
 
 
 def _recurrent_build(layer: RecurrentLayer, shape: Shape) -> list[nn.Module]:
-    raise ValueError(f"layer type '{layer.type}' needs sequence data (got shape {shape})")
+    if len(shape) != 2:
+        raise ValueError(f"layer type '{layer.type}' needs sequence data (got shape {shape})")
+    return [Recurrent(layer.type, shape[1], layer.units, layer.num_layers, layer.dropout,
+                      layer.nonlinearity)]
+
+
+def _recurrent_parameters(layer: RecurrentLayer, shape: Shape) -> int:
+    # Per cell: gate blocks of (inputs + units) x units weights and two biases of units.
+    blocks = {"rnn": 1, "gru": 3, "lstm": 4}[layer.type]
+    first = blocks * (layer.units * (shape[-1] + layer.units) + 2 * layer.units)
+    rest = blocks * (layer.units * 2 * layer.units + 2 * layer.units)
+    return first + (layer.num_layers - 1) * rest
+
+
+def _recurrent_describe(layer: RecurrentLayer) -> str:
+    stacked = f"{layer.num_layers}x" if layer.num_layers > 1 else ""
+    relu = " relu" if layer.type == "rnn" and layer.nonlinearity == "relu" else ""
+    return f"{stacked}{layer.type} {layer.units}{relu}"
 
 
 LAYER_TYPES: dict[str, LayerType] = {
@@ -145,7 +164,10 @@ LAYER_TYPES: dict[str, LayerType] = {
                   _none, lambda layer: f"dropout {layer.p:g}"),
         LayerType("batchnorm", "Batch norm", BatchNormLayer, _batchnorm_build,
                   lambda layer, shape: 2 * shape[0]),
-        *(LayerType(name, label, RecurrentLayer, _recurrent_build, _none)
+        *(LayerType(name, label, RecurrentLayer, _recurrent_build, _recurrent_parameters,
+                    _recurrent_describe, probe="hidden_state",
+                    activation=lambda layer: layer.nonlinearity if layer.type == "rnn"
+                    else None)
           for name, label in (("rnn", "RNN"), ("gru", "GRU"), ("lstm", "LSTM"))),
     )
 }
@@ -185,34 +207,52 @@ class Stack:
 
 
 def build_stack(layers: Sequence[LayerSpec], input_shape: Shape, n_outputs: int,
-                where: str = "model") -> Stack:
+                where: str = "model", per_step: bool = False) -> Stack:
     """Modules for `layers` on `input_shape`, then a linear output layer of `n_outputs`.
 
-    The output layer has no activation (the loss head or the caller applies it).
+    The output layer has no activation (the loss head or the caller applies it). On a
+    sequence, flat layers after the recurrent ones read the last step (`LastStep` is
+    implied) or, where `per_step` (many_to_many), every step: the output is then
+    `(time, n_outputs)`.
     """
-    stack_shapes(layers, input_shape, where)  # refuses impossible stacks before building
+    stack_shapes(layers, input_shape, where, per_step=per_step)  # refuses impossible stacks
     modules: list[nn.Module] = []
     blocks = [Block("input", 0, 0, input_shape, None, 0)]
     shape = input_shape
+    sequence = len(input_shape) == 2
     for layer in layers:
         entry = layer_type(layer)
         start = len(modules)
-        if entry.takes == "flat" and len(shape) != 1:
-            modules.append(nn.Flatten())  # the implied flatten, part of this layer's block
-            shape = (_flat(shape),)
-        parameters = entry.parameters(layer, shape)
-        modules += entry.build(layer, shape)
-        shape = entry.out_shape(layer, shape)
+        shape = _flat_input(entry.takes, shape, sequence, per_step, modules)
+        step_shape = shape[1:] if sequence and len(shape) == 2 and entry.takes == "flat" \
+            else shape  # a per-step layer sees one step
+        parameters = entry.parameters(layer, step_shape)
+        modules += entry.build(layer, step_shape)
+        out = entry.out_shape(layer, step_shape)
+        shape = (shape[0], *out) if step_shape is not shape else out
         blocks.append(Block(entry.name, start, len(modules), shape, entry.activation(layer),
                             parameters, entry.probe))
     start = len(modules)
-    if len(shape) != 1:
-        modules.append(nn.Flatten())
-        shape = (_flat(shape),)
-    modules.append(nn.Linear(shape[0], n_outputs))
-    blocks.append(Block("output", start, len(modules), (n_outputs,), None,
-                        (shape[0] + 1) * n_outputs))
-    return Stack(modules, blocks, (n_outputs,))
+    shape = _flat_input("flat", shape, sequence, per_step, modules)
+    modules.append(nn.Linear(shape[-1], n_outputs))
+    out_shape = (shape[0], n_outputs) if len(shape) == 2 else (n_outputs,)
+    blocks.append(Block("output", start, len(modules), out_shape, None,
+                        (shape[-1] + 1) * n_outputs))
+    return Stack(modules, blocks, out_shape)
+
+
+def _flat_input(takes: str, shape: Shape, sequence: bool, per_step: bool,
+                modules: list[nn.Module]) -> Shape:
+    """The shape a layer taking `takes` reads, appending the implied flatten or last step."""
+    if takes != "flat" or len(shape) == 1:
+        return shape
+    if sequence and per_step:
+        return shape  # applied at every step: nn.Linear reads the last axis
+    if sequence:
+        modules.append(LastStep())  # part of this layer's block
+        return (shape[-1],)
+    modules.append(nn.Flatten())  # the implied flatten, part of this layer's block
+    return (_flat(shape),)
 
 
 def describe_layers(layers: Sequence[LayerSpec]) -> str:
@@ -221,11 +261,10 @@ def describe_layers(layers: Sequence[LayerSpec]) -> str:
 
 
 def layer_catalog(names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Catalog entries of the named layer types (all but the recurrent ones by default)."""
-    chosen = names if names is not None else [
-        name for name, entry in LAYER_TYPES.items() if entry.takes != "sequence"]
+    """Catalog entries of the named layer types (all by default; each says what it takes)."""
+    chosen = names if names is not None else list(LAYER_TYPES)
     return [LAYER_TYPES[name].catalog() for name in chosen]
 
 
-__all__ = ["LAYER_TYPES", "Block", "LayerType", "Stack", "build_stack",
+__all__ = ["GATES", "LAYER_TYPES", "Block", "LayerType", "Stack", "build_stack",
            "describe_layers", "layer_catalog", "layer_type", "spatial", "stack_shapes"]

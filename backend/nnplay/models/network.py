@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from nnplay.models.init import apply_init, set_classic_kernels
 from nnplay.models.layers import Shape, build_stack
+from nnplay.models.recurrent import Recurrent
 from nnplay.spec import ModelSpec
 
 # "input", "output" or a layer type of the registry (`nnplay.models.layers.LAYER_TYPES`).
@@ -46,7 +47,8 @@ class Network(nn.Module):
     """A stack of registry layers (`build_stack`) and a final linear output layer."""
 
     def __init__(self, model: ModelSpec, n_inputs: int, n_outputs: int,
-                 input_shape: Shape | None = None, where: str = "model") -> None:
+                 input_shape: Shape | None = None, where: str = "model",
+                 per_step: bool = False, bptt: int = 0) -> None:
         super().__init__()
         if n_inputs < 1 or n_outputs < 1:
             raise ValueError(
@@ -59,12 +61,18 @@ class Network(nn.Module):
         self.input_shape: Shape = input_shape or (n_inputs,)
         if math.prod(self.input_shape) != n_inputs:
             raise ValueError(f"input shape {self.input_shape} does not hold {n_inputs} inputs")
-        stack = build_stack(model.layers, self.input_shape, n_outputs, where)
+        # Sequence networks (input (time, features)) answer at the last step, or at every
+        # step where `per_step` (many_to_many): outputs (m * time, n_outputs), step-major.
+        self.per_step = per_step
+        stack = build_stack(model.layers, self.input_shape, n_outputs, where, per_step)
         self.body = nn.Sequential(*stack.modules)
         self._blocks = tuple(stack.blocks[1:])
         # Indices in `body` whose outputs are post-activation dense hidden layers.
         self._hidden_taps = frozenset(b.stop - 1 for b in self._blocks if b.probe == "neurons")
         apply_init(self, model.init)
+        for module in self.body:
+            if isinstance(module, Recurrent):
+                module.bptt = bptt
         for layer, block in zip(model.layers, self._blocks, strict=False):
             conv = self.body[block.start]
             if getattr(layer, "kernels", "learned") == "classic" and \
@@ -72,10 +80,17 @@ class Network(nn.Module):
                 set_classic_kernels(conv)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Map a batch `(m, n_inputs)` to raw outputs `(m, n_outputs)`."""
+        """Map a batch `(m, n_inputs)` to raw outputs `(m, n_outputs)` (`(m * time,
+        n_outputs)` for a per-step sequence network)."""
         if len(self.input_shape) > 1:
-            return self.body(x.reshape(-1, *self.input_shape))
+            out: Tensor = self.body(x.reshape(-1, *self.input_shape))
+            return out.reshape(-1, self.n_outputs) if self.per_step else out
         return self.body(x)
+
+    def recurrent_layers(self) -> list[tuple[int, Recurrent]]:
+        """`(index in body, module)` of every recurrent layer, in order."""
+        return [(index, module) for index, module in enumerate(self.body)
+                if isinstance(module, Recurrent)]
 
     def forward_with_hidden(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Return the output and the post-activation output `(m, units)` of every dense layer."""

@@ -205,8 +205,33 @@ class CnnSnapshot:
     misclassified: Misclassified
 
 
+@dataclass(frozen=True)
+class RnnSnapshot:
+    """The probes of a sequence network at one step, for one probe sequence of `time`
+    steps, read at its first recurrent layer (top cell where stacked).
+
+    `hidden`: uint8 `(time, units)` on `hidden_range`; `gates`: uint8 `(g, time, units)`
+    (`gate_names`, each on its `gate_ranges` entry; none for a plain RNN); `sequence`:
+    float32 `(3, time)` rows input, target, prediction (NaN where the task has none);
+    `gradient_norms`: float32 `(time,)`, |d loss / d h_t|; `sample`: generated text."""
+
+    step: int
+    index: int  # the probe sequence (test set)
+    cell: str  # "rnn", "gru" or "lstm"
+    hidden: np.ndarray
+    hidden_range: tuple[float, float]
+    gates: np.ndarray | None
+    gate_names: tuple[str, ...]
+    gate_ranges: tuple[tuple[float, float], ...]
+    sequence: np.ndarray
+    input_kind: str  # "value" or "symbol" (row 0 holds a class id)
+    classes: int  # 0 for regression; else rows 1 and 2 hold class ids
+    gradient_norms: np.ndarray
+    sample: str | None = None
+
+
 AnyMetricsEvent = MetricsEvent | GanMetricsEvent
-AnySnapshot = Snapshot | GanSnapshot | CnnSnapshot
+AnySnapshot = Snapshot | GanSnapshot | CnnSnapshot | RnnSnapshot
 
 
 class RunStatus(StrEnum):

@@ -17,17 +17,19 @@ from torch import Tensor
 
 from nnplay.data import Dataset, build_dataset
 from nnplay.data.image_dataset import ImageDataset, build_image_dataset, shift_images
+from nnplay.data.sequences import SequenceDataset, build_sequence_dataset
 from nnplay.models.network import Network
-from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, Task
+from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, SequenceMode, Task
 from nnplay.train.cnn_probes import CnnProber
 from nnplay.train.control import TrainerControl
 from nnplay.train.device import resolve_device
-from nnplay.train.events import CnnSnapshot, MetricsEvent, Snapshot, TrainStart
+from nnplay.train.events import CnnSnapshot, MetricsEvent, RnnSnapshot, Snapshot, TrainStart
 from nnplay.train.heads import Head, make_head
 from nnplay.train.loop import BUILD_LOCK, Diverged, TrainerOptions, TrainLoop
 from nnplay.train.metrics import classification_report
 from nnplay.train.optimizers import build_optimizer, set_learning_rate
 from nnplay.train.probes import Prober
+from nnplay.train.rnn_probes import RnnProber
 
 # Image runs measure training loss and accuracy on at most this many training images
 # per metrics point (the test set is always whole): a full pass over 60,000 would
@@ -43,17 +45,23 @@ class Trainer(TrainLoop):
     def __init__(self, spec: ExperimentSpec, options: TrainerOptions | None = None,
                  control: TrainerControl | None = None) -> None:
         super().__init__(spec, options, control)
-        self.images = DATASET_KINDS[spec.dataset.name] == DataKindName.image
-        self.dataset: Dataset | ImageDataset = (
+        kind = DATASET_KINDS[spec.dataset.name]
+        self.images = kind == DataKindName.image
+        self.dataset: Dataset | ImageDataset | SequenceDataset = (
             build_image_dataset(spec, self.options.data_dir) if self.images
+            else build_sequence_dataset(spec) if kind == DataKindName.sequence
             else build_dataset(spec))
         self.head: Head = make_head(spec.task, spec.loss, self.dataset.n_classes)
-        input_shape = self.dataset.input_shape if isinstance(self.dataset, ImageDataset) \
-            else None
+        input_shape = self.dataset.input_shape if isinstance(
+            self.dataset, ImageDataset | SequenceDataset) else None
+        # many_to_many: outputs (m * time, k) step-major, so targets (m, time) flatten too.
+        self.per_step = isinstance(self.dataset, SequenceDataset) and \
+            spec.sequence_mode == SequenceMode.many_to_many
+        self._clip = spec.clip_norm
         with BUILD_LOCK:
             torch.manual_seed(spec.seed)
             self.network = Network(spec.model, self.dataset.n_inputs, self.head.out_units,
-                                   input_shape)
+                                   input_shape, per_step=self.per_step, bptt=spec.bptt)
         self.device = resolve_device(self.options.device, self.network.parameter_count(),
                                      images=self.images)
         self.network.to(self.device)
@@ -78,11 +86,13 @@ class Trainer(TrainLoop):
         self._penalised = [layer.weight for layer in self.network.dense_layers()]
         self._penalised += [layer.weight for layer in self.network.conv_layers()]
         self._shift = spec.dataset.augment_shift
-        self.prober: Prober | CnnProber = (
+        self.prober: Prober | CnnProber | RnnProber = (
             CnnProber(self.network, ds, self.device) if isinstance(ds, ImageDataset)
+            else RnnProber(self.network, ds, self.head, self.device)
+            if isinstance(ds, SequenceDataset)
             else Prober(self.network, self.head, ds, self.device, self.options.grid_size,
                         self.options.neuron_grid_size))
-        n_eval = IMAGE_TRAIN_EVAL if self.images else self.n_train
+        n_eval = self.n_train if isinstance(ds, Dataset) else IMAGE_TRAIN_EVAL
         self.x_train_eval, self.t_train_eval = self.x_train[:n_eval], self.t_train[:n_eval]
         self.y_train_eval = self.y_train[:n_eval]
 
@@ -100,6 +110,10 @@ class Trainer(TrainLoop):
                 self.t_train[index]
         return self.x_train[index], self.t_train[index]
 
+    def _flat(self, targets: Tensor) -> Tensor:
+        """Per-step targets `(m, time)` as `(m * time,)`, the network's output order."""
+        return targets.reshape(-1) if self.per_step else targets
+
     def _penalty(self) -> Tensor:
         total = torch.zeros((), device=self.device)
         for weight in self._penalised:
@@ -112,11 +126,13 @@ class Trainer(TrainLoop):
     def train_step(self) -> float:
         """One optimizer step on the next mini-batch; returns its loss."""
         x, t = self._next_batch()
-        loss = self.head.loss(self.network(x), t)
+        loss = self.head.loss(self.network(x), self._flat(t))
         if self._l1 or self._l2:
             loss = loss + self._penalty()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self._clip:
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), self._clip)
         self.optimizer.step()
         self.step += 1
         value = loss.item()
@@ -135,23 +151,24 @@ class Trainer(TrainLoop):
         try:
             with torch.no_grad():
                 out_train = network(self.x_train_eval)
-                train_loss = head.loss(out_train, self.t_train_eval).item()
+                train_loss = head.loss(out_train, self._flat(self.t_train_eval)).item()
                 has_test = self.x_test.shape[0] > 0
                 out_test = network(self.x_test) if has_test else None
-                test_loss = head.loss(out_test, self.t_test).item() if out_test is not None \
-                    else None
+                test_loss = head.loss(out_test, self._flat(self.t_test)).item() \
+                    if out_test is not None else None
                 train_acc = test_acc = None
                 report = None
                 k = self.dataset.n_classes
                 if k:
                     pred_train = head.predict(out_train)
-                    train_acc = (pred_train == self.y_train_eval).float().mean().item()
+                    y_train, y_test = self._flat(self.y_train_eval), self._flat(self.y_test)
+                    train_acc = (pred_train == y_train).float().mean().item()
                     if out_test is not None:
                         pred_test = head.predict(out_test)
-                        test_acc = (pred_test == self.y_test).float().mean().item()
+                        test_acc = (pred_test == y_test).float().mean().item()
                     if detailed:
-                        pred, truth = (pred_test, self.y_test) if out_test is not None \
-                            else (pred_train, self.y_train_eval)
+                        pred, truth = (pred_test, y_test) if out_test is not None \
+                            else (pred_train, y_train)
                         report = classification_report(pred.cpu(), truth.cpu(), k).to_dict()
         finally:
             network.train(was_training)
@@ -162,14 +179,16 @@ class Trainer(TrainLoop):
             elapsed=self.elapsed, report=report,
         )
 
-    def snapshot(self) -> Snapshot | CnnSnapshot:
+    def snapshot(self) -> Snapshot | CnnSnapshot | RnnSnapshot:
         """Probe the network now."""
         return self.prober.snapshot(self.step)
 
     def set_probe(self, index: int | None = None, image: list[list[float]] | None = None) -> None:
-        """Choose the image the feature maps are of (image runs; others ignore it)."""
+        """Choose the probe image (image runs) or test sequence (sequence runs)."""
         if isinstance(self.prober, CnnProber):
             self.prober.set_probe(index, torch.tensor(image) if image is not None else None)
+        elif isinstance(self.prober, RnnProber) and index is not None:
+            self.prober.set_probe(index)
 
     def set_lr(self, lr: float, target: str = "all") -> None:
         """Change the learning rate from the training thread (one optimizer: any target)."""

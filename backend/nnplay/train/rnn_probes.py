@@ -1,0 +1,132 @@
+"""Probes of a sequence network: hidden state, gates, prediction and the loss gradient
+through time for one probe sequence, and for text runs a generated sample.
+
+A snapshot steps the first recurrent layer by hand (`nnplay.models.recurrent.unroll`,
+the same weights as the fast cell) over the probe sequence, runs the rest of the body
+on its hidden states, and differentiates the probe's loss with respect to each step's
+hidden state: how much the loss still "hears" of step t.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nnplay.data.sequences import SequenceDataset
+from nnplay.models.network import Network
+from nnplay.models.recurrent import GATES, unroll
+from nnplay.train.events import RnnSnapshot
+from nnplay.train.generate import generate_text
+from nnplay.train.heads import Head
+from nnplay.train.probes import to_uint8
+
+SAMPLE_LENGTH = 60  # characters of the `sample` frame
+SAMPLE_TEMPERATURE = 0.8
+
+
+class RnnProber:
+    """Takes snapshots of one sequence network on one sequence dataset."""
+
+    def __init__(self, network: Network, dataset: SequenceDataset, head: Head,
+                 device: torch.device) -> None:
+        self.network = network
+        self.dataset = dataset
+        self.head = head
+        self.device = device
+        self.index = 0
+        # Probe sequences come from the test set (the training set where there is none).
+        self.x, self.y = (dataset.x_test, dataset.y_test) if dataset.x_test.shape[0] \
+            else (dataset.x_train, dataset.y_train)
+
+    def set_probe(self, index: int) -> None:
+        """Probe test sequence `index`."""
+        if not 0 <= index < self.x.shape[0]:
+            raise ValueError(f"index: the test set has {self.x.shape[0]} sequences; use 0 to "
+                             f"{self.x.shape[0] - 1}")
+        self.index = index
+
+    def snapshot(self, step: int) -> RnnSnapshot:
+        """Probe the network on the probe sequence now."""
+        network = self.network
+        was_training = network.training
+        network.eval()
+        try:
+            return self._snapshot(step)
+        finally:
+            network.train(was_training)
+
+    def _snapshot(self, step: int) -> RnnSnapshot:
+        x = self.x[self.index:self.index + 1].to(self.device)  # (1, time, features)
+        y = self.y[self.index:self.index + 1].to(self.device)  # (1,) or (1, time)
+        body = self.network.body
+        first, layer = self.network.recurrent_layers()[0]
+        with torch.enable_grad():
+            h = x
+            for module in body[:first]:
+                h = module(h)
+            unrolled = unroll(layer, h)
+            out = unrolled.output()
+            for module in body[first + 1:]:
+                out = module(out)
+            flat = out.reshape(-1, out.shape[-1])  # (time or 1, k)
+            loss = self.head.loss(flat, self.head.targets(y.reshape(-1)))
+            grads = torch.autograd.grad(loss, unrolled.hidden, allow_unused=True)
+        norms = np.array([float(g.norm()) if g is not None else 0.0 for g in grads],
+                         dtype=np.float32)
+        hidden = unrolled.output()[0].detach()  # (time, units)
+        relu = layer.cell == "rnn" and layer.nonlinearity == "relu"
+        hidden_range = (0.0, max(float(hidden.max()), 1e-6)) if relu else (-1.0, 1.0)
+        gates, names, ranges = self._gates(layer.cell, unrolled.gates)
+        return RnnSnapshot(
+            step=step, index=self.index, cell=layer.cell,
+            hidden=to_uint8(hidden, *hidden_range).cpu().numpy(), hidden_range=hidden_range,
+            gates=gates, gate_names=names, gate_ranges=ranges,
+            sequence=self._sequence(x[0], y[0], flat.detach()),
+            input_kind="value" if self.dataset.features == 1 else "symbol",
+            classes=self.dataset.n_classes, gradient_norms=norms, sample=self._sample(step))
+
+    def _gates(self, cell: str, values: dict[str, Tensor]
+               ) -> tuple[np.ndarray | None, tuple[str, ...], tuple[tuple[float, float], ...]]:
+        names = GATES[cell]
+        if not names:
+            return None, (), ()
+        parts, ranges = [], []
+        for name in names:
+            gate = values[name][0]  # (time, units)
+            if name == "cell":  # the cell state is unbounded: symmetric about 0
+                top = max(float(gate.abs().max()), 1e-6)
+                value_range = (-top, top)
+            else:
+                value_range = (0.0, 1.0)
+            parts.append(to_uint8(gate, *value_range).cpu())
+            ranges.append(value_range)
+        return torch.stack(parts).numpy(), names, tuple(ranges)
+
+    def _sequence(self, x: Tensor, y: Tensor, out: Tensor) -> np.ndarray:
+        """Rows input, target, prediction `(3, time)`; NaN where a step has no target."""
+        length = x.shape[0]
+        k = self.dataset.n_classes
+        symbols = x[:, :k].argmax(dim=1) if self.dataset.features > 1 else x[:, 0]
+        predicted = out.argmax(dim=1).float() if k else out[:, 0]
+        rows = np.full((3, length), math.nan, dtype=np.float32)
+        rows[0] = symbols.float().cpu().numpy()
+        if y.dim() == 1:  # an answer at every step
+            rows[1] = y.float().cpu().numpy()
+            rows[2] = predicted.cpu().numpy()
+        else:  # one answer, read after the last step
+            rows[1, -1] = float(y)
+            rows[2, -1] = float(predicted[-1])
+        return rows
+
+    def _sample(self, step: int) -> str | None:
+        vocabulary = self.dataset.vocabulary
+        if not vocabulary:
+            return None
+        prompt_ids = self.x[self.index].argmax(dim=1).tolist()
+        prompt = "".join(vocabulary[i] for i in prompt_ids)
+        generator = torch.Generator().manual_seed(step)
+        return generate_text(self.network, vocabulary, self.dataset.seq_len, prompt,
+                             SAMPLE_LENGTH, SAMPLE_TEMPERATURE, generator)
