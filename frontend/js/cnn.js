@@ -9,10 +9,10 @@ import { CurvesView } from './charts.js';
 import { LR_CHOICES } from './controls.js';
 import { StackEditor } from './cnnstack.js';
 import { CnnState } from './cnnstate.js';
-import { DatasetStrip, RaceBoard } from './cnnparts.js';
+import { DatasetStrip } from './cnnparts.js';
 import { FeatureMapsView, ImageStrip, KernelsView, PredictionView, fromBase64 } from './cnnviews.js';
 import { DigitPad } from './digitpad.js';
-import { Lab } from './lab.js';
+import { RaceLab } from './racelab.js';
 import { ReportView } from './report.js';
 import { $, FrameScheduler, fmt, h, setText } from './util.js';
 
@@ -25,12 +25,12 @@ const SHIFT_CHOICES = [0, 1, 2, 3];
 const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
 const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 
-export class CnnLab extends Lab {
+export class CnnLab extends RaceLab {
   /** catalog: the whole catalog; presets: the CNN lessons; isActive() whether the lab is shown. */
   constructor({ catalog, presets, isActive, roots }) {
     super({
       name: 'cnn', prefix: 'cnn-', roots, State: CnnState, catalog, presets, shareView: 'cnn', isActive,
-      toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' },
+      toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' }, raceRoot: '#cnn-race',
     });
     this.frames = {};
     this.latest = null;
@@ -47,7 +47,6 @@ export class CnnLab extends Lab {
     this.stack = new StackEditor($('#cnn-stack'), {
       catalog, onChange: (layers) => this.change('model.layers', layers),
     });
-    this.race = new RaceBoard($('#cnn-race'), { onPick: (i) => this.pickVariant(i) });
     this.kernels = new KernelsView($('#cnn-kernels'));
     this.maps = new FeatureMapsView($('#cnn-maps'));
     this.prediction = new PredictionView($('#cnn-prediction'), { title: 'The probe image' });
@@ -116,46 +115,6 @@ export class CnnLab extends Lab {
     this.state.set('optimizer.lr', lr);
     this.settle();
     this.session.setLearningRate(lr, this.state.jobSpec());
-  }
-
-  // ----- lessons and races -------------------------------------------------------------
-
-  /** A race lesson (e.g. mlp-vs-cnn) trains its runs one at a time here, side by side in a board. */
-  startPreset(preset) {
-    if (!preset.variants?.length) {
-      this.race.leave();
-      return true;
-    }
-    this.race.start(preset);
-    this.pickVariant(0, { fresh: true });
-    return false;
-  }
-
-  applyPreset(preset, found) {
-    if (preset.variants?.length) {
-      this.race.start(preset);
-      const index = Math.min(this.state.ui.variant, preset.variants.length - 1);
-      if (!found.spec) this.state.loadSpec(preset.variants[index].spec);
-      this.race.setCurrent(index);
-    } else {
-      this.race.leave();
-      if (!found.spec) this.state.loadSpec(preset.spec);
-    }
-    this.showLesson(preset);
-  }
-
-  leaveLesson() {
-    this.race.leave();
-    this.state.ui.variant = 0;
-  }
-
-  pickVariant(index, { fresh = false } = {}) {
-    const variant = this.race.variant(index);
-    if (!variant) return;
-    this.race.setCurrent(index);
-    this.state.ui.variant = index;
-    this.loadFresh(variant.spec);
-    if (!fresh) this.saveUrl();
   }
 
   // ----- probing -----------------------------------------------------------------------

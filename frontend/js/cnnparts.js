@@ -1,10 +1,9 @@
-// Two parts of the CNN lab's settings: the image-set picker (a thumbnail of real samples per
-// set, and a strip of the chosen set's images with their classes) and the race board that
-// a race lesson (dense vs CNN, max vs average pooling) fills in as each of its runs trains.
+// The CNN lab's image-set picker: a thumbnail of real samples per set, and a strip of the
+// chosen set's images with their classes.
 
 import { api } from './api.js';
 import { fromBase64, imageCanvas } from './cnnviews.js';
-import { fmt, h, radioArrows, setText } from './util.js';
+import { fmt, h, radioArrows } from './util.js';
 
 export class DatasetStrip {
   /** picker: the thumbnails' radio group; samples: where the chosen set's images go;
@@ -95,66 +94,5 @@ export class DatasetStrip {
         ...preview.labels.map((label, i) => h('figure', { role: 'listitem', class: 'sample' },
           imageCanvas(pixels, hgt, w, 34, { offset: i * hgt * w }),
           h('figcaption', {}, names[label] ?? String(label))))));
-  }
-}
-
-export class RaceBoard {
-  /** onPick(index) loads a run of the race. */
-  constructor(root, { onPick }) {
-    this.root = root;
-    this.onPick = onPick;
-    this.preset = null;
-    this.current = -1;
-    this.results = new Map(); // variant label -> {accuracy, parameters, step}
-    root.hidden = true;
-  }
-
-  start(preset) {
-    if (this.preset?.name !== preset.name) this.results = new Map();
-    this.preset = preset;
-    this.current = 0;
-    this.render();
-  }
-
-  leave() {
-    this.preset = null;
-    this.root.hidden = true;
-  }
-
-  variant(index) {
-    return this.preset?.variants?.[index] ?? null;
-  }
-
-  setCurrent(index) {
-    this.current = Math.max(0, index);
-    this.render();
-  }
-
-  /** The newest metrics point of the current run of the race, and its parameter count. */
-  record(point, parameters) {
-    const variant = this.variant(this.current);
-    if (!variant || point.test_accuracy === undefined || !point.step) return;
-    this.results.set(variant.label, { accuracy: point.test_accuracy, step: point.step, parameters });
-    this.render();
-  }
-
-  render() {
-    const preset = this.preset;
-    this.root.hidden = !preset;
-    if (!preset) return;
-    const rows = preset.variants.map((variant, i) => {
-      const result = this.results.get(variant.label);
-      const text = result
-        ? `${fmt.pct(result.accuracy)} test accuracy at step ${fmt.int(result.step)}`
-          + (result.parameters ? ` · ${fmt.int(result.parameters)} parameters` : '')
-        : 'not trained yet';
-      return h('li', { class: `race-entry${i === this.current ? ' current' : ''}` },
-        h('button', { type: 'button', class: 'ghost-btn', 'aria-pressed': String(i === this.current),
-          onclick: () => this.onPick(i) }, variant.label),
-        h('span', { class: 'race-result' }, text));
-    });
-    const title = h('div', { class: 'mini-title' }, 'The race: train each run, then compare');
-    this.root.replaceChildren(title, h('ol', { class: 'race-list' }, ...rows));
-    setText(title, `The race (${preset.title}): train each run, then compare`);
   }
 }
