@@ -237,7 +237,10 @@ export class RnnLab extends RaceLab {
   renderStack() {
     const spec = this.state.spec;
     const output = spec.task === 'regression' ? 'the next value' : 'class probabilities, softmax';
-    this.stack.render(spec.model.layers, [spec.dataset.seq_len, 'features'], output);
+    // One sample: seq_len steps of the dataset's features per step (the catalog's data kind says).
+    const kind = this.catalog.data_kinds.find((k) => k.name === 'sequence');
+    const features = kind?.datasets.find((d) => d.name === spec.dataset.name)?.input_shape.at(-1) ?? 1;
+    this.stack.render(spec.model.layers, [spec.dataset.seq_len, features], output);
   }
 
   // ----- the run ---------------------------------------------------------------------
