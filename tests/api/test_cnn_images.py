@@ -102,3 +102,44 @@ def test_lessons_say_what_data_they_train_on(client: TestClient) -> None:
     assert mnist["input_shape"] == [1, 28, 28] and mnist["class_names"] == list("0123456789")
     fashion = next(d for d in catalog["datasets"] if d["name"] == "fashion_mnist")
     assert fashion["class_names"][9] == "Ankle boot"
+
+
+def test_stack_checks_build_at_most_two_networks_at_once(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Any) -> None:
+    """Many clients editing big stacks at once: only two networks are built at a time."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    from nnplay.api import routes_jobs
+
+    active, most = 0, 0
+    lock = threading.Lock()
+    real = routes_jobs.stack_rows
+
+    def counted(*args: Any) -> Any:
+        nonlocal active, most
+        with lock:
+            active += 1
+            most = max(most, active)
+        time.sleep(0.05)
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(routes_jobs, "stack_rows", counted)
+    app = create_app(Settings(data_dir=tmp_path, persist=False, allow_hosts="testserver"))
+
+    async def edit_at_once() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            checks = [http.post("/api/jobs?dry_run=true", json={"spec": SPEC}) for _ in range(8)]
+            answers = await asyncio.gather(*checks)
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(edit_at_once()) == [200] * 8
+    assert most == 2

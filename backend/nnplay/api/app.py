@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import threading
@@ -161,6 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.security = policy
     app.state.encode_frames = snapshot_frames
     app.state.catalog = build_catalog()
+    # Checking a stack's shapes builds the network once (up to ~50 MB for the largest CNN
+    # the limits allow): two at a time, whatever the number of clients editing.
+    app.state.stack_checks = asyncio.Semaphore(2)
     app.state.templates = Jinja2Templates(directory=str(resource_dir("frontend")))
     install_error_handlers(app)
     install_openapi(app)

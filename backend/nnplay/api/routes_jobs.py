@@ -127,7 +127,7 @@ def parse_job_request(body: dict[str, Any]) -> tuple[ExperimentSpec, JobOptions]
 
 @router.post("", status_code=201, responses={**CREATE_JOB_ERRORS, **DRY_RUN_RESPONSE})
 async def create_job(
-    manager: Manager, settings: AppSettings, caller: CallerDep,
+    request: Request, manager: Manager, settings: AppSettings, caller: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=JOB_CREATE_EXAMPLES)],
     response: Response, dry_run: bool = False,
 ) -> dict[str, Any]:
@@ -142,8 +142,9 @@ async def create_job(
         checked: dict[str, Any] = {"valid": True, "spec": spec.model_dump(mode="json")}
         name = spec.dataset.name
         if spec.task == Task.classification and name in IMAGE_SHAPES:
-            rows = await asyncio.to_thread(stack_rows, spec.model, (1, *IMAGE_SHAPES[name]),
-                                           len(IMAGE_CLASS_NAMES[name]))
+            async with request.app.state.stack_checks:
+                rows = await asyncio.to_thread(stack_rows, spec.model, (1, *IMAGE_SHAPES[name]),
+                                               len(IMAGE_CLASS_NAMES[name]))
             checked.update(layers=rows, parameter_count=sum(r["parameters"] for r in rows))
         return checked
     job = manager.create(spec, name=spec.name, paused=options.paused,
