@@ -69,7 +69,7 @@ def test_text_lesson_writes_with_the_sonnets_characters(page: Any) -> None:
     page.wait_for_function(f"{LAB}.lesson === 'char-rnn'"
                            f" && {LAB}.state.spec.dataset.name === 'text'")
     wait_ready(page)
-    train(page, 60)
+    train(page, 20)
     page.wait_for_function(f"{LAB}.frames.sample && {LAB}.frames.sample.header.text.length > 0")
     page.get_by_role("button", name="Write 200 characters").click()
     page.wait_for_function("document.querySelector('#rnn-generated').textContent.length >= 200")
