@@ -48,6 +48,7 @@ export const api = {
   job: (id) => request('GET', `/api/jobs/${id}`),
   jobs: () => request('GET', '/api/jobs'),
   metrics: (id) => request('GET', `/api/jobs/${id}/metrics`),
+  generate: (id, body) => request('POST', `/api/jobs/${id}/generate`, body),
   testImages: (id, start, count) => request('GET', `/api/jobs/${id}/test-images?start=${start}&count=${count}`),
   renameJob: (id, name) => request('PATCH', `/api/jobs/${id}`, { name }),
   resumeJob: (id) => request('POST', `/api/jobs/${id}/resume`),

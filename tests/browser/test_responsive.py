@@ -106,7 +106,8 @@ def shoot(page: Any, name: str) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_view_scrolls_sideways(narrow: Any, finished_run: str, width: int) -> None:
-    views = {"playground": "", "gan": "?view=gan", "cnn": "?view=cnn", "runs": "?view=runs"}
+    views = {"playground": "", "gan": "?view=gan", "cnn": "?view=cnn", "rnn": "?view=rnn",
+             "runs": "?view=runs"}
     for view, query in views.items():
         page = narrow(width, query)
         if view == "gan":
@@ -114,6 +115,8 @@ def test_no_view_scrolls_sideways(narrow: Any, finished_run: str, width: int) ->
         if view == "cnn":  # its kernels, feature maps and test images drawn
             page.wait_for_function("window.nnplay.cnn && window.nnplay.cnn.frames.feature_maps"
                                    " && document.querySelector('#cnn-test-images canvas')")
+        if view == "rnn":  # the unfolded network and the hidden state drawn
+            page.wait_for_function("window.nnplay.rnn && window.nnplay.rnn.frames.hidden_state")
         assert_fits(page, f"{view} at {width}px")
         if width in SCREENSHOT_WIDTHS:
             shoot(page, f"{view}-{width}")

@@ -1,5 +1,5 @@
-// The CNN lab's stack editor: one row per layer with its controls (built from the catalog's
-// layer types), its output shape and parameter count (from the server's dry run of the spec),
+// A lab's layer-stack editor (the CNN and RNN labs): one row per layer with its controls (built
+// from the catalog's layer types), its output shape and parameter count (from the server),
 // buttons to move or remove it, and a menu to add a layer where it belongs. Edits go out as a
 // new layer list; the lab decides.
 
@@ -11,19 +11,24 @@ const LADDERS = {
   filters: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
   units: [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256],
 };
-// Image layers sit before the flat ones; a new one goes after the last image layer.
-const IMAGE_TYPES = new Set(['conv2d', 'maxpool2d', 'avgpool2d']);
 const shapeText = (dims) => dims.join('×');
 
 export class StackEditor {
-  /** catalog: the whole catalog; onChange(layers) with a new layer list. */
-  constructor(root, { catalog, onChange }) {
+  /**
+   * catalog: the whole catalog; kind: the data kind whose layers it offers ('image',
+   * 'sequence'); name: how a row reads in labels ('CNN' -> "CNN layer 1"); onChange(layers).
+   */
+  constructor(root, { catalog, kind, name, onChange }) {
     this.root = root;
     this.catalog = catalog;
+    this.kind = kind;
+    this.name = name;
     this.onChange = onChange;
     this.types = new Map(catalog.layer_types.map((t) => [t.name, t]));
-    const kind = catalog.data_kinds.find((k) => k.name === 'image');
-    this.addable = (kind?.layer_types ?? []).filter((name) => this.types.has(name));
+    const info = catalog.data_kinds.find((k) => k.name === kind);
+    this.addable = (info?.layer_types ?? []).filter((type) => this.types.has(type));
+    // Layers that read the kind's own shape (convolutions, recurrent cells) sit before the flat ones.
+    this.leading = new Set(this.addable.filter((type) => this.types.get(type).takes === kind));
     this.activationLabels = Object.fromEntries(catalog.activations.map((a) => [a.name, a.label]));
     this.rows = null; // the server's summary rows (input, one per layer, output), or null
     this.key = '';
@@ -35,20 +40,21 @@ export class StackEditor {
     this.key = '';
   }
 
-  render(layers, inputShape, classes) {
-    const key = JSON.stringify([layers, inputShape, classes, this.rows]);
+  /** inputShape: one sample's shape; output: what the output layer gives, in words. */
+  render(layers, inputShape, output) {
+    const key = JSON.stringify([layers, inputShape, output, this.rows]);
     if (key === this.key) return;
     this.key = key;
     const active = document.activeElement;
     const focused = this.root.contains(active) ? active.dataset.key : null;
-    this.root.replaceChildren(...this.build(layers, inputShape, classes));
+    this.root.replaceChildren(...this.build(layers, inputShape, output));
     if (focused) {
       const again = this.root.querySelector(`[data-key="${focused}"]`);
       if (again && !again.disabled) again.focus();
     }
   }
 
-  build(layers, inputShape, classes) {
+  build(layers, inputShape, output) {
     const rows = this.rows && this.rows.length === layers.length + 2 ? this.rows : null;
     const out = (i) => (rows ? rows[i] : null);
     const shapeCell = (row) => h('span', { class: 'stack-shape', title: 'Output shape per image (channels × height × width)' },
@@ -58,13 +64,13 @@ export class StackEditor {
     const items = [
       h('li', { class: 'stack-row stack-io' },
         h('span', { class: 'stack-index', 'aria-hidden': 'true' }, 'in'),
-        h('span', { class: 'stack-type' }, 'Input image'),
+        h('span', { class: 'stack-type' }, this.kind === 'image' ? 'Input image' : 'Input sequence'),
         h('span', { class: 'stack-controls' }),
         h('span', { class: 'stack-shape' }, shapeText(inputShape)), h('span', { class: 'stack-params' })),
     ];
     layers.forEach((layer, index) => {
       const type = this.types.get(layer.type);
-      const name = `CNN layer ${index + 1}`;
+      const name = `${this.name} layer ${index + 1}`;
       const change = (field, value) => this.onChange(layers.map((l, i) => (i === index ? { ...l, [field]: value } : l)));
       const move = (delta) => {
         const next = [...layers];
@@ -91,7 +97,7 @@ export class StackEditor {
     items.push(h('li', { class: 'stack-row stack-io' },
       h('span', { class: 'stack-index', 'aria-hidden': 'true' }, 'out'),
       h('span', { class: 'stack-type' }, 'Output'),
-      h('span', { class: 'stack-controls stack-note' }, `${classes} classes, softmax`),
+      h('span', { class: 'stack-controls stack-note' }, output),
       shapeCell(last), paramCell(last)));
 
     const menu = h('select', { 'aria-label': 'Layer to add', dataset: { key: 'add-type' } },
@@ -99,7 +105,7 @@ export class StackEditor {
     const full = layers.length >= this.catalog.limits.max_layers;
     const add = h('div', { class: 'stack-add' }, menu,
       h('button', { type: 'button', class: 'ghost-btn', dataset: { key: 'add' }, disabled: full,
-        title: full ? `At most ${this.catalog.limits.max_layers} layers` : 'Add the layer where it belongs: image layers before the flat ones',
+        title: full ? `At most ${this.catalog.limits.max_layers} layers` : `Add the layer where it belongs: ${this.kind} layers before the flat ones`,
         onclick: () => this.onChange(this.added(layers, menu.value)) }, '+ Add layer'));
     const total = rows ? rows.reduce((a, r) => a + r.parameters, 0) : null;
     return [
@@ -117,8 +123,8 @@ export class StackEditor {
     }
     if (name === 'dense') layer.activation = 'relu';
     let at = layers.length;
-    if (IMAGE_TYPES.has(name)) {
-      const flat = layers.findIndex((l) => !IMAGE_TYPES.has(l.type) && l.type !== 'batchnorm' && l.type !== 'dropout');
+    if (this.leading.has(name)) {
+      const flat = layers.findIndex((l) => !this.leading.has(l.type) && l.type !== 'batchnorm' && l.type !== 'dropout');
       at = flat < 0 ? layers.length : flat;
     }
     return [...layers.slice(0, at), layer, ...layers.slice(at)];
