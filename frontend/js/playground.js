@@ -117,7 +117,7 @@ export class Playground extends Lab {
   loadOutsideSpec(spec, source, steps = null) {
     if (this.racing) this.leaveRace(false);
     super.loadOutsideSpec(spec, source, steps);
-    const unused = unusedPaths(spec);
+    const unused = unusedPaths(spec, this.catalog.defaults);
     if (unused.length) {
       this.status.alert(`The playground has no control for ${unused.join(', ')}; ${unused.length === 1 ? 'it was' : 'they were'} left out.`, 'import', 'warn');
     }

@@ -2,7 +2,7 @@
 // and tell which of its fields the playground's controls cannot hold.
 
 import { OPEN_ENDED_STEPS, PROPS } from './state.js';
-import { fmt } from './util.js';
+import { fmt, getPath } from './util.js';
 
 // Fields the playground sets itself: the task follows the dataset, the name is the run's,
 // single runs train until paused, and drawn or uploaded data travels as it is.
@@ -11,8 +11,6 @@ const OWN = ['name', 'task', 'max_steps', 'dataset.points', 'dataset.labels', 'd
 // run's own export must not warn about them.
 const GAN_ONLY = ['generator', 'discriminator', 'latent_dim', 'noise', 'gan_loss', 'd_steps',
   'g_steps', 'g_optimizer', 'd_optimizer', 'gradient_penalty', 'dataset.modes'];
-// Fields only image runs read, with the value every other export has: nothing is lost there.
-const IMAGE_ONLY = { 'dataset.augment_shift': 0 };
 
 /** The spec in a file's text; throws an Error whose message says what is wrong, in words. */
 export function parseSpecText(text) {
@@ -40,8 +38,12 @@ export const PLAYGROUND_TASKS = ['classification', 'regression'];
 /** Whether the playground can hold and train this spec (a spec without `task` classifies). */
 export const playable = (spec) => PLAYGROUND_TASKS.includes(spec.task ?? 'classification');
 
-/** Dotted paths of `spec` that no control holds (e.g. fields of a kind of run the page cannot show). */
-export function unusedPaths(spec) {
+/**
+ * Dotted paths of `spec` that no control holds (e.g. fields of a kind of run the page cannot
+ * show). A field at the server's default (`defaults`, the catalog's) loses nothing: the
+ * playground's runs have it too (image and sequence fields in a 2-D run's export).
+ */
+export function unusedPaths(spec, defaults = {}) {
   const used = [...PROPS.filter((p) => p.path).map((p) => p.path), ...OWN];
   if ((spec.task ?? 'classification') !== 'gan') used.push(...GAN_ONLY);
   const out = [];
@@ -49,7 +51,7 @@ export function unusedPaths(spec) {
     for (const [key, value] of Object.entries(node)) {
       const path = prefix ? `${prefix}.${key}` : key;
       if (value === null || value === undefined) continue; // unset: nothing is lost
-      if (IMAGE_ONLY[path] === value) continue;
+      if (JSON.stringify(getPath(defaults, path)) === JSON.stringify(value)) continue;
       if (used.some((u) => u === path || path.startsWith(`${u}.`))) continue;
       if (value && typeof value === 'object' && !Array.isArray(value)
           && used.some((u) => u.startsWith(`${path}.`))) walk(value, path);
