@@ -120,6 +120,9 @@ class TrainLoop(ABC):
         self.last_metrics: AnyMetricsEvent | None = None
         self._rate_mark = (0, 0.0)  # (step, elapsed) at the previous metrics point
         self._last_report = -math.inf  # monotonic time of the last detailed metrics point
+        # True once the loop has ended: the last metrics point may measure what earlier,
+        # frequent ones only sample (an image run's whole test set).
+        self.finished = False
 
     # ----- what a task defines ------------------------------------------------------
     @abstractmethod
@@ -233,6 +236,7 @@ class TrainLoop(ABC):
         status, reason = RunStatus.completed, None
         failure: Failure | None = None
         budget = self.options.report_budget
+        self.finished = False
         try:
             for callback in self.callbacks:
                 callback.on_train_start(self.start_info())
@@ -245,6 +249,7 @@ class TrainLoop(ABC):
             finally:
                 if budget is not None:
                     budget.leave()
+            self.finished = True
             self._emit_all(detailed=True)
         except Diverged as error:
             status, reason = RunStatus.failed, str(error)
