@@ -51,15 +51,17 @@ CNN_LESSONS: tuple[dict[str, Any], ...] = (
          "optimizer": {"name": "adam", "lr": 0.003}, "batch_size": 64, "max_steps": 800},
     ),
     _lesson(
-        "mlp-vs-cnn", "Dense net vs CNN", "Same digits, a dense net against a small CNN.",
+        "mlp-vs-cnn", "Dense net vs CNN", "Same MNIST digits, a dense net against a small CNN.",
         "The dense net gives every pixel its own weight into every unit, so it has to learn "
-        "a stroke separately at each position; the CNN shares one small kernel across the "
-        "whole image. With far fewer parameters the CNN reaches a higher test accuracy.",
-        {"task": "classification", "dataset": _DIGITS, "optimizer": _ADAM,
-         "model": {"init": "kaiming_uniform"}, "batch_size": 32, "max_steps": 400},
+        "a stroke separately at each position; the CNN shares each small kernel across the "
+        "whole image. With about a quarter of the dense net's parameters the CNN reaches a "
+        "higher test accuracy.",
+        {"task": "classification", "dataset": _MNIST,
+         "optimizer": {"name": "adam", "lr": 0.003},
+         "model": {"init": "kaiming_uniform"}, "batch_size": 64, "max_steps": 600},
         variants=(("dense 64-64", {"model": {"layers": [_DENSE_64, _DENSE_64]}}),
-                  ("CNN", {"model": {"layers": [_conv(8, padding=1), {"type": "maxpool2d"},
-                                                _DENSE_32]}})),
+                  ("CNN", {"model": {"layers": [_conv(8, 5), {"type": "maxpool2d"}, _conv(16),
+                                                {"type": "maxpool2d"}, _DENSE_32]}})),
         metric="test_accuracy",
     ),
     _lesson(
@@ -75,9 +77,11 @@ CNN_LESSONS: tuple[dict[str, Any], ...] = (
     ),
     _lesson(
         "pooling", "Max vs average pooling", "The same CNN with max and with average pooling.",
-        "Max pooling keeps the strongest response in each patch, so a stroke counts wherever "
-        "it falls inside the patch; average pooling blurs the response over the patch. The "
-        "race compares their test accuracy on the same digits.",
+        "Max pooling keeps the strongest response in each 2x2 patch at full strength, "
+        "wherever in the patch it falls; average pooling reports the patch's mean, so a "
+        "response that lights only one of its four pixels comes out at a quarter of its "
+        "strength. Both pass 95% test accuracy on these digits; the race shows which gets "
+        "further.",
         {"task": "classification", "dataset": _DIGITS, "optimizer": _ADAM,
          "model": {"init": "kaiming_uniform"}, "batch_size": 32, "max_steps": 400},
         variants=(("max pool", {"model": {"layers": [_conv(8, padding=1),

@@ -470,17 +470,26 @@ class Conv2dLayer(LayerBase):
 
 class _PoolLayer(LayerBase):
     kernel_size: WholeNumber = Field(2, ge=1, le=LIMITS.max_kernel_size)
+    # None: the window moves by its own size (no overlap), as PyTorch's default.
+    stride: WholeNumber | None = Field(None, ge=1, le=LIMITS.max_kernel_size,
+                                       description="same as kernel_size")
     takes: ClassVar[str] = "image"
     needs: ClassVar[str] = "image data"
 
+    @property
+    def step(self) -> int:
+        """The stride in use: `stride`, or `kernel_size` when it is left out."""
+        return self.stride if self.stride is not None else self.kernel_size
+
     def out_shape(self, shape: Shape) -> Shape:
-        """`(channels, h // kernel, w // kernel)`."""
+        """`(channels, h', w')` with h' = (h - kernel) // stride + 1."""
         channels, height, width = shape
         if self.kernel_size > min(height, width):
             raise ShrinksError(
                 f"kernel_size {self.kernel_size} does not fit the {height}x{width} feature map "
                 "it gets; use a smaller kernel")
-        return channels, height // self.kernel_size, width // self.kernel_size
+        return (channels, (height - self.kernel_size) // self.step + 1,
+                (width - self.kernel_size) // self.step + 1)
 
 
 class MaxPool2dLayer(_PoolLayer):

@@ -11,8 +11,8 @@ from torch import nn
 
 from nnplay.models import Network
 from nnplay.models.gan import Discriminator
-from nnplay.models.layers import LAYER_TYPES, build_stack, layer_catalog
-from nnplay.spec import LIMITS, ModelSpec, stack_shapes
+from nnplay.models.layers import LAYER_TYPES, build_stack, describe_layers, layer_catalog
+from nnplay.spec import LIMITS, ModelSpec, parse_spec, stack_shapes
 
 # One spec per registered (non-recurrent) layer type, and the input shapes it is tried on.
 CASES: list[tuple[dict[str, Any], tuple[int, ...]]] = [
@@ -22,6 +22,8 @@ CASES: list[tuple[dict[str, Any], tuple[int, ...]]] = [
     ({"type": "conv2d", "filters": 6, "kernel_size": 5, "stride": 2, "padding": 2}, (3, 9, 7)),
     ({"type": "maxpool2d", "kernel_size": 2}, (3, 7, 8)),
     ({"type": "avgpool2d", "kernel_size": 3}, (2, 9, 9)),
+    ({"type": "maxpool2d", "kernel_size": 3, "stride": 1}, (2, 8, 7)),  # overlapping windows
+    ({"type": "avgpool2d", "kernel_size": 2, "stride": 3}, (1, 9, 8)),  # skipping pixels
     ({"type": "flatten"}, (4, 3, 3)),
     ({"type": "dropout", "p": 0.5}, (6,)),
     ({"type": "dropout", "p": 0.5}, (2, 4, 4)),
@@ -126,3 +128,38 @@ def test_catalog_entries_carry_the_spec_fields_and_limits() -> None:
     assert entries["dropout"]["controls"][0]["max"] == LIMITS.max_dropout
     assert entries["flatten"]["controls"] == []
     assert math.isclose(entries["dropout"]["controls"][0]["default"], 0.2)
+
+
+@pytest.mark.parametrize(("data", "shape", "expected"), [
+    ({"type": "maxpool2d", "kernel_size": 2}, (4, 9, 8), (4, 4, 4)),  # stride = kernel
+    ({"type": "maxpool2d", "kernel_size": 3, "stride": 1}, (4, 9, 8), (4, 7, 6)),
+    ({"type": "avgpool2d", "kernel_size": 3, "stride": 2}, (4, 9, 8), (4, 4, 3)),
+    ({"type": "avgpool2d", "kernel_size": 2, "stride": 3}, (4, 9, 8), (4, 3, 3)),
+])
+def test_pool_stride_gives_h_minus_k_over_s_plus_1(data: dict[str, Any], shape: tuple[int, ...],
+                                                   expected: tuple[int, ...]) -> None:
+    layer = _layer(data)
+    assert stack_shapes([layer], shape)[0] == expected
+    out = build_stack([layer], shape, n_outputs=2).modules[0](torch.randn(1, *shape))
+    assert tuple(out.shape[1:]) == expected
+
+
+@pytest.mark.parametrize("stride", [0, LIMITS.max_kernel_size + 1])
+def test_a_pool_stride_out_of_range_is_refused_naming_the_layer(stride: int) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_spec({"task": "classification", "dataset": {"name": "digits", "n_samples": 300},
+                    "model": {"layers": [{"type": "conv2d"},
+                                         {"type": "avgpool2d", "stride": stride}]}})
+    assert (f"model.layers.1.stride: must be between 1 and {LIMITS.max_kernel_size} "
+            f"(got {stride})") in str(caught.value)
+
+
+def test_the_pool_stride_control_is_an_int_that_defaults_to_the_kernel_size() -> None:
+    for name in ("maxpool2d", "avgpool2d"):
+        controls = {c["name"]: c for c in LAYER_TYPES[name].catalog()["controls"]}
+        assert controls["stride"] == {
+            "name": "stride", "type": "int", "default": None, "nullable": True,
+            "null_means": "same as kernel_size", "min": 1, "max": LIMITS.max_kernel_size}
+    assert describe_layers([_layer({"type": "maxpool2d"}),
+                            _layer({"type": "avgpool2d", "kernel_size": 3, "stride": 1})]) \
+        == "maxpool2d 2x2 → avgpool2d 3x3 stride 1"

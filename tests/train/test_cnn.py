@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nnplay.api.frames import decode_frame, snapshot_frames
 from nnplay.presets import get_preset
 from nnplay.resources import resource_dir
 from nnplay.spec import SpecError, parse_spec
-from nnplay.train.events import CnnSnapshot
+from nnplay.train.callbacks import Callback
+from nnplay.train.events import AnyMetricsEvent, CnnSnapshot, MetricsEvent
 from nnplay.train.loop import TrainerOptions
 from nnplay.train.trainer import Trainer
 
@@ -110,3 +112,54 @@ def test_classic_kernels_start_as_identity_blur_and_edges() -> None:
     first = snapshot.feature_maps.values[:36].reshape(6, 6).astype(float)
     inner = snapshot.probe.pixels[1:7, 1:7].astype(float)
     assert np.corrcoef(first.ravel(), inner.ravel())[0, 1] > 0.99
+
+
+class MetricsLog(Callback):
+    def __init__(self) -> None:
+        self.points: list[MetricsEvent] = []
+
+    def on_metrics(self, event: AnyMetricsEvent) -> None:
+        assert isinstance(event, MetricsEvent)
+        self.points.append(event)
+
+
+def test_metrics_points_sample_512_test_images_and_the_last_point_covers_them_all() -> None:
+    log = MetricsLog()
+    spec = get_preset("cnn-digits").build({
+        "max_steps": 120, "dataset": {"name": "digits", "n_samples": 1797, "test_fraction": 0.5}})
+    trainer = Trainer(spec, TrainerOptions(metrics_interval=0.0, snapshot_interval=0,
+                                           callbacks=[log]))
+    trainer.run()
+    n_test = trainer.x_test.shape[0]
+    assert n_test == 898
+    assert {p.test_samples for p in log.points[:-1]} == {512}
+    last = log.points[-1]
+    assert last.test_samples == n_test and last.report is not None
+    assert sum(last.report["support"]) == n_test
+    with torch.no_grad():
+        trainer.network.eval()
+        predicted = trainer.network(trainer.x_test).argmax(dim=1)
+    assert last.test_accuracy == pytest.approx((predicted == trainer.y_test).float().mean().item())
+
+
+def test_a_snapshot_reuses_the_metrics_points_predictions_for_its_misclassified_grid() -> None:
+    """Counts the batch sizes the first layer sees: a snapshot after a metrics point runs
+    only the probe image, and its mistakes are the ones those predictions make."""
+    trainer = Trainer(parse_spec(small_digits(
+        dataset={"name": "digits", "n_samples": 1000, "test_fraction": 0.5})), QUIET)
+    for _ in range(20):
+        trainer.train_step()
+    trainer.evaluate()
+    batches: list[int] = []
+    hook = trainer.network.body[0].register_forward_pre_hook(
+        lambda _module, args: batches.append(args[0].shape[0]))
+    snapshot = trainer.snapshot()
+    hook.remove()
+    assert batches == [1]
+    assert isinstance(snapshot, CnnSnapshot)
+    with torch.no_grad():
+        trainer.network.eval()
+        predicted = trainer.network(trainer.x_test[:512]).argmax(dim=1)
+    wrong = torch.nonzero(predicted != trainer.y_test[:512]).reshape(-1)[:16].tolist()
+    assert list(snapshot.misclassified.indices) == wrong and wrong
+    assert list(snapshot.misclassified.predicted) == [int(predicted[i]) for i in wrong]

@@ -15,7 +15,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from torch import nn
 
@@ -89,6 +90,15 @@ def _field_entry(name: str, info: Any) -> dict[str, Any]:
         entry["choices"] = list(get_args(annotation))
         entry["default"] = info.default
         return entry
+    if get_origin(annotation) in (Union, UnionType) and type(None) in get_args(annotation):
+        # An optional field, e.g. a pool's stride: null (the default) means what the
+        # field's description says ("same as kernel_size").
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        entry["nullable"] = True
+        if info.description:
+            entry["null_means"] = info.description
     entry["type"] = {bool: "bool", int: "int", float: "float"}.get(annotation, "str")
     entry["default"] = info.default
     for rule in info.metadata:
@@ -114,6 +124,12 @@ def _dense_build(layer: DenseLayer, shape: Shape) -> list[nn.Module]:
 def _conv_build(layer: Conv2dLayer, shape: Shape) -> list[nn.Module]:
     return [nn.Conv2d(shape[0], layer.filters, layer.kernel_size, layer.stride, layer.padding),
             ACTIVATIONS[layer.activation].make()]
+
+
+def _pool_describe(layer: MaxPool2dLayer | AvgPool2dLayer) -> str:
+    """"maxpool2d 2x2", with " stride 1" when the windows overlap or skip pixels."""
+    text = f"{layer.type} {layer.kernel_size}x{layer.kernel_size}"
+    return text if layer.step == layer.kernel_size else f"{text} stride {layer.step}"
 
 
 def _batchnorm_build(layer: BatchNormLayer, shape: Shape) -> list[nn.Module]:
@@ -153,11 +169,11 @@ LAYER_TYPES: dict[str, LayerType] = {
                   lambda layer, shape: (shape[0] * layer.kernel_size ** 2 + 1) * layer.filters,
                   probe="feature_maps", activation=lambda layer: layer.activation.value),
         LayerType("maxpool2d", "Max pool", MaxPool2dLayer,
-                  lambda layer, shape: [nn.MaxPool2d(layer.kernel_size)], _none,
-                  probe="feature_maps"),
+                  lambda layer, shape: [nn.MaxPool2d(layer.kernel_size, layer.step)], _none,
+                  _pool_describe, probe="feature_maps"),
         LayerType("avgpool2d", "Average pool", AvgPool2dLayer,
-                  lambda layer, shape: [nn.AvgPool2d(layer.kernel_size)], _none,
-                  probe="feature_maps"),
+                  lambda layer, shape: [nn.AvgPool2d(layer.kernel_size, layer.step)], _none,
+                  _pool_describe, probe="feature_maps"),
         LayerType("flatten", "Flatten", FlattenLayer, lambda layer, shape: [nn.Flatten()],
                   _none),
         LayerType("dropout", "Dropout", DropoutLayer, lambda layer, shape: [nn.Dropout(layer.p)],

@@ -1,8 +1,10 @@
 """Probes of an image classifier: conv kernels, feature maps of one probe image, mistakes.
 
 A snapshot is one no-grad forward pass of the probe image through the body (capturing
-every conv and pool layer's output), one of the test set (for the misclassified images,
-batched) and a uint8 conversion of each conv layer's weights.
+every conv and pool layer's output) and a uint8 conversion of each conv layer's weights.
+The misclassified images come from the predictions the latest metrics point made for
+the first test images (`remember`): the snapshot does not pay for a second pass over
+the test set, so the mistakes grid is as fresh as the latest metrics point.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nnplay.train.probes import to_uint8
 
 MAX_MISCLASSIFIED = 16
 MISCLASSIFIED_SEARCH = 512  # mistakes are looked for among this many first test images
+SEARCH_CHUNK = 128  # test images per forward pass when the prober predicts them itself
 
 
 def _scaled(tensors: list[Tensor], kinds: list[str]) -> ImageLayers:
@@ -43,6 +46,16 @@ class CnnProber:
         self._index: int | None = 0 if dataset.x_test.shape[0] else None
         self._drawn: Tensor | None = None  # (h, w) float32 in 0..1
         self._x_search = dataset.x_test[:MISCLASSIFIED_SEARCH].to(device)
+        self._predicted: Tensor | None = None  # (n_search,) int64 on the CPU
+
+    def remember(self, predicted: Tensor) -> None:
+        """Keep the classes predicted for the first test images `(>= n_search,)` by the
+        current weights (a metrics point made them) for the misclassified grid."""
+        self._predicted = predicted[:self._x_search.shape[0]].cpu()
+
+    def forget(self) -> None:
+        """The weights changed outside training (a checkpoint): predict afresh."""
+        self._predicted = None
 
     def set_probe(self, index: int | None = None, image: Tensor | None = None) -> None:
         """Probe test image `index`, or a drawn image `(h, w)` with values 0..1."""
@@ -80,12 +93,28 @@ class CnnProber:
         weights = [conv.weight.detach() for conv in self.network.conv_layers()]
         return _scaled(weights, ["conv2d"] * len(weights))
 
+    def _search(self) -> Tensor:
+        """Predicted classes `(n_search,)` of the first test images, chunk by chunk until
+        16 mistakes are found (the rest stay -1: never read)."""
+        n = self._x_search.shape[0]
+        pred = torch.full((n,), -1, dtype=torch.long)
+        truth = self.dataset.y_test[:n]
+        wrong = 0
+        for start in range(0, n, SEARCH_CHUNK):
+            chunk = self.network(self._x_search[start:start + SEARCH_CHUNK]).argmax(dim=1).cpu()
+            pred[start:start + chunk.shape[0]] = chunk
+            wrong += int((chunk != truth[start:start + chunk.shape[0]]).sum())
+            if wrong >= MAX_MISCLASSIFIED:
+                break
+        return pred
+
     def misclassified(self) -> Misclassified:
         """The first test images (in test order, among the first 512) the network gets
-        wrong, at most 16."""
-        pred = self.network(self._x_search).argmax(dim=1).cpu()
-        truth = self.dataset.y_test[:MISCLASSIFIED_SEARCH]
-        wrong = torch.nonzero(pred != truth).reshape(-1)[:MAX_MISCLASSIFIED].tolist()
+        wrong, at most 16, by the latest metrics point's predictions (or fresh ones)."""
+        pred = self._predicted if self._predicted is not None else self._search()
+        truth = self.dataset.y_test[:pred.shape[0]]
+        mistakes = torch.nonzero((pred != truth) & (pred >= 0)).reshape(-1)
+        wrong = mistakes[:MAX_MISCLASSIFIED].tolist()
         predicted = [int(pred[i]) for i in wrong]
         h, w = self.dataset.image_shape
         images = (self.dataset.pixels_test[wrong].numpy() if wrong

@@ -28,6 +28,9 @@ class MetricsEvent:
     steps_per_second: float
     elapsed: float  # seconds of training so far (pauses excluded)
     report: dict[str, Any] | None = None  # per-class precision/recall/F1 + confusion (test set)
+    # How many test samples the test figures (and report) cover: image runs measure a
+    # fixed subset (the first 512 test images) until the run's last point, which covers all.
+    test_samples: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

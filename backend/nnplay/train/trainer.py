@@ -20,7 +20,7 @@ from nnplay.data.image_dataset import ImageDataset, build_image_dataset, shift_i
 from nnplay.data.sequences import SequenceDataset, build_sequence_dataset
 from nnplay.models.network import Network
 from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, SequenceMode, Task
-from nnplay.train.cnn_probes import CnnProber
+from nnplay.train.cnn_probes import MISCLASSIFIED_SEARCH, CnnProber
 from nnplay.train.control import TrainerControl
 from nnplay.train.device import resolve_device
 from nnplay.train.events import CnnSnapshot, MetricsEvent, RnnSnapshot, Snapshot, TrainStart
@@ -32,9 +32,14 @@ from nnplay.train.probes import Prober
 from nnplay.train.rnn_probes import RnnProber
 
 # Image runs measure training loss and accuracy on at most this many training images
-# per metrics point (the test set is always whole): a full pass over 60,000 would
-# cost more than the training it reports on.
-IMAGE_TRAIN_EVAL = 1000
+# per metrics point, and test loss and accuracy on the first IMAGE_TEST_EVAL test
+# images until the run's last point, which covers the whole test set (`test_samples`
+# in each point says which): a pass over thousands of images at every point would
+# cost more than the training it reports on. The same predictions feed the
+# misclassified grid, so snapshots need no pass of their own.
+IMAGE_TRAIN_EVAL = 512
+IMAGE_TEST_EVAL = MISCLASSIFIED_SEARCH
+EVAL_CHUNK = 256  # images per evaluation forward pass: (256, c, h, w) activations stay in cache
 
 
 class Trainer(TrainLoop):
@@ -95,6 +100,8 @@ class Trainer(TrainLoop):
         n_eval = self.n_train if isinstance(ds, Dataset) else IMAGE_TRAIN_EVAL
         self.x_train_eval, self.t_train_eval = self.x_train[:n_eval], self.t_train[:n_eval]
         self.y_train_eval = self.y_train[:n_eval]
+        n_test = IMAGE_TEST_EVAL if self.images else self.x_test.shape[0]
+        self._test_subset = (self.x_test[:n_test], self.t_test[:n_test], self.y_test[:n_test])
 
     # ----- one step ---------------------------------------------------------------
     def _next_batch(self) -> tuple[Tensor, Tensor]:
@@ -143,29 +150,40 @@ class Trainer(TrainLoop):
         return value
 
     # ----- reporting ----------------------------------------------------------------
+    def _outputs(self, x: Tensor) -> Tensor:
+        """Network outputs for many inputs, image runs in chunks of EVAL_CHUNK."""
+        if not self.images or x.shape[0] <= EVAL_CHUNK:
+            return self.network(x)
+        return torch.cat([self.network(part) for part in x.split(EVAL_CHUNK)])
+
     def evaluate(self, detailed: bool = False) -> MetricsEvent:
-        """Loss and accuracy on the whole train and test sets, without regularisation."""
+        """Loss and accuracy on the train and test sets (an image run's intermediate points:
+        their fixed subsets), without regularisation."""
         network, head = self.network, self.head
+        x_test, t_test, y_test = (self.x_test, self.t_test, self.y_test) if self.finished \
+            else self._test_subset
         was_training = network.training
         network.eval()
         try:
             with torch.no_grad():
-                out_train = network(self.x_train_eval)
+                out_train = self._outputs(self.x_train_eval)
                 train_loss = head.loss(out_train, self._flat(self.t_train_eval)).item()
-                has_test = self.x_test.shape[0] > 0
-                out_test = network(self.x_test) if has_test else None
-                test_loss = head.loss(out_test, self._flat(self.t_test)).item() \
+                has_test = x_test.shape[0] > 0
+                out_test = self._outputs(x_test) if has_test else None
+                test_loss = head.loss(out_test, self._flat(t_test)).item() \
                     if out_test is not None else None
                 train_acc = test_acc = None
                 report = None
                 k = self.dataset.n_classes
                 if k:
                     pred_train = head.predict(out_train)
-                    y_train, y_test = self._flat(self.y_train_eval), self._flat(self.y_test)
+                    y_train, y_test = self._flat(self.y_train_eval), self._flat(y_test)
                     train_acc = (pred_train == y_train).float().mean().item()
                     if out_test is not None:
                         pred_test = head.predict(out_test)
                         test_acc = (pred_test == y_test).float().mean().item()
+                        if isinstance(self.prober, CnnProber):
+                            self.prober.remember(pred_test)
                     if detailed:
                         pred, truth = (pred_test, y_test) if out_test is not None \
                             else (pred_train, y_train)
@@ -177,6 +195,7 @@ class Trainer(TrainLoop):
             train_loss=train_loss, test_loss=test_loss, train_accuracy=train_acc,
             test_accuracy=test_acc, lr=self.lr, steps_per_second=self.steps_per_second(),
             elapsed=self.elapsed, report=report,
+            test_samples=int(x_test.shape[0]) if has_test else None,
         )
 
     def snapshot(self) -> Snapshot | CnnSnapshot | RnnSnapshot:
@@ -216,6 +235,8 @@ class Trainer(TrainLoop):
         self._shuffle.set_state(state["shuffle"])
         self._order = state["order"].to(self.device)
         self._cursor = int(state["cursor"])
+        if isinstance(self.prober, CnnProber):
+            self.prober.forget()
 
     def start_info(self) -> TrainStart:
         """Sizes and shapes the views need before the first step."""
