@@ -48,7 +48,8 @@ export function layerCodec(layerTypes = []) {
   const controlsOf = (type) => types.get(type)?.controls ?? [];
 
   /** Whether a short form read back says the same layer (fields it adds hold the defaults). */
-  const same = (layer, back) => back && Object.entries(layer).every(([k, v]) => k === 'type' || back[k] === v)
+  // (An unset field, null or absent, reads the same either way.)
+  const same = (layer, back) => back && Object.entries(layer).every(([k, v]) => k === 'type' || (back[k] ?? null) === (v ?? null))
     && Object.entries(back).every(([k, v]) => k in layer
       || controlsOf(layer.type).some((c) => c.name === k && c.default === v));
 

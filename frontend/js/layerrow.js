@@ -38,13 +38,21 @@ export function layerControls(layer, type, { name, key, ladders = {}, limits = {
     const value = layer[field] ?? control.default;
     const max = Math.min(control.max ?? Infinity, limits[field] ?? Infinity);
     const min = control.min ?? -Infinity;
+    if (control.type === 'int' && control.nullable && (value === null || value === undefined)) {
+      // Unset ("auto", e.g. a pool's stride: the kernel size): + sets the smallest value.
+      return stepper({
+        label: `${word(field)} in ${name}`, key: `${field}-${key}`, value: null, text: 'auto',
+        downOff: true, upOff: false, onDown: () => {}, onUp: () => onChange(field, min),
+      });
+    }
     if (control.type === 'int') {
       const steps = ladders[field];
       const next = (direction) => (steps ? ladder(steps, value, direction, max) : value + direction);
       return stepper({
         label: `${word(field)} in ${name}`, key: `${field}-${key}`, value,
-        downOff: value <= min, upOff: value >= max,
-        onDown: () => onChange(field, Math.max(min, next(-1))),
+        downOff: value <= min && !control.nullable, upOff: value >= max,
+        // Below its smallest value a nullable field goes back to unset ("auto").
+        onDown: () => onChange(field, value <= min && control.nullable ? null : Math.max(min, next(-1))),
         onUp: () => onChange(field, Math.min(max, next(1))),
       });
     }
