@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from conftest import ServerProcess
 from nnplay.api.app import create_app
+from nnplay.client import Client
 from nnplay.config import Settings
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
@@ -171,3 +173,35 @@ def test_a_diverging_member_fails_alone(make_app: Callable[[str], JobManager],
     assert twin.wait_finished(WAIT) and alone.wait_finished(WAIT)
     assert twin.failure == wild.failure  # the same structured failure, same step, as solo
     close(final(calm[0]), final(alone))
+
+
+@pytest.mark.server
+@pytest.mark.timeout(120)
+def test_ten_spiral_jobs_in_a_live_server_progress_and_stream_frames(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    """A real `nnplay serve` with one worker process and cohorts on."""
+    server = server_factory(env={"NNPLAY_COHORTS": "on", "NNPLAY_WORKERS": "1"})
+    with Client(server.url) as client:
+        ids = [client.create_job(preset="spiral", overrides={
+            "max_steps": 100_000, "seed": seed, "optimizer": {"name": "adam", "lr": lr}})["id"]
+            for seed, lr in zip(range(10), (0.01, 0.005, 0.008, 0.012, 0.02) * 2, strict=True)]
+
+        def steps() -> dict[str, int]:
+            return {job["id"]: job["step"] for job in client.jobs()}
+
+        wait_until(lambda: all(steps()[i] > 0 for i in ids))
+        first = steps()
+        wait_until(lambda: all(steps()[i] > first[i] + 100 for i in ids))
+        with client.stream(ids[3]) as stream:
+            boundaries: list[int] = []
+            deadline = time.monotonic() + WAIT
+            while len(boundaries) < 5 and time.monotonic() < deadline:
+                event = stream.receive(timeout=WAIT)
+                if event.type == "boundary":
+                    assert event.array is not None and event.array.size > 0  # decoded
+                    boundaries.append(event.data["step"])
+        assert len(boundaries) == 5, boundaries
+        assert boundaries == sorted(boundaries) and boundaries[-1] > boundaries[0]
+        for job_id in ids:
+            client.stop(job_id)
+        wait_until(lambda: all(client.job(i)["status"] == "stopped" for i in ids))
