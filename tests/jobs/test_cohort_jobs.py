@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from fastapi import FastAPI
 
 from conftest import ServerProcess
 from nnplay.api.app import create_app
 from nnplay.client import Client
 from nnplay.config import Settings
+from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.status import JobStatus
 from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec, parse_spec
 from nnplay.train.cohort import Cohort
+from nnplay.train.trainer import Trainer, TrainerOptions
 
 WAIT = 30.0
 STEPS = 300
@@ -46,13 +50,14 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
 
 
 @pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], JobManager]]:
+def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., JobManager]]:
     """In-process apps (thread executor, no disk) with cohorts on or off."""
     apps: list[FastAPI] = []
 
-    def make(cohorts: str) -> JobManager:
+    def make(cohorts: str, **settings: Any) -> JobManager:
         monkeypatch.setenv("NNPLAY_COHORTS", cohorts)
-        app = create_app(Settings(workers=0, persist=False, device="cpu"))
+        app = create_app(Settings(**{"workers": 0, "persist": False, "device": "cpu",
+                                     **settings}))
         apps.append(app)
         manager: JobManager = app.state.manager
         return manager
@@ -99,7 +104,7 @@ def close(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 
 def test_members_end_with_the_same_metrics_as_solo_runs(
-        make_app: Callable[[str], JobManager], cohort_steps: list[int]) -> None:
+        make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
     on = four(make_app("on"))
     for job in on:
         assert job.wait_finished(WAIT) and job.status == JobStatus.completed
@@ -116,7 +121,7 @@ def test_members_end_with_the_same_metrics_as_solo_runs(
 
 
 def test_pause_lr_and_stop_of_one_member_leave_the_others_as_solo(
-        make_app: Callable[[str], JobManager], cohort_steps: list[int]) -> None:
+        make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
     manager = make_app("on")
     jobs = four(manager, paused=True, max_steps=400)
     first, second, third, fourth = jobs
@@ -148,6 +153,30 @@ def test_pause_lr_and_stop_of_one_member_leave_the_others_as_solo(
     assert final(third)["lr"] == 0.001
 
 
+def test_a_checkpoint_taken_in_a_cohort_is_the_solo_runs_state(
+        make_app: Callable[..., JobManager], cohort_steps: list[int], tmp_path: Path) -> None:
+    """Periodic checkpoints of an in-cohort member load into a solo trainer and equal it."""
+    manager = make_app("on", persist=True, data_dir=tmp_path, checkpoint_interval=0.2)
+    jobs = [manager.create(member_spec(seed, lr, 100_000)) for seed, lr in LRS[:3]]
+    store = CheckpointStore(tmp_path / "checkpoints")
+    wait_until(lambda: len(cohort_steps) > 0)
+    joined = jobs[0].step
+    wait_until(lambda: store.path(jobs[0].id).exists()
+               and int(store.load(jobs[0].id)["step"]) > joined + 20)
+    state = store.load(jobs[0].id)
+    assert max(cohort_steps) == 3
+    solo = Trainer(member_spec(*LRS[0], 100_000), TrainerOptions(snapshot_interval=0))
+    for _ in range(int(state["step"])):
+        solo.train_step()
+    for name, weight in solo.network.state_dict().items():
+        torch.testing.assert_close(state["network"][name], weight, rtol=1e-4, atol=1e-5)
+    resumed = Trainer(member_spec(*LRS[0], 100_000), TrainerOptions(snapshot_interval=0))
+    resumed.load_state_dict(state)  # the solo format: a solo run goes on from it
+    assert resumed.train_step() == pytest.approx(solo.train_step(), rel=1e-3)
+    for job in jobs:
+        manager.stop(job.id)
+
+
 def regression(seed: int, lr: float) -> ExperimentSpec:
     """A small regression run; lr 10 makes it diverge within a few dozen steps."""
     return parse_spec({
@@ -157,7 +186,7 @@ def regression(seed: int, lr: float) -> ExperimentSpec:
         "optimizer": {"name": "sgd", "lr": lr}, "batch_size": 10})
 
 
-def test_a_diverging_member_fails_alone(make_app: Callable[[str], JobManager],
+def test_a_diverging_member_fails_alone(make_app: Callable[..., JobManager],
                                         cohort_steps: list[int]) -> None:
     manager = make_app("on")
     calm = [manager.create(regression(seed, 0.01)) for seed in (0, 2, 3)]
