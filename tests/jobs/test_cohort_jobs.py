@@ -87,10 +87,11 @@ def final(job: Job) -> dict[str, Any]:
     return job.latest
 
 
-def four(manager: JobManager, paused: bool = False, max_steps: int = STEPS) -> list[Job]:
-    """Four spiral jobs with different seeds and learning rates."""
+def four(manager: JobManager, paused: bool = False, max_steps: int = STEPS,
+         count: int = 4) -> list[Job]:
+    """Up to four spiral jobs with different seeds and learning rates."""
     return [manager.create(member_spec(seed, lr, max_steps), paused=paused) for seed, lr in
-            LRS]
+            LRS[:count]]
 
 
 def close(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -123,8 +124,10 @@ def test_members_end_with_the_same_metrics_as_solo_runs(
 def test_pause_lr_and_stop_of_one_member_leave_the_others_as_solo(
         make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
     manager = make_app("on")
-    jobs = four(manager, paused=True, max_steps=400)
-    first, second, third, fourth = jobs
+    first, second = four(manager, paused=True, max_steps=400, count=2)
+    # These two are stopped, never ended by max_steps.
+    third, fourth = (manager.create(member_spec(*LRS[i], 100_000), paused=True) for i in (2, 3))
+    jobs = [first, second, third, fourth]
     for job in jobs:
         wait_until(lambda job=job: job.status == JobStatus.paused)  # type: ignore[misc]
     for job in (second, third, fourth):
@@ -139,8 +142,10 @@ def test_pause_lr_and_stop_of_one_member_leave_the_others_as_solo(
     manager.stop(fourth.id)
     assert fourth.wait_finished(WAIT) and fourth.status == JobStatus.stopped
     manager.resume(first.id)
-    for job in (first, second, third):
+    for job in (first, second):
         assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    manager.stop(third.id)
+    assert third.wait_finished(WAIT) and third.status == JobStatus.stopped
     assert max(cohort_steps) >= 3
     # The same runs solo: pause/step/resume change nothing in a run's numbers; the
     # stopped one ends where it was stopped.
