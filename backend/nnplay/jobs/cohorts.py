@@ -250,13 +250,18 @@ class CohortRunner:
                     every = max(every, budget.spacing(cost))
                 m.next_metrics = time.perf_counter() + every
         watched = sum(1 for m in running if m.control.watched)
-        for m in running:
+        # The most overdue first, and no more than a time slice of probes per round: the
+        # members' steps go on between them instead of waiting for all of them at once.
+        round_end = time.perf_counter() + self.pool.slice_seconds
+        for m in sorted(running, key=lambda m: m.next_snapshot):
             options = m.trainer.options
             if options.snapshot_interval <= 0 or now < m.next_snapshot:
-                continue
+                break
             if not m.control.watched:
                 m.next_snapshot = now + options.snapshot_interval
                 continue
+            if time.perf_counter() >= round_end:
+                break
             started = time.thread_time()
             self._snapshot(m)
             cost = time.thread_time() - started
@@ -396,9 +401,17 @@ class CohortRunner:
                 joins = self.pool.take_incoming(self)
                 if joins is None:
                     return
-                for join in joins:
-                    self._admit(join)
-                if not self._round(budget):
+                try:
+                    for join in joins:
+                        self._admit(join)
+                    busy = self._round(budget)
+                except Exception as error:  # a bug here: its members fail, the worker goes on
+                    log.exception("a cohort runner failed")
+                    for m in list(self.members.values()):
+                        m.in_cohort = False  # its rows may be half changed: not read again
+                        self._fail(m, "error", f"error at step {m.step}: {error}")
+                    raise
+                if not busy:
                     yield Yield.PARKED
                     slice_end = time.perf_counter() + self.pool.slice_seconds
                 elif time.perf_counter() >= slice_end:
@@ -407,6 +420,8 @@ class CohortRunner:
         finally:
             if budget is not None:
                 budget.leave()
+            for join in self.pool.forget(self):  # only a failed runner has any
+                join.events.on_start_failed("could not start: its cohort runner failed")
 
 
 class CohortPool:
@@ -455,6 +470,15 @@ class CohortPool:
                     if known is runner:
                         del self._runners[key]
                 return None
+            return joins
+
+    def forget(self, runner: CohortRunner) -> list[_Join]:
+        """Drop an ended runner; returns the jobs that were still waiting for it."""
+        with self._lock:
+            for key, known in list(self._runners.items()):
+                if known is runner:
+                    del self._runners[key]
+            joins, runner.incoming = runner.incoming, []
             return joins
 
     def runner_count(self) -> int:
