@@ -1,14 +1,14 @@
-"""Cohort runs in a worker: jobs whose specs share a cohort key train as one `Cohort`.
+"""A cohort runner: the jobs of one worker sharing a cohort key, trained as one `Cohort`.
 
-`CohortPool` (one per executor or worker process) routes a job whose spec has a
-cohort key to that key's `CohortRunner`. A runner is one generator on the worker's
-`RunScheduler` (not a thread of its own: threads would fight solo runs for the
-interpreter lock), stepping all its running members in one batched step. Each
-member keeps its solo `Trainer` beside the cohort (its "shadow"): it gives start
-info, probes, the final per-class report and checkpoints, and holds the member's
-state whenever the member is not stepping in the cohort (paused, stepping N while
-paused, alone, ended). Members move in and out at step boundaries in the solo
-`state_dict()` format, so what a viewer sees matches a solo run.
+`CohortPool` (`nnplay.jobs.cohort_pool`) hands it the jobs of its key. A runner is
+one generator on the worker's `RunScheduler` (not a thread of its own: threads
+would fight solo runs for the interpreter lock), stepping all its running members
+in one batched step. Each member keeps its solo `Trainer` beside the cohort (its
+"shadow"): it gives start info, probes, the final per-class report and
+checkpoints, and holds the member's state whenever the member is not stepping in
+the cohort (paused, stepping N while paused, alone, ended). Members move in and
+out at step boundaries in the solo `state_dict()` format, so what a viewer sees
+matches a solo run.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Hashable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nnplay.jobs.runner import CheckpointSaver, RunEvents, RunRequest, prepare_run
-from nnplay.jobs.scheduler import RunScheduler
-from nnplay.spec import parse_spec
 from nnplay.train.cohort import Cohort, CohortMetrics
-from nnplay.train.cohort_key import cohort_key
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import Failure, MetricsEvent, RunStatus, TrainResult
 from nnplay.train.loop import Diverged, ReportBudget, Yield
 from nnplay.train.trainer import Trainer
+
+if TYPE_CHECKING:
+    from nnplay.jobs.cohort_pool import CohortPool
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -60,7 +61,9 @@ class _Member:
 
 
 @dataclass
-class _Join:
+class Join:
+    """A job handed to a runner, admitted at its next round."""
+
     request: RunRequest
     control: TrainerControl
     events: RunEvents
@@ -74,12 +77,12 @@ class CohortRunner:
     def __init__(self, pool: CohortPool) -> None:
         self.pool = pool
         self.control = TrainerControl()  # only a wake-up signal for the scheduler
-        self.incoming: list[_Join] = []  # guarded by the pool's lock
+        self.incoming: list[Join] = []  # guarded by the pool's lock
         self.members: dict[str, _Member] = {}
         self.cohort: Cohort | None = None
 
     # ----- membership -----------------------------------------------------------------
-    def _admit(self, join: _Join) -> None:
+    def _admit(self, join: Join) -> None:
         prepared = prepare_run(join.request, join.control, join.events, join.wanted)
         if prepared is None:
             if join.on_done is not None:
@@ -424,67 +427,4 @@ class CohortRunner:
                 join.events.on_start_failed("could not start: its cohort runner failed")
 
 
-class CohortPool:
-    """Routes the jobs of one worker that can share a cohort to one runner per cohort key."""
-
-    def __init__(self, scheduler: RunScheduler, report_budget: ReportBudget | None,
-                 slice_seconds: float = 0.005) -> None:
-        self.scheduler = scheduler
-        self.report_budget = report_budget
-        self.slice_seconds = slice_seconds
-        self._lock = threading.Lock()
-        self._runners: dict[Hashable, CohortRunner] = {}
-
-    @staticmethod
-    def key_of(request: RunRequest) -> Hashable | None:
-        """The job's cohort key, or None when it runs solo (no key, or not on the CPU)."""
-        if request.device == "cuda":
-            return None
-        try:
-            return cohort_key(parse_spec(request.spec))
-        except Exception:  # a bad spec: the solo path reports it as solo does
-            return None
-
-    def start(self, key: Hashable, request: RunRequest, control: TrainerControl,
-              events: RunEvents, wanted: threading.Event,
-              on_done: Callable[[], None] | None = None) -> None:
-        """Hand a job to its key's runner (started on the scheduler if it has none)."""
-        with self._lock:
-            runner = self._runners.get(key)
-            new = runner is None
-            if runner is None:
-                runner = self._runners[key] = CohortRunner(self)
-            runner.incoming.append(_Join(request, control, events, wanted, on_done))
-            control.on_change = runner.control.nudge
-        if new:
-            self.scheduler.submit(runner.run(), runner.control)
-        else:
-            runner.control.nudge()
-
-    def take_incoming(self, runner: CohortRunner) -> list[_Join] | None:
-        """The runner's new jobs; None (and the runner is forgotten) when it is done."""
-        with self._lock:
-            joins, runner.incoming = runner.incoming, []
-            if not joins and not runner.members:
-                for key, known in list(self._runners.items()):
-                    if known is runner:
-                        del self._runners[key]
-                return None
-            return joins
-
-    def forget(self, runner: CohortRunner) -> list[_Join]:
-        """Drop an ended runner; returns the jobs that were still waiting for it."""
-        with self._lock:
-            for key, known in list(self._runners.items()):
-                if known is runner:
-                    del self._runners[key]
-            joins, runner.incoming = runner.incoming, []
-            return joins
-
-    def runner_count(self) -> int:
-        """How many cohort runners this pool has now."""
-        with self._lock:
-            return len(self._runners)
-
-
-__all__ = ["CohortPool", "CohortRunner"]
+__all__ = ["CohortRunner", "Join"]

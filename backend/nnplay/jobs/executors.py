@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import torch
 
-from nnplay.jobs.cohorts import CohortPool
+from nnplay.jobs.cohort_pool import CohortPool
 from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.train.control import TrainerControl
