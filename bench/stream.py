@@ -13,7 +13,12 @@ them. Prints one JSON object:
   network, data and batch size, run in this process just before and just after it
   (the server idle), so machine noise hits both alike.
 
+`--mix same` gives every job the preset with its own seed ("everyone on the same
+lesson"); `--mix classroom` cycles through five presets, each job with its own seed
+and learning rate. `--cohorts on` starts the server with `NNPLAY_COHORTS=on`.
+
     .venv/bin/python bench/stream.py --levels 1,10,50 --seconds 5
+    .venv/bin/python bench/stream.py --levels 50,100 --mix classroom --cohorts on
 """
 
 from __future__ import annotations
@@ -54,6 +59,27 @@ TARGETS = {"steps_per_s_min": 60, "frames_per_s_min": 15, "latency_p95_ms": 150,
            "engine_ratio": 0.9}
 
 
+# The classroom mix: (preset, race variant or None), as tests/train/test_cohort.py.
+CLASSROOM = (("spiral", None), ("optimizers", "Adam"), ("circle", None),
+             ("batch-vs-online", "mini-batch (10)"), ("overfitting", None))
+
+
+def job_specs(mix: str, preset: str, jobs: int) -> list[dict[str, Any]]:
+    """The specs of a level's jobs: the same preset, or a classroom of five presets."""
+    specs = []
+    for i in range(jobs):
+        name, label = (preset, None) if mix == "same" else CLASSROOM[i % len(CLASSROOM)]
+        runs = get_preset(name).race({"max_steps": MAX_STEPS})
+        base = runs[0][1] if label is None else next(s for run, s in runs if run == label)
+        update: dict[str, Any] = {"seed": i,
+                                  "dataset": base.dataset.model_copy(update={"seed": i})}
+        if mix == "classroom":  # each student tries a learning rate of their own
+            update["optimizer"] = base.optimizer.model_copy(
+                update={"lr": base.optimizer.lr * (1 + (i % 7) / 10)})
+        specs.append(base.model_copy(update=update).model_dump(mode="json"))
+    return specs
+
+
 # ----- the server ------------------------------------------------------------------------
 
 
@@ -88,6 +114,27 @@ def start_server(data_dir: Path, env: dict[str, str], timeout: float = 120.0
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"server did not answer within {timeout} s")
+
+
+def _family(pid: int) -> list[int]:
+    """`pid` and its child processes (Linux /proc)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(child) for child in (task / "children").read_text().split()]
+    return pids
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of `pid` and its child processes in MiB, else None."""
+    try:
+        total = 0
+        for each in _family(pid):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total / 1024
+    except (OSError, ValueError):
+        return None
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -156,14 +203,14 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def run_level(url: str, server_pid: int, jobs: int, seconds: float, preset: str,
+def run_level(url: str, server_pid: int, specs: list[dict[str, Any]], seconds: float,
               frame_rate: float) -> dict[str, Any]:
-    """Train `jobs` jobs with one viewer each and measure them for `seconds`."""
+    """Train one job per spec with one viewer each and measure them for `seconds`."""
+    jobs = len(specs)
     client = Client(url, timeout=60.0)
     pool = ThreadPoolExecutor(max_workers=min(jobs, 16))
-    ids = list(pool.map(lambda _: client.create_job(
-        preset=preset, overrides={"max_steps": MAX_STEPS}, frame_rate=frame_rate)["id"],
-        range(jobs)))
+    ids = list(pool.map(lambda spec: client.create_job(spec, frame_rate=frame_rate)["id"],
+                        specs))
     stop = threading.Event()
     viewers = [Viewer(job_id) for job_id in ids]
     threads = [threading.Thread(target=v.run, args=(Client(url), stop), daemon=True)
@@ -184,6 +231,7 @@ def run_level(url: str, server_pid: int, jobs: int, seconds: float, preset: str,
         steps_after = {job["id"]: job["step"] for job in client.jobs()}
         end_wall = time.time()
         cpu_after, own_after = _cpu_seconds(server_pid), time.process_time()
+        rss = _rss_mb(server_pid)
     finally:
         stop.set()
         for thread in threads:
@@ -217,6 +265,7 @@ def run_level(url: str, server_pid: int, jobs: int, seconds: float, preset: str,
                 "load_generator_cores": _round((own_after - own_before) / window, 2),
                 "server_ms_per_step": _round(server_cores * window * 1000 / total_steps, 3)
                 if server_cores is not None and total_steps else None},
+        "server_rss_mb": _round(rss),
         "viewer_errors": sorted({v.error for v in viewers if v.error}),
         "seconds": round(window, 2),
     }
@@ -277,11 +326,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="server worker processes (default: the server's own default; "
                              "0: threads in the server process)")
+    parser.add_argument("--mix", choices=("same", "classroom"), default="same",
+                        help="same: every job the preset; classroom: five presets, own lrs")
+    parser.add_argument("--cohorts", choices=("on", "off"), default="off",
+                        help="NNPLAY_COHORTS of the server")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     torch.set_num_threads(1)  # as the server does
     env = {"NNPLAY_MAX_RUNNING_JOBS": str(max(100, *levels)),
-           "NNPLAY_MAX_JOBS": str(max(200, *levels))}
+           "NNPLAY_MAX_JOBS": str(max(200, *levels)), "NNPLAY_COHORTS": args.cohorts,
+           "NNPLAY_MAX_JOBS_PER_USER": str(max(200, *levels))}
     if args.workers is not None:
         env["NNPLAY_WORKERS"] = str(args.workers)
 
@@ -297,8 +351,8 @@ def main() -> None:
             for jobs in sorted(set(levels) | {1}):
                 if jobs == 1:  # the engine ratio: bare loop just before and just after
                     bare.append(bare_steps_per_s(spec, BARE_SECONDS))
-                result = run_level(url, process.pid, jobs, args.seconds, args.preset,
-                                   args.frame_rate)
+                result = run_level(url, process.pid, job_specs(args.mix, args.preset, jobs),
+                                   args.seconds, args.frame_rate)
                 if jobs == 1:
                     bare.append(bare_steps_per_s(spec, BARE_SECONDS))
                     one = result
@@ -320,6 +374,8 @@ def main() -> None:
         "targets": TARGETS,
         "meets_targets": _verdict(results, engine),
         "preset": args.preset,
+        "mix": args.mix,
+        "cohorts": args.cohorts,
         "frame_rate": args.frame_rate,
         "workers": args.workers if args.workers is not None else "server default",
         "cpus": os.cpu_count(),

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Of one core, what all the jobs of one process may spend on metrics and frames
     # together; with many jobs each reports less often, so training keeps the rest.
     report_share: float = Field(0.5, gt=0, le=1)
+    # "on": jobs of one worker whose specs share a cohort key train as one stacked model
+    # (nnplay.jobs.cohorts); "off" (for now the default): every job trains alone.
+    cohorts: Literal["off", "on"] = "off"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     persist: bool = True  # keep runs in SQLite + checkpoints under data_dir
     # Changes held in memory while the disk is full; past it, points coalesce per run.

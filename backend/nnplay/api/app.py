@@ -123,9 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = RunStore(settings.data_dir / "nnplay.sqlite3", max_held=settings.store_max_held)
         checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
     workers = settings.worker_count()
-    executor: Executor = ThreadExecutor(settings.report_share)
+    cohorts = settings.cohorts == "on"
+    executor: Executor = ThreadExecutor(settings.report_share, cohorts=cohorts)
     if workers > 0:
-        executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share)
+        executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share,
+                                   cohorts=cohorts)
         if checkpoints is None:  # weights of a job in a worker travel as a checkpoint
             checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(

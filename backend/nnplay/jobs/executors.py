@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import torch
 
+from nnplay.jobs.cohort_pool import CohortPool
 from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.train.control import TrainerControl
@@ -61,11 +62,13 @@ class Executor(Protocol):
 class ThreadExecutor:
     """Jobs in this process, sharing one scheduler thread (never the event loop's)."""
 
-    def __init__(self, report_share: float = 0.5) -> None:
+    def __init__(self, report_share: float = 0.5, cohorts: bool = False) -> None:
         self._checkpoint_requests: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.report_budget = ReportBudget(report_share)
         self._scheduler = RunScheduler()
+        # With cohorts on, jobs sharing a cohort key train as one stacked model.
+        self.cohorts = CohortPool(self._scheduler, self.report_budget) if cohorts else None
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
         """Hand the job to the scheduler."""
@@ -73,6 +76,11 @@ class ThreadExecutor:
         wanted = threading.Event()
         with self._lock:
             self._checkpoint_requests[request.job_id] = wanted
+        key = self.cohorts.key_of(request) if self.cohorts is not None else None
+        if self.cohorts is not None and key is not None:
+            self.cohorts.start(key, request, control, events, wanted,
+                               on_done=lambda: self._forget(request.job_id))
+            return control
         steps = job_steps(request, control, events, wanted, self.report_budget)
         self._scheduler.submit(self._forget_when_done(request.job_id, steps), control)
         return control
@@ -82,8 +90,11 @@ class ThreadExecutor:
         try:
             yield from steps
         finally:
-            with self._lock:
-                self._checkpoint_requests.pop(job_id, None)
+            self._forget(job_id)
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._checkpoint_requests.pop(job_id, None)
 
     def request_checkpoint(self, job_id: str) -> None:
         """Flag the job's saver; it writes at its next metrics point."""
@@ -151,7 +162,7 @@ def _exit_with_parent() -> None:
 
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
                  events: multiprocessing.Queue[_Event | None], torch_threads: int,
-                 report_share: float) -> None:
+                 report_share: float, cohorts: bool = False) -> None:
     """A worker process: runs the jobs it is sent, each on its own thread."""
     report_budget = ReportBudget(report_share)  # shared by this worker's jobs
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
@@ -161,6 +172,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     controls: dict[str, TrainerControl] = {}
     wanted: dict[str, threading.Event] = {}
     scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
+    pool = CohortPool(scheduler, report_budget) if cohorts else None
     while True:
         command = commands.get()
         if command is None:
@@ -170,6 +182,11 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             request: RunRequest = args[0]
             controls[job_id] = TrainerControl(paused=request.paused)
             wanted[job_id] = threading.Event()
+            key = pool.key_of(request) if pool is not None else None
+            if pool is not None and key is not None:
+                pool.start(key, request, controls[job_id], _QueueEvents(events, job_id),
+                           wanted[job_id])
+                continue
             scheduler.submit(job_steps(request, controls[job_id], _QueueEvents(events, job_id),
                                        wanted[job_id], report_budget), controls[job_id])
         elif kind == "control" and job_id in controls:
@@ -221,11 +238,12 @@ class _Worker:
     """
 
     def __init__(self, context: Any, torch_threads: int, report_share: float,
-                 index: int) -> None:
+                 index: int, cohorts: bool = False) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
         self.events: multiprocessing.Queue[_Event | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
-            target=_worker_main, args=(self.commands, self.events, torch_threads, report_share),
+            target=_worker_main,
+            args=(self.commands, self.events, torch_threads, report_share, cohorts),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
         self.dead = False  # its process exited (set by the watcher)
@@ -246,8 +264,9 @@ class ProcessExecutor:
     """Jobs spread over `workers` processes; a worker that dies is replaced at once."""
 
     def __init__(self, workers: int, torch_threads: int = 1,
-                 report_share: float = 0.5) -> None:
+                 report_share: float = 0.5, cohorts: bool = False) -> None:
         self._context = multiprocessing.get_context("spawn")
+        self._cohorts = cohorts
         self._torch_threads = torch_threads
         self._report_share = report_share
         self._lock = threading.Lock()
@@ -261,7 +280,8 @@ class ProcessExecutor:
         self._watcher.start()
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned)
+        worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned,
+                         self._cohorts)
         self._spawned += 1
         worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,),
                                              name=f"nnplay-dispatch-{worker.process.name}",

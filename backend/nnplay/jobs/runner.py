@@ -108,8 +108,12 @@ class CheckpointSaver(Callback):
         self._next = time.monotonic() + self.interval
         self.events.on_checkpoint(self.trainer.step, size)
 
+    def due(self) -> bool:
+        """Whether a checkpoint is asked for or its interval has passed."""
+        return self.requested.is_set() or time.monotonic() >= self._next
+
     def on_metrics(self, event: AnyMetricsEvent) -> None:
-        if self.requested.is_set() or time.monotonic() >= self._next:
+        if self.due():
             self.save()
 
     def on_pause(self, step: int) -> None:
@@ -124,13 +128,13 @@ class CheckpointSaver(Callback):
             self.save()
 
 
-def job_steps(request: RunRequest, control: TrainerControl, events: RunEvents,
-              checkpoint_requested: threading.Event | None = None,
-              report_budget: ReportBudget | None = None) -> Generator[Yield, None, None]:
-    """One job as a generator of time slices (see `TrainLoop.run_steps`).
+def prepare_run(request: RunRequest, control: TrainerControl, events: RunEvents,
+                checkpoint_requested: threading.Event | None = None,
+                report_budget: ReportBudget | None = None
+                ) -> tuple[TrainLoop, CheckpointSaver | None] | None:
+    """Build a job's trainer (restored from its checkpoint when resuming) and its saver.
 
-    Building the trainer happens on the first resume, on the scheduler's thread;
-    every outcome reaches `events`.
+    Returns None after telling `events` the run could not start.
     """
     saver = None
     callbacks: list[Callback] = [events]
@@ -157,9 +161,23 @@ def job_steps(request: RunRequest, control: TrainerControl, events: RunEvents,
             events.on_restored(step)
     except Exception as error:  # a bad checkpoint, or cuda asked for but absent
         events.on_start_failed(f"could not start: {error}")
-        return
+        return None
     if saver is not None:
         saver.trainer = trainer
+    return trainer, saver
+
+
+def job_steps(request: RunRequest, control: TrainerControl, events: RunEvents,
+              checkpoint_requested: threading.Event | None = None,
+              report_budget: ReportBudget | None = None) -> Generator[Yield, None, None]:
+    """One job as a generator of time slices (see `TrainLoop.run_steps`).
+
+    Building the trainer happens on the first resume, on the scheduler's thread;
+    every outcome reaches `events`.
+    """
+    prepared = prepare_run(request, control, events, checkpoint_requested, report_budget)
+    if prepared is None:
+        return
+    trainer = prepared[0]
     events.on_trainer(trainer)
     yield from trainer.run_steps()
-

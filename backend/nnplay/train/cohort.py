@@ -268,6 +268,11 @@ class Cohort:
             "cursor": int(self._cursors[i]),
         }
 
+    def weights_of(self, member: MemberId) -> dict[str, Tensor]:
+        """A member's weights now, as its solo network's `state_dict()` (views: copy them)."""
+        row = self._rows["param"][self._ids.index(member)].detach()
+        return dict(zip(self._names, self._split(row), strict=True))
+
     def _stepped(self, rows: dict[str, Tensor]) -> bool:
         """Whether a member's optimizer has state yet (torch keeps none before a step)."""
         if "scalar.step" in rows:

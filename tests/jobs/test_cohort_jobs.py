@@ -1,0 +1,241 @@
+"""Jobs trained as cohorts in a real in-process app (NNPLAY_COHORTS=on, thread executor).
+
+Nothing is mocked: jobs run on the app's scheduler thread; `Cohort.step` is only
+counted (wrapped, still called) to show the batched path was taken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from fastapi import FastAPI
+
+from conftest import ServerProcess
+from nnplay.api.app import create_app
+from nnplay.client import Client
+from nnplay.config import Settings
+from nnplay.jobs.checkpoints import CheckpointStore
+from nnplay.jobs.job import Job
+from nnplay.jobs.manager import JobManager
+from nnplay.jobs.status import JobStatus
+from nnplay.presets import get_preset
+from nnplay.spec import ExperimentSpec, parse_spec
+from nnplay.train.cohort import Cohort
+from nnplay.train.trainer import Trainer, TrainerOptions
+
+WAIT = 30.0
+STEPS = 300
+# (seed, lr): rates at which float noise does not grow chaotically within the run
+LRS = ((1, 0.01), (2, 0.005), (3, 0.008), (4, 0.012))
+
+
+def member_spec(seed: int, lr: float, max_steps: int = STEPS, **extra: Any) -> ExperimentSpec:
+    """The spiral preset with its own seed and learning rate."""
+    return get_preset("spiral").build({"seed": seed, "optimizer": {"name": "adam", "lr": lr},
+                                       "max_steps": max_steps, **extra})
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Poll `condition` until it holds, or fail."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., JobManager]]:
+    """In-process apps (thread executor, no disk) with cohorts on or off."""
+    apps: list[FastAPI] = []
+
+    def make(cohorts: str, **settings: Any) -> JobManager:
+        monkeypatch.setenv("NNPLAY_COHORTS", cohorts)
+        app = create_app(Settings(**{"workers": 0, "persist": False, "device": "cpu",
+                                     **settings}))
+        apps.append(app)
+        manager: JobManager = app.state.manager
+        return manager
+
+    yield make
+    for app in apps:
+        app.state.manager.shutdown(timeout=5.0)
+
+
+@pytest.fixture
+def cohort_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many members each `Cohort.step` stepped (the real step still runs)."""
+    sizes: list[int] = []
+    real = Cohort.step
+
+    def counted(self: Cohort) -> Any:
+        sizes.append(len(self))
+        return real(self)
+
+    monkeypatch.setattr(Cohort, "step", counted)
+    return sizes
+
+
+def final(job: Job) -> dict[str, Any]:
+    """The job's last metrics point."""
+    assert job.latest is not None
+    return job.latest
+
+
+def four(manager: JobManager, paused: bool = False, max_steps: int = STEPS,
+         count: int = 4) -> list[Job]:
+    """Up to four spiral jobs with different seeds and learning rates."""
+    return [manager.create(member_spec(seed, lr, max_steps), paused=paused) for seed, lr in
+            LRS[:count]]
+
+
+def close(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Two metrics points agree within float tolerance."""
+    assert a["step"] == b["step"]
+    for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        if b.get(key) is None:
+            assert a.get(key) is None, key
+        else:
+            assert a[key] == pytest.approx(b[key], rel=1e-3, abs=1e-4), key
+
+
+def test_members_end_with_the_same_metrics_as_solo_runs(
+        make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
+    on = four(make_app("on"))
+    for job in on:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert cohort_steps and max(cohort_steps) == 4  # they did train as one cohort
+    batched = len(cohort_steps)
+    off = four(make_app("off"))
+    for job in off:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert len(cohort_steps) == batched  # cohorts off: every job trained alone
+    for a, b in zip(on, off, strict=True):
+        assert a.step == b.step == STEPS
+        close(final(a), final(b))
+        assert final(a)["report"] is not None  # the per-class report at the end, as solo
+
+
+def test_pause_lr_and_stop_of_one_member_leave_the_others_as_solo(
+        make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
+    manager = make_app("on")
+    first, second = four(manager, paused=True, max_steps=400, count=2)
+    # These two are stopped, never ended by max_steps.
+    third, fourth = (manager.create(member_spec(*LRS[i], 100_000), paused=True) for i in (2, 3))
+    jobs = [first, second, third, fourth]
+    for job in jobs:
+        wait_until(lambda job=job: job.status == JobStatus.paused)  # type: ignore[misc]
+    for job in (second, third, fourth):
+        manager.resume(job.id)
+    manager.step(first.id, 5)  # a paused member steps on its own
+    wait_until(lambda: first.reported_step == 5 or (first.latest or {}).get("step") == 5)
+    wait_until(lambda: second.step > 50)
+    assert first.status == JobStatus.paused and (first.latest or {})["step"] == 5
+    manager.set_lr(third.id, 0.001)  # one member's rate only
+    wait_until(lambda: (third.latest or {}).get("lr") == 0.001)
+    assert (second.latest or {})["lr"] == 0.005
+    manager.stop(fourth.id)
+    assert fourth.wait_finished(WAIT) and fourth.status == JobStatus.stopped
+    manager.resume(first.id)
+    for job in (first, second):
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    manager.stop(third.id)
+    assert third.wait_finished(WAIT) and third.status == JobStatus.stopped
+    assert max(cohort_steps) >= 3
+    # The same runs solo: pause/step/resume change nothing in a run's numbers; the
+    # stopped one ends where it was stopped.
+    solo = make_app("off")
+    twins = [solo.create(member_spec(seed, lr, 400)) for seed, lr in LRS[:2]]
+    for twin in twins:
+        assert twin.wait_finished(WAIT)
+    close(final(first), final(twins[0]))
+    close(final(second), final(twins[1]))
+    assert final(third)["lr"] == 0.001
+
+
+def test_a_checkpoint_taken_in_a_cohort_is_the_solo_runs_state(
+        make_app: Callable[..., JobManager], cohort_steps: list[int], tmp_path: Path) -> None:
+    """Periodic checkpoints of an in-cohort member load into a solo trainer and equal it."""
+    manager = make_app("on", persist=True, data_dir=tmp_path, checkpoint_interval=0.2)
+    jobs = [manager.create(member_spec(seed, lr, 100_000)) for seed, lr in LRS[:3]]
+    store = CheckpointStore(tmp_path / "checkpoints")
+    wait_until(lambda: len(cohort_steps) > 0)
+    joined = jobs[0].step
+    wait_until(lambda: store.path(jobs[0].id).exists()
+               and int(store.load(jobs[0].id)["step"]) > joined + 20)
+    state = store.load(jobs[0].id)
+    assert max(cohort_steps) == 3
+    solo = Trainer(member_spec(*LRS[0], 100_000), TrainerOptions(snapshot_interval=0))
+    for _ in range(int(state["step"])):
+        solo.train_step()
+    for name, weight in solo.network.state_dict().items():
+        torch.testing.assert_close(state["network"][name], weight, rtol=1e-4, atol=1e-5)
+    resumed = Trainer(member_spec(*LRS[0], 100_000), TrainerOptions(snapshot_interval=0))
+    resumed.load_state_dict(state)  # the solo format: a solo run goes on from it
+    assert resumed.train_step() == pytest.approx(solo.train_step(), rel=1e-3)
+    for job in jobs:
+        manager.stop(job.id)
+
+
+def regression(seed: int, lr: float) -> ExperimentSpec:
+    """A small regression run; lr 10 makes it diverge within a few dozen steps."""
+    return parse_spec({
+        "seed": seed, "task": "regression", "loss": "mse", "max_steps": STEPS,
+        "dataset": {"name": "plane", "n_samples": 100, "seed": seed},
+        "model": {"layers": [{"units": 6, "activation": "relu"}], "init": "normal"},
+        "optimizer": {"name": "sgd", "lr": lr}, "batch_size": 10})
+
+
+def test_a_diverging_member_fails_alone(make_app: Callable[..., JobManager],
+                                        cohort_steps: list[int]) -> None:
+    manager = make_app("on")
+    calm = [manager.create(regression(seed, 0.01)) for seed in (0, 2, 3)]
+    wild = manager.create(regression(1, 10.0))
+    assert wild.wait_finished(WAIT) and wild.status == JobStatus.failed
+    assert wild.failure is not None and wild.failure["kind"] == "diverged"
+    for job in calm:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert max(cohort_steps) == 4
+    off = make_app("off")
+    twin = off.create(regression(1, 10.0))
+    alone = off.create(regression(0, 0.01))
+    assert twin.wait_finished(WAIT) and alone.wait_finished(WAIT)
+    assert twin.failure == wild.failure  # the same structured failure, same step, as solo
+    close(final(calm[0]), final(alone))
+
+
+@pytest.mark.server
+@pytest.mark.timeout(120)
+def test_ten_spiral_jobs_in_a_live_server_progress_and_stream_frames(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    """A real `nnplay serve` with one worker process and cohorts on."""
+    server = server_factory(env={"NNPLAY_COHORTS": "on", "NNPLAY_WORKERS": "1"})
+    with Client(server.url) as client:
+        ids = [client.create_job(preset="spiral", overrides={
+            "max_steps": 100_000, "seed": seed, "optimizer": {"name": "adam", "lr": lr}})["id"]
+            for seed, lr in zip(range(10), (0.01, 0.005, 0.008, 0.012, 0.02) * 2, strict=True)]
+
+        def steps() -> dict[str, int]:
+            return {job["id"]: job["step"] for job in client.jobs()}
+
+        wait_until(lambda: all(steps()[i] > 0 for i in ids))
+        first = steps()
+        wait_until(lambda: all(steps()[i] > first[i] + 100 for i in ids))
+        with client.stream(ids[3]) as stream:
+            boundaries: list[int] = []
+            deadline = time.monotonic() + WAIT
+            while len(boundaries) < 5 and time.monotonic() < deadline:
+                event = stream.receive(timeout=WAIT)
+                if event.type == "boundary":
+                    assert event.array is not None and event.array.size > 0  # decoded
+                    boundaries.append(event.data["step"])
+        assert len(boundaries) == 5, boundaries
+        assert boundaries == sorted(boundaries) and boundaries[-1] > boundaries[0]
+        for job_id in ids:
+            client.stop(job_id)
+        wait_until(lambda: all(client.job(i)["status"] == "stopped" for i in ids))
