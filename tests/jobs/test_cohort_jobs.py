@@ -15,7 +15,6 @@ import pytest
 import torch
 from fastapi import FastAPI
 
-from conftest import ServerProcess
 from nnplay.api.app import create_app
 from nnplay.client import Client
 from nnplay.config import Settings
@@ -212,7 +211,7 @@ def test_a_diverging_member_fails_alone(make_app: Callable[..., JobManager],
 @pytest.mark.server
 @pytest.mark.timeout(120)
 def test_ten_spiral_jobs_in_a_live_server_progress_and_stream_frames(
-        server_factory: Callable[..., ServerProcess]) -> None:
+        server_factory: Callable[..., Any]) -> None:
     """A real `nnplay serve` with one worker process and cohorts on."""
     server = server_factory(env={"NNPLAY_COHORTS": "on", "NNPLAY_WORKERS": "1"})
     with Client(server.url) as client:
