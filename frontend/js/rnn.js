@@ -7,14 +7,12 @@
 
 import { api } from './api.js';
 import { CurvesView, LineChart } from './charts.js';
-import { LR_CHOICES } from './controls.js';
-import { RaceLab } from './racelab.js';
+import { OneRunLab, fillSelect, option } from './onerunlab.js';
 import { CELLS, RnnState } from './rnnstate.js';
 import { TimeHeatmap, UnfoldedView } from './rnnviews.js';
 import { StackEditor } from './stackeditor.js';
 import { $, FrameScheduler, fmt, h, radioArrows, setText } from './util.js';
 
-const RELOAD_MS = 200; // settings settle this long before a fresh run is prepared
 const TEXT_MS = 600; // typed text settles longer
 const LENGTHS = [5, 10, 20, 30, 40, 60, 80, 100, 150, 200];
 const SAMPLES = [200, 500, 1000, 2000, 5000];
@@ -22,15 +20,13 @@ const BATCHES = [8, 16, 32, 64, 128];
 const CLIPS = [0, 0.5, 1, 5, 10];
 const CELL_LABELS = { rnn: 'RNN', gru: 'GRU', lstm: 'LSTM' };
 const MODE_LABELS = { many_to_one: 'many to one', many_to_many: 'many to many' };
-const option = (value, text, selected) => h('option', { value, selected: selected || undefined }, text);
-const withValue = (choices, value) => [...new Set([...choices, value])].sort((a, b) => a - b);
 
-export class RnnLab extends RaceLab {
+export class RnnLab extends OneRunLab {
   /** catalog: the whole catalog; presets: the RNN lessons; isActive() whether the lab is shown. */
   constructor({ catalog, presets, isActive, roots }) {
     super({
       name: 'rnn', prefix: 'rnn-', roots, State: RnnState, catalog, presets, shareView: 'rnn', isActive,
-      toolbar: { group: 'rnn-transport', groupLabel: 'RNN: play, step and reset' }, raceRoot: '#rnn-race',
+      toolbar: { group: 'rnn-transport', groupLabel: 'RNN: play, step and reset' }, lessonsLabel: 'RNN lessons',
     });
     this.frames = {};
     this.latest = null;
@@ -54,52 +50,22 @@ export class RnnLab extends RaceLab {
     this.gradientChart = new LineChart($('#rnn-gradient-chart'), {
       height: 110, xLabel: 't', log: true, series: [{ label: '‖∂loss/∂h_t‖', stroke: '#7c5cc4', width: 2 }],
     });
-    this.curves = new CurvesView($('#rnn-loss-chart'), $('#rnn-accuracy-chart'), { height: 110 });
     this.bindControls();
   }
 
-  lessonGroups() {
-    return [['RNN lessons', this.presets]];
-  }
-
-  banner(text) {
-    const node = $('#rnn-banner');
-    node.hidden = !text;
-    setText(node, text);
-  }
-
-  // ----- editing ---------------------------------------------------------------------
-
-  change(path, value) {
-    this.state.set(path, value);
-    this.race.leave(); // an edited run is no longer the race's
-    this.settle();
-    this.prepareSoon(path === 'dataset.text' ? TEXT_MS : RELOAD_MS);
+  reloadDelay(path) {
+    return path === 'dataset.text' ? TEXT_MS : super.reloadDelay(path);
   }
 
   bindControls() {
-    const select = (id, path, parse = Number) => {
-      const el = $(`#${id}`);
-      el.addEventListener('change', () => this.change(path, parse(el.value)));
-      return el;
-    };
     this.selects = {
-      length: select('rnn-len', 'dataset.seq_len'),
-      samples: select('rnn-n', 'dataset.n_samples'),
-      noise: select('rnn-noise', 'dataset.noise'),
-      mode: select('rnn-mode', 'sequence_mode', String),
-      clip: select('rnn-clip', 'clip_norm'),
-      batch: select('rnn-batch', 'batch_size'),
-      optimizer: select('rnn-optimizer', 'optimizer.name', String),
-      lr: $('#rnn-lr'),
+      ...this.bindTraining(new CurvesView($('#rnn-loss-chart'), $('#rnn-accuracy-chart'), { height: 110 })),
+      length: this.bindSelect('len', 'dataset.seq_len'),
+      samples: this.bindSelect('n', 'dataset.n_samples'),
+      noise: this.bindSelect('noise', 'dataset.noise'),
+      mode: this.bindSelect('mode', 'sequence_mode', String),
+      clip: this.bindSelect('clip', 'clip_norm'),
     };
-    this.selects.lr.addEventListener('change', () => {
-      const lr = Number(this.selects.lr.value);
-      this.state.set('optimizer.lr', lr);
-      this.settle();
-      this.session.setLearningRate(lr, this.state.jobSpec());
-    });
-    this.selects.optimizer.replaceChildren(...this.catalog.optimizers.map((o) => option(o.name, o.label)));
     this.selects.mode.replaceChildren(...Object.entries(MODE_LABELS).map(([v, t]) => option(v, t)));
     // The datasets and the cells as radio buttons.
     this.dataButtons = new Map();
@@ -128,11 +94,6 @@ export class RnnLab extends RaceLab {
     });
     $('#rnn-generate').addEventListener('click', () => this.generate());
     $('#rnn-continue').addEventListener('click', () => this.continueSine());
-    $('#rnn-log').addEventListener('change', (e) => {
-      this.state.ui.logScale = e.target.checked;
-      this.curves.setLog(e.target.checked);
-      this.saveUrl();
-    });
     $('#rnn-probe-prev').addEventListener('click', () => this.probe(this.state.ui.probe - 1));
     $('#rnn-probe-next').addEventListener('click', () => this.probe(this.state.ui.probe + 1));
   }
@@ -151,14 +112,6 @@ export class RnnLab extends RaceLab {
     this.continuation = null;
     this.sendProbe(true);
     this.saveUrl();
-  }
-
-  sendProbe(again = false) {
-    const job = this.session.job;
-    if (!job || !['running', 'paused'].includes(job.status)) return;
-    if (!again && this.probeSent === job.id) return;
-    this.probeSent = job.id;
-    this.session.send({ type: 'probe', index: this.state.ui.probe });
   }
 
   /** A text run writes `length` characters after the prompt, at the chosen temperature. */
@@ -217,19 +170,14 @@ export class RnnLab extends RaceLab {
     $('#rnn-writing').hidden = !text;
     $('#rnn-continue').hidden = !sine;
     $('#rnn-sequence').hidden = text; // characters as class numbers say little: the writing box shows them
-    const fill = (el, values, value, label = String) => el.replaceChildren(...withValue(values, value).map((v) => option(v, label(v), v === value)));
-    fill(this.selects.length, LENGTHS.filter((v) => v <= this.catalog.limits.max_seq_len), spec.dataset.seq_len);
-    fill(this.selects.samples, SAMPLES, spec.dataset.n_samples, fmt.int);
-    fill(this.selects.noise, [0, 0.05, 0.1, 0.2, 0.5], spec.dataset.noise, (v) => `${Math.round(v * 100)}%`);
-    fill(this.selects.clip, CLIPS, spec.clip_norm, (v) => (v ? `norm ${v}` : 'off'));
-    fill(this.selects.batch, BATCHES, spec.batch_size);
-    fill(this.selects.lr, LR_CHOICES.filter((v) => v >= this.catalog.limits.min_lr && v <= this.catalog.limits.max_lr), spec.optimizer.lr);
+    fillSelect(this.selects.length, LENGTHS.filter((v) => v <= this.catalog.limits.max_seq_len), spec.dataset.seq_len);
+    fillSelect(this.selects.samples, SAMPLES, spec.dataset.n_samples, fmt.int);
+    fillSelect(this.selects.noise, [0, 0.05, 0.1, 0.2, 0.5], spec.dataset.noise, (v) => `${Math.round(v * 100)}%`);
+    fillSelect(this.selects.clip, CLIPS, spec.clip_norm, (v) => (v ? `norm ${v}` : 'off'));
+    this.renderTraining(this.selects, BATCHES);
     this.selects.mode.value = spec.sequence_mode;
-    this.selects.optimizer.value = spec.optimizer.name;
     $('#rnn-temperature').value = String(state.ui.temperature);
     setText($('output[for="rnn-temperature"]'), String(state.ui.temperature));
-    $('#rnn-log').checked = state.ui.logScale;
-    this.curves.setLog(state.ui.logScale);
     this.renderStack();
     this.scheduler.request();
   }
@@ -246,14 +194,13 @@ export class RnnLab extends RaceLab {
   // ----- the run ---------------------------------------------------------------------
 
   onJob() {
-    this.probeSent = null;
+    super.onJob();
     this.stack.setRows(null);
     this.renderStack();
   }
 
   renderStatus() {
     super.renderStatus();
-    this.sendProbe();
     // The server's rows (shapes, parameters) once the run has started.
     if (this.session.job && !this.stack.rows) {
       this.fetchJobView((view) => {

@@ -2,8 +2,8 @@
 // settings. Like state.js, one table (RNN_PROPS) says how each property goes into the share
 // link and back.
 
-import { OPEN_ENDED_STEPS, applyLinkValues, linkCodecs, parseLink, writeLink } from './state.js';
-import { clone, getPath, setPath } from './util.js';
+import { KindState } from './kindstate.js';
+import { clone } from './util.js';
 
 export const RNN_PROPS = [
   { key: 'data', path: 'dataset.name', type: 'string' },
@@ -48,25 +48,9 @@ export function isSequenceRun(spec, catalog) {
   return catalog.datasets.find((d) => d.name === spec.dataset?.name)?.kind === 'sequence';
 }
 
-export class RnnState {
+export class RnnState extends KindState {
   constructor(catalog) {
-    this.catalog = catalog;
-    this.codecs = linkCodecs(catalog);
-    this.spec = this.defaults('sine');
-    this.ui = clone(RNN_UI_DEFAULTS);
-  }
-
-  /** The sequence datasets, from the catalog. */
-  datasets() {
-    return this.catalog.datasets.filter((d) => d.kind === 'sequence');
-  }
-
-  datasetInfo(name = this.spec.dataset.name) {
-    return this.catalog.datasets.find((d) => d.name === name);
-  }
-
-  optimizerInfo(name = this.spec.optimizer.name) {
-    return this.catalog.optimizers.find((o) => o.name === name);
+    super(catalog, { props: RNN_PROPS, uiDefaults: RNN_UI_DEFAULTS, kind: 'sequence', start: 'sine' });
   }
 
   defaults(name) {
@@ -86,12 +70,8 @@ export class RnnState {
     return spec;
   }
 
-  get(path) {
-    return getPath(this.spec, path);
-  }
-
   set(path, value) {
-    setPath(this.spec, path, value);
+    super.set(path, value);
     if (path === 'dataset.name') {
       // The task and the loss follow the data; text is read many to many (the next character each step).
       this.spec.task = this.datasetInfo(value)?.task ?? this.spec.task;
@@ -120,25 +100,9 @@ export class RnnState {
     return [];
   }
 
-  /** Load a spec (a preset's, a stored run's) over the defaults for its dataset. */
-  loadSpec(spec) {
-    const name = this.datasets().some((d) => d.name === spec.dataset?.name) ? spec.dataset.name : 'sine';
-    const merged = this.defaults(name);
-    for (const prop of RNN_PROPS) {
-      if (!prop.path) continue;
-      const value = getPath(spec, prop.path);
-      if (value !== undefined && value !== null) setPath(merged, prop.path, clone(value));
-    }
-    if (spec.optimizer) merged.optimizer = { ...merged.optimizer, ...clone(spec.optimizer) };
-    if (spec.task) merged.task = spec.task;
-    this.spec = merged;
-  }
-
   /** The spec sent to the server: a sequence run that trains until paused. */
   jobSpec() {
-    const spec = clone(this.spec);
-    spec.max_steps = OPEN_ENDED_STEPS;
-    delete spec.name;
+    const spec = super.jobSpec();
     if (spec.dataset.name !== 'text') spec.dataset.text = null;
     return spec;
   }
@@ -151,21 +115,8 @@ export class RnnState {
       : null;
   }
 
-  toHash() {
-    const used = new Set(this.optimizerInfo()?.params || []);
-    const textInLink = !this.linkNote();
-    return writeLink(this, RNN_PROPS, RNN_UI_DEFAULTS,
-      (prop) => (prop.param && !used.has(prop.param)) || (prop.own && !textInLink));
-  }
-
-  fromHash(hash) {
-    const text = hash.replace(/^[#?]/, '');
-    if (!text) return { spec: false, ui: false };
-    const values = parseLink(text);
-    const name = values.get('data');
-    if (name && this.datasets().some((d) => d.name === name)) this.spec = this.defaults(name);
-    const found = applyLinkValues(this, RNN_PROPS, this.codecs.decode, values);
-    this.normalize();
-    return found;
+  /** A text of the person's own travels in the link while it is short enough. */
+  leftOut(prop) {
+    return prop.own && !!this.linkNote();
   }
 }
