@@ -35,6 +35,10 @@ def _poll(client: TestClient, job_id: str, status: str) -> dict[str, Any]:
         time.sleep(0.02)
 
 
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
 def _check_diverged(failure: dict[str, Any], reason: str) -> None:
     assert failure["kind"] == "diverged"
     assert failure["message"] == reason
@@ -54,7 +58,8 @@ def test_diverged_run_carries_failure_over_rest_and_websocket(tmp_path: Path) ->
             while True:
                 message = socket.receive()
                 if message.get("text"):
-                    event = json.loads(message["text"])
+                    # Strict, as the page's JSON.parse is: no Infinity or NaN.
+                    event = json.loads(message["text"], parse_constant=_refuse)
                     if event["type"] == "status" and event["status"] == "failed":
                         break
                 assert time.monotonic() < deadline, "no failed status on the socket"

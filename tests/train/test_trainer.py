@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from nnplay.presets import PRESETS
 from nnplay.spec import Activation, Init, LossName, OptimizerName, parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
@@ -333,6 +335,20 @@ def test_divergence_fails_with_the_step() -> None:
     assert result.reason is not None
     assert result.reason.startswith("diverged") and f"at step {result.steps}" in result.reason
     assert result.seconds > 0  # the steps before the blow-up still count as training time
+
+
+def test_points_near_divergence_are_strict_json() -> None:
+    """Losses that overflow before the step's own loss does reach the page as null, not
+    Infinity (which JSON.parse refuses)."""
+    recorder = Recorder()
+    spec = PRESETS["lr-too-high"].build().model_dump(mode="json")
+    _, result = _run({**spec, "max_steps": 100_000}, recorder, metrics_interval=0.0)
+    assert result.status == RunStatus.failed
+    points = [event.to_dict() for event in recorder.metrics()]
+    overflowed = [p for p in points if p["train_loss"] is None]
+    assert overflowed, "the lesson no longer overflows in evaluation first"
+    for point in points:
+        json.dumps(point, allow_nan=False)
 
 
 @pytest.mark.parametrize("layers", [

@@ -88,6 +88,7 @@ from nnplay.train.events import (
     RnnSnapshot,
     SamplesProbe,
     Snapshot,
+    finite_only,
 )
 from nnplay.train.gan_probes import SAMPLE_COLS, SAMPLE_ROWS, tile_images
 from nnplay.train.rnn_probes import SAMPLE_TEMPERATURE
@@ -96,8 +97,8 @@ _LENGTH = struct.Struct("<I")
 
 
 def encode_frame(header: dict[str, Any], payload: bytes) -> bytes:
-    """Pack one binary frame."""
-    head = json.dumps(header, separators=(",", ":")).encode()
+    """Pack one binary frame (a header number that overflowed goes as null: JSON has no inf)."""
+    head = json.dumps(finite_only(header), separators=(",", ":")).encode()
     return _LENGTH.pack(len(head)) + head + payload
 
 

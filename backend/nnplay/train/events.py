@@ -7,11 +7,23 @@ Supervised runs publish `MetricsEvent` and `Snapshot`, GANs `GanMetricsEvent` an
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+
+def finite_only(value: Any) -> Any:
+    """`value` with every non-finite float (a loss that overflowed) made None: JSON has none."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_only(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_only(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,8 +45,8 @@ class MetricsEvent:
     test_samples: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return asdict(self)
+        """JSON-ready fields (a non-finite figure is None)."""
+        return finite_only(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -107,8 +119,8 @@ class GanMetricsEvent:
     score: float | None = None  # digits: classifier score exp(E KL(p(y|x) || p(y))), 1..10
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return asdict(self)
+        """JSON-ready fields (a non-finite figure is None)."""
+        return finite_only(asdict(self))
 
 
 @dataclass(frozen=True)
