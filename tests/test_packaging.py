@@ -20,7 +20,7 @@ def test_wheel_contains_the_page_and_static_files(tmp_path: Path) -> None:
     assert "nnplay/frontend/index.html" in names
     assert "nnplay/frontend/js/main.js" in names
     assert "nnplay/static/css/nnplay.css" in names
-    assert "nnplay/spec.py" in names and "nnplay/api/app.py" in names
+    assert "nnplay/spec/experiment.py" in names and "nnplay/api/app.py" in names
     assert not any("node_modules" in name for name in names)
     if (REPO / "static" / "vendor" / "uPlot.iife.min.js").exists():  # after `make vendor`
         assert "nnplay/static/vendor/uPlot.iife.min.js" in names

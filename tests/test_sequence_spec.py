@@ -1,4 +1,4 @@
-"""Sequence specs: wrong combinations are refused naming the field (`nnplay.spec_sequences`)."""
+"""Sequence specs: wrong combinations are refused naming the field (`nnplay.spec.sequences`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from nnplay.spec import SpecError, parse_spec
-from nnplay.spec_sequences import check_sequence_spec
+from nnplay.spec.sequences import check_sequence_spec
 
 SINE: dict[str, Any] = {"task": "regression", "dataset": {"name": "sine", "n_samples": 100},
                         "model": {"layers": [{"type": "lstm", "units": 8}]}}

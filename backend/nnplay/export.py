@@ -23,7 +23,7 @@ from nnplay.spec import (
     SequenceMode,
     Task,
 )
-from nnplay.spec_sequences import sequence_features
+from nnplay.spec.sequences import sequence_features
 from nnplay.train.heads import Head, make_head
 from nnplay.train.predict import ImageClassifier, is_image_classifier, pixel_transform
 

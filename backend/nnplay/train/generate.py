@@ -16,7 +16,7 @@ from torch import Tensor
 from nnplay.data.sequences import text_vocabulary
 from nnplay.models.network import Network
 from nnplay.spec import LIMITS, DatasetName, ExperimentSpec, SequenceMode
-from nnplay.spec_sequences import sequence_features
+from nnplay.spec.sequences import sequence_features
 
 TEXT_RUNS = frozenset({DatasetName.text})
 VALUE_RUNS = frozenset({DatasetName.sine, DatasetName.sines})
