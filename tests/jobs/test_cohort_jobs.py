@@ -238,3 +238,23 @@ def test_ten_spiral_jobs_in_a_live_server_progress_and_stream_frames(
         for job_id in ids:
             client.stop(job_id)
         wait_until(lambda: all(client.job(i)["status"] == "stopped" for i in ids))
+
+
+def test_shutdown_with_running_members_is_prompt_and_keeps_checkpoints(
+        make_app: Callable[..., JobManager], cohort_steps: list[int], tmp_path: Path) -> None:
+    """Shutting the app down stops a cohort's members at once, each checkpointed.
+
+    (Before, the runner parked once its last member ended and nothing woke it again, so
+    the scheduler's close waited out its whole timeout, twice: 10 s for 5.)
+    """
+    manager = make_app("on", persist=True, data_dir=tmp_path, checkpoint_interval=60)
+    jobs = [manager.create(member_spec(seed, lr, 100_000)) for seed, lr in LRS[:3]]
+    wait_until(lambda: len(cohort_steps) > 20)
+    started = time.monotonic()
+    manager.shutdown(timeout=10.0)
+    took = time.monotonic() - started
+    assert took < 5.0, f"shutdown took {took:.1f} s"
+    store = CheckpointStore(tmp_path / "checkpoints")
+    for job in jobs:
+        assert job.status == JobStatus.interrupted
+        assert int(store.load(job.id)["step"]) == job.step > 20

@@ -449,6 +449,11 @@ class CohortRunner:
                         m.in_cohort = False  # its rows may be half changed: not read again
                         self._fail(m, "error", f"error at step {m.step}: {error}")
                     raise
+                if not busy and not self.members:
+                    # Its last member just ended: look at `incoming` again and end now if
+                    # none came. Parked instead, nothing would wake it (its members'
+                    # controls are gone) and the scheduler's close would wait it out.
+                    continue
                 if not busy:
                     yield Yield.PARKED
                     slice_end = time.perf_counter() + self.pool.slice_seconds
