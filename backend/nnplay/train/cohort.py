@@ -279,6 +279,11 @@ class Cohort:
         row = self._rows["param"][self._ids.index(member)].detach()
         return dict(zip(self._names, self.split(row), strict=True))
 
+    @property
+    def activations(self) -> list[nn.Module]:
+        """Each hidden layer's activation, in layer order."""
+        return self._activations
+
     def look_of(self, member: MemberId) -> ProbeLook:
         """A member's frame fields beside the pixels (value range, domain, classes)."""
         return self._members[member].look
@@ -298,7 +303,7 @@ class Cohort:
 
     def probe_points(self, name: str) -> int:
         """How many grid points a probe input ("probe.grid", "probe.neurons") has."""
-        return int(self._rows[name].shape[1])
+        return int(self._rows[name].shape[2])  # (M, f, points)
 
     def _stepped(self, rows: dict[str, Tensor]) -> bool:
         """Whether a member's optimizer has state yet (torch keeps none before a step)."""
