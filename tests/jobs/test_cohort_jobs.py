@@ -258,3 +258,25 @@ def test_shutdown_with_running_members_is_prompt_and_keeps_checkpoints(
     for job in jobs:
         assert job.status == JobStatus.interrupted
         assert int(store.load(job.id)["step"]) == job.step > 20
+
+
+def test_fewer_members_than_the_minimum_train_solo(make_app: Callable[..., JobManager],
+                                                   cohort_steps: list[int]) -> None:
+    """Below `cohort_min_size` running members, jobs step solo; at it they stack."""
+    with pytest.raises(ValueError, match="cohort_min_size"):
+        Settings(cohort_min_size=1)
+    manager = make_app("on", cohort_min_size=3)
+    pair = [manager.create(member_spec(seed, lr)) for seed, lr in LRS[:2]]
+    for job in pair:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert cohort_steps == []  # two never formed a cohort
+    trio = [manager.create(member_spec(seed, lr)) for seed, lr in LRS[:3]]
+    for job in trio:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert max(cohort_steps) == 3
+    close(final(pair[0]), final(trio[0]))  # the same run, solo or stacked
+    lower = make_app("on", cohort_min_size=2)
+    twins = [lower.create(member_spec(seed, lr)) for seed, lr in LRS[:2]]
+    for job in twins:
+        assert job.wait_finished(WAIT)
+    assert cohort_steps[-1] == 2

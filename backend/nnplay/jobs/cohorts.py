@@ -412,8 +412,8 @@ class CohortRunner:
         if not running:
             return busy
         group = [m for m in running if m.stacked]
-        if len(group) < 2:
-            group = []
+        if len(group) < max(2, self.pool.min_size):
+            group = []  # too few to gain from stacking: they step solo
         stepped = self._cohort_step(group) if group else []
         grouped = {m.job_id for m in group}  # (a set: _Member's == compares every field)
         for m in running:

@@ -62,13 +62,15 @@ class Executor(Protocol):
 class ThreadExecutor:
     """Jobs in this process, sharing one scheduler thread (never the event loop's)."""
 
-    def __init__(self, report_share: float = 0.5, cohorts: bool = False) -> None:
+    def __init__(self, report_share: float = 0.5, cohorts: bool = False,
+                 cohort_min_size: int = 3) -> None:
         self._checkpoint_requests: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.report_budget = ReportBudget(report_share)
         self._scheduler = RunScheduler()
         # With cohorts on, jobs sharing a cohort key train as one stacked model.
-        self.cohorts = CohortPool(self._scheduler, self.report_budget) if cohorts else None
+        self.cohorts = CohortPool(self._scheduler, self.report_budget,
+                                  min_size=cohort_min_size) if cohorts else None
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
         """Hand the job to the scheduler."""
@@ -162,7 +164,7 @@ def _exit_with_parent() -> None:
 
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
                  events: multiprocessing.Queue[_Event | None], torch_threads: int,
-                 report_share: float, cohorts: bool = False) -> None:
+                 report_share: float, cohorts: bool = False, cohort_min_size: int = 3) -> None:
     """A worker process: runs the jobs it is sent, each on its own thread."""
     report_budget = ReportBudget(report_share)  # shared by this worker's jobs
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
@@ -172,7 +174,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     controls: dict[str, TrainerControl] = {}
     wanted: dict[str, threading.Event] = {}
     scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
-    pool = CohortPool(scheduler, report_budget) if cohorts else None
+    pool = CohortPool(scheduler, report_budget, min_size=cohort_min_size) if cohorts else None
     while True:
         command = commands.get()
         if command is None:
@@ -238,12 +240,13 @@ class _Worker:
     """
 
     def __init__(self, context: Any, torch_threads: int, report_share: float,
-                 index: int, cohorts: bool = False) -> None:
+                 index: int, cohorts: bool = False, cohort_min_size: int = 3) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
         self.events: multiprocessing.Queue[_Event | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
             target=_worker_main,
-            args=(self.commands, self.events, torch_threads, report_share, cohorts),
+            args=(self.commands, self.events, torch_threads, report_share, cohorts,
+                  cohort_min_size),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
         self.dead = False  # its process exited (set by the watcher)
@@ -264,9 +267,11 @@ class ProcessExecutor:
     """Jobs spread over `workers` processes; a worker that dies is replaced at once."""
 
     def __init__(self, workers: int, torch_threads: int = 1,
-                 report_share: float = 0.5, cohorts: bool = False) -> None:
+                 report_share: float = 0.5, cohorts: bool = False,
+                 cohort_min_size: int = 3) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._cohorts = cohorts
+        self._cohort_min_size = cohort_min_size
         self._torch_threads = torch_threads
         self._report_share = report_share
         self._lock = threading.Lock()
@@ -281,7 +286,7 @@ class ProcessExecutor:
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned,
-                         self._cohorts)
+                         self._cohorts, self._cohort_min_size)
         self._spawned += 1
         worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,),
                                              name=f"nnplay-dispatch-{worker.process.name}",
