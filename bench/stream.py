@@ -121,6 +121,22 @@ def start_server(data_dir: Path, env: dict[str, str], timeout: float = 120.0
     raise RuntimeError(f"server did not answer within {timeout} s")
 
 
+def wait_until_training(url: str, jobs: int, timeout: float = 300.0) -> None:
+    """Wait until `jobs` short jobs have completed: every worker process is up (on a busy
+    machine spawning them takes longer than /api/health answering; a level measured
+    before would count their start-up)."""
+    with Client(url, timeout=60.0) as client:
+        ids = [client.create_job(preset="spiral", overrides={"max_steps": 20})["id"]
+               for _ in range(jobs)]
+        deadline = time.monotonic() + timeout
+        while any(client.job(i)["status"] != "completed" for i in ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"warm-up jobs did not complete within {timeout} s")
+            time.sleep(0.2)
+        for job_id in ids:
+            client.delete(job_id)
+
+
 def _family(pid: int) -> list[int]:
     """`pid` and its child processes (Linux /proc)."""
     pids = [pid]
@@ -370,8 +386,9 @@ def main() -> None:
     torch.set_num_threads(1)  # as the server does
     env = {"NNPLAY_MAX_RUNNING_JOBS": str(max(100, *levels)),
            "NNPLAY_COHORT_MIN_SIZE": str(args.cohort_min_size),
-           "NNPLAY_MAX_JOBS": str(max(200, *levels)), "NNPLAY_COHORTS": args.cohorts,
-           "NNPLAY_MAX_JOBS_PER_USER": str(max(200, *levels))}
+           # twice the largest level: a level's deleted jobs may still be ending
+           "NNPLAY_MAX_JOBS": str(2 * max(200, *levels)), "NNPLAY_COHORTS": args.cohorts,
+           "NNPLAY_MAX_JOBS_PER_USER": str(2 * max(200, *levels))}
     if args.workers is not None:
         env["NNPLAY_WORKERS"] = str(args.workers)
 
@@ -384,6 +401,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nnplay-bench-") as folder:
         process, url = start_server(Path(folder), env)
         try:
+            wait_until_training(url, args.workers or os.cpu_count() or 1)
             for jobs in sorted(set(levels) | {1}):
                 if jobs == 1:  # the engine ratio: bare loop just before and just after
                     bare.append(bare_steps_per_s(spec, BARE_SECONDS))

@@ -449,6 +449,8 @@ class CohortRunner:
                         m.in_cohort = False  # its rows may be half changed: not read again
                         self._fail(m, "error", f"error at step {m.step}: {error}")
                     raise
+                finally:
+                    self.pool.flush()  # this round's hooks, in one message
                 if not busy and not self.members:
                     # Its last member just ended: look at `incoming` again and end now if
                     # none came. Parked instead, nothing would wake it (its members'
@@ -465,6 +467,7 @@ class CohortRunner:
                 budget.leave()
             for join in self.pool.forget(self):  # only a failed runner has any
                 join.events.on_start_failed("could not start: its cohort runner failed")
+            self.pool.flush()
 
 
 __all__ = ["CohortRunner", "Join"]

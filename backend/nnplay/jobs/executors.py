@@ -115,15 +115,46 @@ class ThreadExecutor:
 _Event = tuple[str, str, tuple[Any, ...]]  # (job id, hook name, arguments)
 
 
-class _QueueEvents(RunEvents):
-    """Inside a worker: forwards every hook to the server process."""
+class _EventBatch:
+    """Inside a worker: hooks of cohort members, sent as one message per runner round.
 
-    def __init__(self, events: multiprocessing.Queue[_Event | None], job_id: str) -> None:
+    A cohort round reports for dozens of members; one queue message (one pickle, one
+    pipe write, one wake-up of the server's dispatcher) for all of them costs far less
+    than one each.
+    """
+
+    def __init__(self, events: multiprocessing.Queue[_Event | None]) -> None:
+        self.events = events
+        self._items: list[_Event] = []
+        self._lock = threading.Lock()
+
+    def add(self, item: _Event) -> None:
+        """Hold one hook until the next `flush`."""
+        with self._lock:
+            self._items.append(item)
+
+    def flush(self) -> None:
+        """Send the held hooks, in order, as one ("", "batch", (hooks,)) message."""
+        with self._lock:
+            items, self._items = self._items, []
+        if items:
+            self.events.put(("", "batch", (items,)))
+
+
+class _QueueEvents(RunEvents):
+    """Inside a worker: forwards every hook to the server process (or to a batch)."""
+
+    def __init__(self, events: multiprocessing.Queue[_Event | None], job_id: str,
+                 batch: _EventBatch | None = None) -> None:
         self.events = events
         self.job_id = job_id
+        self.batch = batch
 
     def _send(self, hook: str, *args: Any) -> None:
-        self.events.put((self.job_id, hook, args))
+        if self.batch is not None:
+            self.batch.add((self.job_id, hook, args))
+        else:
+            self.events.put((self.job_id, hook, args))
 
     def on_train_start(self, start: TrainStart) -> None:
         self._send("on_train_start", start)
@@ -174,7 +205,9 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     controls: dict[str, TrainerControl] = {}
     wanted: dict[str, threading.Event] = {}
     scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
-    pool = CohortPool(scheduler, report_budget, min_size=cohort_min_size) if cohorts else None
+    batch = _EventBatch(events)
+    pool = CohortPool(scheduler, report_budget, min_size=cohort_min_size,
+                      flush=batch.flush) if cohorts else None
     while True:
         command = commands.get()
         if command is None:
@@ -186,8 +219,8 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             wanted[job_id] = threading.Event()
             key = pool.key_of(request) if pool is not None else None
             if pool is not None and key is not None:
-                pool.start(key, request, controls[job_id], _QueueEvents(events, job_id),
-                           wanted[job_id])
+                pool.start(key, request, controls[job_id],
+                           _QueueEvents(events, job_id, batch), wanted[job_id])
                 continue
             scheduler.submit(job_steps(request, controls[job_id], _QueueEvents(events, job_id),
                                        wanted[job_id], report_budget), controls[job_id])
@@ -329,23 +362,31 @@ class ProcessExecutor:
                 continue
             if item is None:
                 return
-            job_id, hook, args = item
-            if hook == "ready":
-                self._ready.release()
-                continue
-            with self._lock:
-                entry = self._handlers.get(job_id)
-                if entry is not None and entry[1] is not worker:
-                    entry = None  # an old run of a job that now runs elsewhere
-                if hook in ("on_train_end", "on_start_failed") and entry is not None:
-                    del self._handlers[job_id]
-                    worker.jobs.discard(job_id)
-            if entry is None:
-                continue
-            try:
-                getattr(entry[0], hook)(*args)
-            except Exception:  # one job's bookkeeping must not stop the others' events
-                log.exception("handling %s of job %s failed", hook, job_id)
+            if item[1] == "batch":  # a cohort round's hooks (`_EventBatch`)
+                for each in item[2][0]:
+                    self._handle(worker, each)
+            else:
+                self._handle(worker, item)
+
+    def _handle(self, worker: _Worker, item: _Event) -> None:
+        """Replay one hook of one of `worker`'s runs on its job's events."""
+        job_id, hook, args = item
+        if hook == "ready":
+            self._ready.release()
+            return
+        with self._lock:
+            entry = self._handlers.get(job_id)
+            if entry is not None and entry[1] is not worker:
+                entry = None  # an old run of a job that now runs elsewhere
+            if hook in ("on_train_end", "on_start_failed") and entry is not None:
+                del self._handlers[job_id]
+                worker.jobs.discard(job_id)
+        if entry is None:
+            return
+        try:
+            getattr(entry[0], hook)(*args)
+        except Exception:  # one job's bookkeeping must not stop the others' events
+            log.exception("handling %s of job %s failed", hook, job_id)
 
     def _watch(self) -> None:
         # Wakes the moment a worker process exits (its sentinel becomes ready).
