@@ -238,3 +238,45 @@ def test_ten_spiral_jobs_in_a_live_server_progress_and_stream_frames(
         for job_id in ids:
             client.stop(job_id)
         wait_until(lambda: all(client.job(i)["status"] == "stopped" for i in ids))
+
+
+def test_shutdown_with_running_members_is_prompt_and_keeps_checkpoints(
+        make_app: Callable[..., JobManager], cohort_steps: list[int], tmp_path: Path) -> None:
+    """Shutting the app down stops a cohort's members at once, each checkpointed.
+
+    (Before, the runner parked once its last member ended and nothing woke it again, so
+    the scheduler's close waited out its whole timeout, twice: 10 s for 5.)
+    """
+    manager = make_app("on", persist=True, data_dir=tmp_path, checkpoint_interval=60)
+    jobs = [manager.create(member_spec(seed, lr, 100_000)) for seed, lr in LRS[:3]]
+    wait_until(lambda: len(cohort_steps) > 20)
+    started = time.monotonic()
+    manager.shutdown(timeout=10.0)
+    took = time.monotonic() - started
+    assert took < 5.0, f"shutdown took {took:.1f} s"
+    store = CheckpointStore(tmp_path / "checkpoints")
+    for job in jobs:
+        assert job.status == JobStatus.interrupted
+        assert int(store.load(job.id)["step"]) == job.step > 20
+
+
+def test_fewer_members_than_the_minimum_train_solo(make_app: Callable[..., JobManager],
+                                                   cohort_steps: list[int]) -> None:
+    """Below `cohort_min_size` running members, jobs step solo; at it they stack."""
+    with pytest.raises(ValueError, match="cohort_min_size"):
+        Settings(cohort_min_size=1)
+    manager = make_app("on", cohort_min_size=3)
+    pair = [manager.create(member_spec(seed, lr)) for seed, lr in LRS[:2]]
+    for job in pair:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert cohort_steps == []  # two never formed a cohort
+    trio = [manager.create(member_spec(seed, lr)) for seed, lr in LRS[:3]]
+    for job in trio:
+        assert job.wait_finished(WAIT) and job.status == JobStatus.completed
+    assert max(cohort_steps) == 3
+    close(final(pair[0]), final(trio[0]))  # the same run, solo or stacked
+    lower = make_app("on", cohort_min_size=2)
+    twins = [lower.create(member_spec(seed, lr)) for seed, lr in LRS[:2]]
+    for job in twins:
+        assert job.wait_finished(WAIT)
+    assert cohort_steps[-1] == 2

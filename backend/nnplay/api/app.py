@@ -124,10 +124,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpoints = CheckpointStore(settings.data_dir / "checkpoints")
     workers = settings.worker_count()
     cohorts = settings.cohorts == "on"
-    executor: Executor = ThreadExecutor(settings.report_share, cohorts=cohorts)
+    min_size = settings.cohort_min_size
+    executor: Executor = ThreadExecutor(settings.report_share, cohorts=cohorts,
+                                        cohort_min_size=min_size)
     if workers > 0:
         executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share,
-                                   cohorts=cohorts)
+                                   cohorts=cohorts, cohort_min_size=min_size)
         if checkpoints is None:  # weights of a job in a worker travel as a checkpoint
             checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(

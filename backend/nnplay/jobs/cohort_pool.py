@@ -21,8 +21,13 @@ class CohortPool:
     """Routes the jobs of one worker that can share a cohort to one runner per cohort key."""
 
     def __init__(self, scheduler: RunScheduler, report_budget: ReportBudget | None,
-                 slice_seconds: float = 0.005) -> None:
+                 slice_seconds: float = 0.005, min_size: int = 3,
+                 flush: Callable[[], None] | None = None) -> None:
         self.scheduler = scheduler
+        # Sends the hooks its runners' members reported so far (a worker batches them
+        # per round); None: hooks go out as they happen.
+        self.flush = flush or (lambda: None)
+        self.min_size = min_size  # fewer running members than this step solo
         self.report_budget = report_budget
         self.slice_seconds = slice_seconds
         self._lock = threading.Lock()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from nnplay.jobs.runner import CheckpointSaver, RunEvents, RunRequest, prepare_run
 from nnplay.train.cohort import Cohort, CohortMetrics
+from nnplay.train.cohort_probes import stacked_snapshots
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import Failure, MetricsEvent, RunStatus, TrainResult
 from nnplay.train.loop import Diverged, ReportBudget, Yield
@@ -119,7 +120,9 @@ class CohortRunner:
         if not joining:
             return
         if self.cohort is None:
-            self.cohort = Cohort(joining[0].trainer.spec)
+            options = joining[0].trainer.options
+            self.cohort = Cohort(joining[0].trainer.spec, options.grid_size,
+                                 options.neuron_grid_size)
         for m in joining:
             m.trainer.step, m.trainer.elapsed = m.step, m.elapsed
         self.cohort.add_many([(m.job_id, m.trainer.spec, m.trainer.state_dict())
@@ -252,22 +255,53 @@ class CohortRunner:
                 if budget is not None:
                     every = max(every, budget.spacing(cost))
                 m.next_metrics = time.perf_counter() + every
-        watched = sum(1 for m in running if m.control.watched)
-        # The most overdue first, and no more than a time slice of probes per round: the
-        # members' steps go on between them instead of waiting for all of them at once.
-        round_end = time.perf_counter() + self.pool.slice_seconds
-        for m in sorted(running, key=lambda m: m.next_snapshot):
-            options = m.trainer.options
-            if options.snapshot_interval <= 0 or now < m.next_snapshot:
-                break
-            if not m.control.watched:
-                m.next_snapshot = now + options.snapshot_interval
+        self._probe(running, budget)
+
+    def _probe(self, running: list[_Member], budget: ReportBudget | None) -> None:
+        """Snapshots of the watched members that are due: in-cohort ones in one stacked
+        pass, solo-held ones one by one (at most a time slice of those per round)."""
+        now = time.perf_counter()
+        watched = 0
+        stacked: list[_Member] = []
+        alone: list[_Member] = []
+        for m in running:
+            interval = m.trainer.options.snapshot_interval
+            if interval <= 0:
                 continue
-            if time.perf_counter() >= round_end:
+            if not m.control.watched:
+                if now >= m.next_snapshot:
+                    m.next_snapshot = now + interval
+                continue
+            watched += 1
+            # Members due within a quarter interval join this pass: their clocks line up
+            # and later passes stay batched rather than one member each.
+            if now >= m.next_snapshot - interval / 4:
+                (stacked if m.in_cohort else alone).append(m)
+        if stacked and any(now >= m.next_snapshot for m in stacked):
+            assert self.cohort is not None
+            started = time.thread_time()
+            snapshots = stacked_snapshots(
+                self.cohort, [m.job_id for m in stacked], [m.step for m in stacked],
+                [self.cohort.look_of(m.job_id) for m in stacked])
+            for m, snap in zip(stacked, snapshots, strict=True):
+                for callback in m.trainer.callbacks:
+                    callback.on_snapshot(snap)
+            self._space(stacked, (time.thread_time() - started) / len(stacked), watched,
+                        budget)
+        round_end = time.perf_counter() + self.pool.slice_seconds
+        for m in sorted(alone, key=lambda m: m.next_snapshot):
+            if now < m.next_snapshot or time.perf_counter() >= round_end:
                 break
             started = time.thread_time()
             self._snapshot(m)
-            cost = time.thread_time() - started
+            self._space([m], time.thread_time() - started, watched, budget)
+
+    @staticmethod
+    def _space(probed: list[_Member], cost: float, watched: int,
+               budget: ReportBudget | None) -> None:
+        """Set the next snapshot time of members just probed at `cost` CPU s each."""
+        for m in probed:
+            options = m.trainer.options
             # This runner counts as one run of the shared budget: its watched members'
             # snapshots together stay within that run's part.
             every = max(options.snapshot_interval, cost / options.snapshot_budget)
@@ -378,11 +412,12 @@ class CohortRunner:
         if not running:
             return busy
         group = [m for m in running if m.stacked]
-        if len(group) < 2:
-            group = []
+        if len(group) < max(2, self.pool.min_size):
+            group = []  # too few to gain from stacking: they step solo
         stepped = self._cohort_step(group) if group else []
+        grouped = {m.job_id for m in group}  # (a set: _Member's == compares every field)
         for m in running:
-            if m not in group and self._solo_step(m):
+            if m.job_id not in grouped and self._solo_step(m):
                 stepped.append(m)
         going = []
         for m in stepped:
@@ -414,6 +449,13 @@ class CohortRunner:
                         m.in_cohort = False  # its rows may be half changed: not read again
                         self._fail(m, "error", f"error at step {m.step}: {error}")
                     raise
+                finally:
+                    self.pool.flush()  # this round's hooks, in one message
+                if not busy and not self.members:
+                    # Its last member just ended: look at `incoming` again and end now if
+                    # none came. Parked instead, nothing would wake it (its members'
+                    # controls are gone) and the scheduler's close would wait it out.
+                    continue
                 if not busy:
                     yield Yield.PARKED
                     slice_end = time.perf_counter() + self.pool.slice_seconds
@@ -425,6 +467,7 @@ class CohortRunner:
                 budget.leave()
             for join in self.pool.forget(self):  # only a failed runner has any
                 join.events.on_start_failed("could not start: its cohort runner failed")
+            self.pool.flush()
 
 
 __all__ = ["CohortRunner", "Join"]

@@ -62,13 +62,15 @@ class Executor(Protocol):
 class ThreadExecutor:
     """Jobs in this process, sharing one scheduler thread (never the event loop's)."""
 
-    def __init__(self, report_share: float = 0.5, cohorts: bool = False) -> None:
+    def __init__(self, report_share: float = 0.5, cohorts: bool = False,
+                 cohort_min_size: int = 3) -> None:
         self._checkpoint_requests: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self.report_budget = ReportBudget(report_share)
         self._scheduler = RunScheduler()
         # With cohorts on, jobs sharing a cohort key train as one stacked model.
-        self.cohorts = CohortPool(self._scheduler, self.report_budget) if cohorts else None
+        self.cohorts = CohortPool(self._scheduler, self.report_budget,
+                                  min_size=cohort_min_size) if cohorts else None
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
         """Hand the job to the scheduler."""
@@ -113,15 +115,46 @@ class ThreadExecutor:
 _Event = tuple[str, str, tuple[Any, ...]]  # (job id, hook name, arguments)
 
 
-class _QueueEvents(RunEvents):
-    """Inside a worker: forwards every hook to the server process."""
+class _EventBatch:
+    """Inside a worker: hooks of cohort members, sent as one message per runner round.
 
-    def __init__(self, events: multiprocessing.Queue[_Event | None], job_id: str) -> None:
+    A cohort round reports for dozens of members; one queue message (one pickle, one
+    pipe write, one wake-up of the server's dispatcher) for all of them costs far less
+    than one each.
+    """
+
+    def __init__(self, events: multiprocessing.Queue[_Event | None]) -> None:
+        self.events = events
+        self._items: list[_Event] = []
+        self._lock = threading.Lock()
+
+    def add(self, item: _Event) -> None:
+        """Hold one hook until the next `flush`."""
+        with self._lock:
+            self._items.append(item)
+
+    def flush(self) -> None:
+        """Send the held hooks, in order, as one ("", "batch", (hooks,)) message."""
+        with self._lock:
+            items, self._items = self._items, []
+        if items:
+            self.events.put(("", "batch", (items,)))
+
+
+class _QueueEvents(RunEvents):
+    """Inside a worker: forwards every hook to the server process (or to a batch)."""
+
+    def __init__(self, events: multiprocessing.Queue[_Event | None], job_id: str,
+                 batch: _EventBatch | None = None) -> None:
         self.events = events
         self.job_id = job_id
+        self.batch = batch
 
     def _send(self, hook: str, *args: Any) -> None:
-        self.events.put((self.job_id, hook, args))
+        if self.batch is not None:
+            self.batch.add((self.job_id, hook, args))
+        else:
+            self.events.put((self.job_id, hook, args))
 
     def on_train_start(self, start: TrainStart) -> None:
         self._send("on_train_start", start)
@@ -162,7 +195,7 @@ def _exit_with_parent() -> None:
 
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
                  events: multiprocessing.Queue[_Event | None], torch_threads: int,
-                 report_share: float, cohorts: bool = False) -> None:
+                 report_share: float, cohorts: bool = False, cohort_min_size: int = 3) -> None:
     """A worker process: runs the jobs it is sent, each on its own thread."""
     report_budget = ReportBudget(report_share)  # shared by this worker's jobs
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
@@ -172,7 +205,9 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     controls: dict[str, TrainerControl] = {}
     wanted: dict[str, threading.Event] = {}
     scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
-    pool = CohortPool(scheduler, report_budget) if cohorts else None
+    batch = _EventBatch(events)
+    pool = CohortPool(scheduler, report_budget, min_size=cohort_min_size,
+                      flush=batch.flush) if cohorts else None
     while True:
         command = commands.get()
         if command is None:
@@ -184,8 +219,8 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
             wanted[job_id] = threading.Event()
             key = pool.key_of(request) if pool is not None else None
             if pool is not None and key is not None:
-                pool.start(key, request, controls[job_id], _QueueEvents(events, job_id),
-                           wanted[job_id])
+                pool.start(key, request, controls[job_id],
+                           _QueueEvents(events, job_id, batch), wanted[job_id])
                 continue
             scheduler.submit(job_steps(request, controls[job_id], _QueueEvents(events, job_id),
                                        wanted[job_id], report_budget), controls[job_id])
@@ -238,12 +273,13 @@ class _Worker:
     """
 
     def __init__(self, context: Any, torch_threads: int, report_share: float,
-                 index: int, cohorts: bool = False) -> None:
+                 index: int, cohorts: bool = False, cohort_min_size: int = 3) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
         self.events: multiprocessing.Queue[_Event | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
             target=_worker_main,
-            args=(self.commands, self.events, torch_threads, report_share, cohorts),
+            args=(self.commands, self.events, torch_threads, report_share, cohorts,
+                  cohort_min_size),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
         self.dead = False  # its process exited (set by the watcher)
@@ -264,9 +300,11 @@ class ProcessExecutor:
     """Jobs spread over `workers` processes; a worker that dies is replaced at once."""
 
     def __init__(self, workers: int, torch_threads: int = 1,
-                 report_share: float = 0.5, cohorts: bool = False) -> None:
+                 report_share: float = 0.5, cohorts: bool = False,
+                 cohort_min_size: int = 3) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._cohorts = cohorts
+        self._cohort_min_size = cohort_min_size
         self._torch_threads = torch_threads
         self._report_share = report_share
         self._lock = threading.Lock()
@@ -281,7 +319,7 @@ class ProcessExecutor:
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned,
-                         self._cohorts)
+                         self._cohorts, self._cohort_min_size)
         self._spawned += 1
         worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,),
                                              name=f"nnplay-dispatch-{worker.process.name}",
@@ -324,23 +362,31 @@ class ProcessExecutor:
                 continue
             if item is None:
                 return
-            job_id, hook, args = item
-            if hook == "ready":
-                self._ready.release()
-                continue
-            with self._lock:
-                entry = self._handlers.get(job_id)
-                if entry is not None and entry[1] is not worker:
-                    entry = None  # an old run of a job that now runs elsewhere
-                if hook in ("on_train_end", "on_start_failed") and entry is not None:
-                    del self._handlers[job_id]
-                    worker.jobs.discard(job_id)
-            if entry is None:
-                continue
-            try:
-                getattr(entry[0], hook)(*args)
-            except Exception:  # one job's bookkeeping must not stop the others' events
-                log.exception("handling %s of job %s failed", hook, job_id)
+            if item[1] == "batch":  # a cohort round's hooks (`_EventBatch`)
+                for each in item[2][0]:
+                    self._handle(worker, each)
+            else:
+                self._handle(worker, item)
+
+    def _handle(self, worker: _Worker, item: _Event) -> None:
+        """Replay one hook of one of `worker`'s runs on its job's events."""
+        job_id, hook, args = item
+        if hook == "ready":
+            self._ready.release()
+            return
+        with self._lock:
+            entry = self._handlers.get(job_id)
+            if entry is not None and entry[1] is not worker:
+                entry = None  # an old run of a job that now runs elsewhere
+            if hook in ("on_train_end", "on_start_failed") and entry is not None:
+                del self._handlers[job_id]
+                worker.jobs.discard(job_id)
+        if entry is None:
+            return
+        try:
+            getattr(entry[0], hook)(*args)
+        except Exception:  # one job's bookkeeping must not stop the others' events
+            log.exception("handling %s of job %s failed", hook, job_id)
 
     def _watch(self) -> None:
         # Wakes the moment a worker process exits (its sentinel becomes ready).

@@ -36,6 +36,7 @@ from nnplay.train.cohort_optim import (
     hyper_row,
     shaped,
 )
+from nnplay.train.cohort_probes import ProbeLook, probe_row
 from nnplay.train.heads import Head, make_head
 from nnplay.train.loop import BUILD_LOCK
 from nnplay.train.optimizers import build_optimizer
@@ -71,12 +72,14 @@ class _Member:
 
     spec: ExperimentSpec
     shuffle: torch.Generator  # its solo run's batch-order generator
+    look: ProbeLook  # its frames' fields beside the pixels
 
 
 class Cohort:
     """Members sharing one `cohort_key`, trained together one batched step at a time."""
 
-    def __init__(self, spec: ExperimentSpec) -> None:
+    def __init__(self, spec: ExperimentSpec, grid_size: int = 64,
+                 neuron_grid_size: int = 16) -> None:
         refusal = cohort_refusal(spec)
         if refusal is not None:
             raise ValueError(f"this spec cannot join a cohort: {refusal}")
@@ -87,6 +90,7 @@ class Cohort:
         self.full_batch = spec.batch_size >= self.n_train
         self.batch = self.n_train if self.full_batch else spec.batch_size
         self.ragged = not self.full_batch and self.n_train % self.batch != 0
+        self.grid_sizes = (grid_size, neuron_grid_size)  # the probes' (boundary, neurons)
         self._ids: list[MemberId] = []
         self._members: dict[MemberId, _Member] = {}
         self._rows: dict[str, Tensor] = {}
@@ -182,7 +186,7 @@ class Cohort:
     def _leaf_weights(self) -> None:
         self._rows["param"] = self._rows["param"].detach().requires_grad_(True)
 
-    def _split(self, flat: Tensor) -> list[Tensor]:
+    def split(self, flat: Tensor) -> list[Tensor]:
         """Views of flat weight rows `(M, P)` (or one row `(P,)`) as each weight's shape."""
         lead = flat.shape[:-1]
         return [flat[..., start:stop].view(*lead, *shape) for start, stop, shape in
@@ -229,12 +233,14 @@ class Cohort:
         row["data.t_test"] = head.targets(dataset.y_test)
         row["data.y_test"] = dataset.y_test
         order = state["order"] if state is not None else torch.empty(0, dtype=torch.long)
+        probes, look = probe_row(dataset, *self.grid_sizes)
+        row.update(probes)
         row["order"] = order.clone() if order.numel() == self.n_train else \
             torch.zeros(self.n_train, dtype=torch.long)
         shuffle = torch.Generator().manual_seed(spec.seed)
         if state is not None:
             shuffle.set_state(state["shuffle"])
-        return row, _Member(spec, shuffle)
+        return row, _Member(spec, shuffle, look)
 
     # ----- a member's state out, in the solo trainer's format ---------------------------
     def export_state(self, member: MemberId) -> dict[str, Any]:
@@ -243,8 +249,8 @@ class Cohort:
         info = self._members[member]
         rows = {name: value[i].detach().clone() for name, value in self._rows.items()}
         lr = float(rows["hyper.lr"])
-        weights = [w.clone() for w in self._split(rows["param"])]
-        slots = {slot: self._split(rows[f"slot.{slot}"]) for slot in self.rule.slots}
+        weights = [w.clone() for w in self.split(rows["param"])]
+        slots = {slot: self.split(rows[f"slot.{slot}"]) for slot in self.rule.slots}
         hyper = hyper_row(info.spec.optimizer, lr)
         optimizer_state: dict[int, dict[str, Tensor]] = {}
         for j in range(self._n_weights):
@@ -271,7 +277,33 @@ class Cohort:
     def weights_of(self, member: MemberId) -> dict[str, Tensor]:
         """A member's weights now, as its solo network's `state_dict()` (views: copy them)."""
         row = self._rows["param"][self._ids.index(member)].detach()
-        return dict(zip(self._names, self._split(row), strict=True))
+        return dict(zip(self._names, self.split(row), strict=True))
+
+    @property
+    def activations(self) -> list[nn.Module]:
+        """Each hidden layer's activation, in layer order."""
+        return self._activations
+
+    def look_of(self, member: MemberId) -> ProbeLook:
+        """A member's frame fields beside the pixels (value range, domain, classes)."""
+        return self._members[member].look
+
+    def rows_of(self, members: Sequence[MemberId]) -> Tensor:
+        """The row indices `(k,)` of `members`."""
+        where = {member: i for i, member in enumerate(self._ids)}
+        return torch.tensor([where[member] for member in members], dtype=torch.long)
+
+    def param_rows(self, rows: Tensor) -> Tensor:
+        """A copy of the flat weight rows `(k, P)` at `rows`."""
+        return self._rows["param"].detach().index_select(0, rows)
+
+    def row_values(self, name: str, rows: Tensor) -> Tensor:
+        """Entry `name` of the table at `rows` (a copy): `(k, ...)`."""
+        return self._rows[name].index_select(0, rows)
+
+    def probe_points(self, name: str) -> int:
+        """How many grid points a probe input ("probe.grid", "probe.neurons") has."""
+        return int(self._rows[name].shape[2])  # (M, f, points)
 
     def _stepped(self, rows: dict[str, Tensor]) -> bool:
         """Whether a member's optimizer has state yet (torch keeps none before a step)."""
@@ -313,15 +345,24 @@ class Cohort:
 
     def forward(self, x: Tensor, weights: list[Tensor] | None = None) -> Tensor:
         """Every member's network on its own inputs: `(M, B, f)` -> `(M, B, out)`."""
+        return self.forward_with_hidden(x, weights, keep=False)[0]
+
+    def forward_with_hidden(self, x: Tensor, weights: list[Tensor] | None = None,
+                            keep: bool = True) -> tuple[Tensor, list[Tensor]]:
+        """The output `(k, B, out)` and each hidden layer's post-activation `(k, B, units)`
+        (as `Network.forward_with_hidden`); `weights` are `split()` rows, else all members'."""
         h = x
-        weights = weights or self._split(self._rows["param"])
+        weights = weights or self.split(self._rows["param"])
         last = self._n_weights // 2 - 1
+        hidden: list[Tensor] = []
         for layer in range(last + 1):
             weight, bias = weights[2 * layer], weights[2 * layer + 1]
             h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
             if layer < last:
                 h = self._activations[layer](h)
-        return h
+                if keep:
+                    hidden.append(h)
+        return h, hidden
 
     def evaluate(self) -> CohortMetrics:
         """Every member's metrics now, as its solo `Trainer.evaluate()` computes them."""
@@ -367,7 +408,7 @@ class Cohort:
         weights = self._rows["param"]  # (M, P)
         # Gradients are taken at the per-layer views and joined once: asking for the
         # flat row's instead makes autograd scatter each view's into an (M, P) of zeros.
-        views = self._split(weights)
+        views = self.split(weights)
         losses = member_losses(self.head, self.loss, self.forward(x, views), t, mask)  # (M,)
         penalties = self._penalties(views)
         if penalties is not None:

@@ -35,6 +35,13 @@ def to_uint8(values: Tensor, lo: float, hi: float) -> Tensor:
     return ((values - lo) * (255.0 / span)).round_().clamp_(0, 255).to(torch.uint8)
 
 
+def value_range_of(dataset: Dataset) -> tuple[float, float]:
+    """What 0 and 255 of a boundary image stand for on `dataset` (two classes: -1..1)."""
+    if dataset.n_classes:
+        return (-1.0, 1.0) if dataset.n_classes == 2 else (0.0, 1.0)
+    return dataset.target_range
+
+
 class Prober:
     """Takes snapshots of one network on one dataset."""
 
@@ -53,10 +60,7 @@ class Prober:
         self._mode_matters = any(
             isinstance(m, torch.nn.Dropout | torch.nn.BatchNorm1d) for m in network.modules()
         )
-        if dataset.n_classes:
-            self.value_range = (-1.0, 1.0) if dataset.n_classes == 2 else (0.0, 1.0)
-        else:
-            self.value_range = dataset.target_range
+        self.value_range = value_range_of(dataset)
 
     def boundary(self) -> BoundaryProbe:
         """The output over the plane as an image (see `BoundaryProbe`)."""
