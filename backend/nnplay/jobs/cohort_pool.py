@@ -1,6 +1,7 @@
 """Which jobs of a worker train as cohorts: one `CohortRunner` per cohort key.
 
-One pool per executor or worker process, used only with `NNPLAY_COHORTS=on`.
+One pool per executor or worker process, used only with `NNPLAY_COHORTS=on`; its
+runners see it as their `RunnerPool` (`nnplay.jobs.cohorts`).
 """
 
 from __future__ import annotations
