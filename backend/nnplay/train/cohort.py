@@ -36,10 +36,10 @@ from nnplay.train.cohort_optim import (
     hyper_row,
     shaped,
 )
-from nnplay.train.cohort_probes import ProbeLook, probe_row
 from nnplay.train.heads import Head, make_head
 from nnplay.train.loop import BUILD_LOCK
 from nnplay.train.optimizers import build_optimizer
+from nnplay.train.probes import ProbeLook, probe_row
 
 MemberId = Hashable
 

@@ -12,43 +12,16 @@ holds views of those stacked arrays. A member's snapshot is its solo prober's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from nnplay.data import Dataset
 from nnplay.train.events import BoundaryProbe, LayerWeights, NeuronsProbe, Snapshot
-from nnplay.train.probes import NEURON_RANGE, grid_points, to_uint8, value_range_of
+from nnplay.train.probes import NEURON_RANGE, ProbeLook, to_uint8
 
 if TYPE_CHECKING:
     from nnplay.train.cohort import Cohort, MemberId
-
-
-@dataclass(frozen=True)
-class ProbeLook:
-    """What a member's frames say beside the pixels (its solo prober's fields)."""
-
-    value_range: tuple[float, float]
-    domain: tuple[float, float]
-    n_classes: int
-
-
-def probe_row(dataset: Dataset, grid_size: int,
-              neuron_grid_size: int) -> tuple[dict[str, Tensor], ProbeLook]:
-    """A member's probe inputs as cohort row entries, and its look (as its `Prober`)."""
-    row = {
-        # Features first, (f, G*G) and (f, g*g): see `_probe_forward`.
-        "probe.grid": dataset.transform(grid_points(dataset.domain, grid_size)).T.contiguous(),
-        "probe.neurons": dataset.transform(
-            grid_points(dataset.domain, neuron_grid_size)).T.contiguous(),
-    }
-    lo, hi = value_range_of(dataset)
-    # The boundary's uint8 scale, as `to_uint8` computes it for a solo run: (lo, 255/span).
-    span = hi - lo if hi > lo else 1.0
-    row["probe.scale"] = torch.tensor([lo, 255.0 / span], dtype=torch.float32)
-    return row, ProbeLook((lo, hi), dataset.domain, dataset.n_classes)
 
 
 def _scaled(values: Tensor, scale: Tensor) -> Tensor:
@@ -137,4 +110,4 @@ def stacked_snapshots(cohort: Cohort, members: Sequence[MemberId],
         for j, look in enumerate(looks)]
 
 
-__all__ = ["ProbeLook", "probe_row", "stacked_snapshots"]
+__all__ = ["stacked_snapshots"]

@@ -1,10 +1,13 @@
-"""Probes: cheap looks inside a 2-D network (boundary image, neuron heatmaps, weights).
+"""Probes: cheap looks inside a 2-D network (boundary image, neuron heatmaps, weights), and
+the probe inputs a cohort member carries (`probe_row`) so stacked probes equal these.
 
 Grid inputs are built once per run; a snapshot is two no-grad forward passes
 and a few uint8 conversions.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -109,3 +112,28 @@ class Prober:
         finally:
             if self._mode_matters and was_training:
                 self.network.train()
+
+
+@dataclass(frozen=True)
+class ProbeLook:
+    """What a member's frames say beside the pixels (its solo prober's fields)."""
+
+    value_range: tuple[float, float]
+    domain: tuple[float, float]
+    n_classes: int
+
+
+def probe_row(dataset: Dataset, grid_size: int,
+              neuron_grid_size: int) -> tuple[dict[str, Tensor], ProbeLook]:
+    """A member's probe inputs as cohort row entries, and its look (as its `Prober`)."""
+    row = {
+        # Features first, (f, G*G) and (f, g*g): see `_probe_forward`.
+        "probe.grid": dataset.transform(grid_points(dataset.domain, grid_size)).T.contiguous(),
+        "probe.neurons": dataset.transform(
+            grid_points(dataset.domain, neuron_grid_size)).T.contiguous(),
+    }
+    lo, hi = value_range_of(dataset)
+    # The boundary's uint8 scale, as `to_uint8` computes it for a solo run: (lo, 255/span).
+    span = hi - lo if hi > lo else 1.0
+    row["probe.scale"] = torch.tensor([lo, 255.0 / span], dtype=torch.float32)
+    return row, ProbeLook((lo, hi), dataset.domain, dataset.n_classes)
