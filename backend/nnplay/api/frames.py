@@ -63,7 +63,8 @@ recurrent layer (its top cell where `num_layers` > 1), it sends:
 - `gradient_norms`: float32 `(time,)`, the norm of d loss / d h_t of the probe's loss
   at each step: how much the loss still reaches step t (the vanishing gradient).
 - `sample` (text runs): uint8 `(0,)`, no payload; header `text`, characters generated
-  after the probe sequence at temperature `temperature`.
+  after the probe sequence at temperature `temperature`; its `step` is the step whose
+  weights wrote it (a new sample is generated at most once a second while training).
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def _sample(snapshot: RnnSnapshot, made: float) -> bytes | None:
     if snapshot.sample is None:
         return None
     return encode_frame({
-        "type": "sample", "step": snapshot.step, "t": made, "shape": [0], "dtype": "uint8",
+        "type": "sample", "step": snapshot.sample_step, "t": made, "shape": [0], "dtype": "uint8",
         "text": snapshot.sample, "temperature": SAMPLE_TEMPERATURE}, b"")
 
 

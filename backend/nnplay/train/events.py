@@ -228,7 +228,8 @@ class RnnSnapshot:
     `hidden`: uint8 `(time, units)` on `hidden_range`; `gates`: uint8 `(g, time, units)`
     (`gate_names`, each on its `gate_ranges` entry; none for a plain RNN); `sequence`:
     float32 `(3, time)` rows input, target, prediction (NaN where the task has none);
-    `gradient_norms`: float32 `(time,)`, |d loss / d h_t|; `sample`: generated text."""
+    `gradient_norms`: float32 `(time,)`, |d loss / d h_t|; `sample`: generated text, by
+    the weights of step `sample_step` (text is renewed less often than the rest)."""
 
     step: int
     index: int  # the probe sequence (test set)
@@ -243,6 +244,7 @@ class RnnSnapshot:
     classes: int  # 0 for regression; else rows 1 and 2 hold class ids
     gradient_norms: np.ndarray
     sample: str | None = None
+    sample_step: int | None = None
 
 
 AnyMetricsEvent = MetricsEvent | GanMetricsEvent

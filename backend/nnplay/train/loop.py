@@ -124,6 +124,9 @@ class TrainLoop(ABC):
         # True once the loop has ended: the last metrics point may measure what earlier,
         # frequent ones only sample (an image run's whole test set).
         self.finished = False
+        # True while reporting at rest (start, pause, a requested step, end): a probe that
+        # renews some part less often (a text sample) renews it now.
+        self.at_rest = False
 
     # ----- what a task defines ------------------------------------------------------
     @abstractmethod
@@ -212,7 +215,11 @@ class TrainLoop(ABC):
     def _emit_all(self, detailed: bool = False) -> None:
         self._emit_metrics(detailed)
         if self.options.snapshot_interval > 0:
-            self._emit_snapshot()
+            self.at_rest = True
+            try:
+                self._emit_snapshot()
+            finally:
+                self.at_rest = False
 
     # ----- the loop -----------------------------------------------------------------
     def run(self) -> TrainResult:

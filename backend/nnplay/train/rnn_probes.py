@@ -1,23 +1,26 @@
 """Probes of a sequence network: hidden state, gates, prediction and the loss gradient
 through time for one probe sequence, and for text runs a generated sample.
 
-A snapshot steps the first recurrent layer by hand (`nnplay.models.recurrent.unroll`,
-the same weights as the fast cell) over the probe sequence, runs the rest of the body
-on its hidden states, and differentiates the probe's loss with respect to each step's
-hidden state: how much the loss still "hears" of step t.
+A snapshot reads the first recurrent layer whole (`nnplay.models.recurrent.trace`: its
+hidden states from PyTorch's own kernel, the gates recomputed for all steps at once),
+runs the rest of the body on its hidden states, and takes the probe's loss gradient with
+respect to each step's hidden state from one fused backward pass: how much the loss
+still "hears" of step t. Text samples cost a forward pass per character, so a new one
+is generated at most every `SAMPLE_SECONDS` and reused in between.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from nnplay.data.sequences import SequenceDataset
 from nnplay.models.network import Network
-from nnplay.models.recurrent import GATES, unroll
+from nnplay.models.recurrent import GATES, hidden_gradients, trace
 from nnplay.train.events import RnnSnapshot
 from nnplay.train.generate import generate_text
 from nnplay.train.heads import Head
@@ -25,6 +28,7 @@ from nnplay.train.probes import to_uint8
 
 SAMPLE_LENGTH = 60  # characters of the `sample` frame
 SAMPLE_TEMPERATURE = 0.8
+SAMPLE_SECONDS = 1.0  # a new text sample at most this often: 60 forward passes each
 
 
 class RnnProber:
@@ -40,6 +44,15 @@ class RnnProber:
         # Probe sequences come from the test set (the training set where there is none).
         self.x, self.y = (dataset.x_test, dataset.y_test) if dataset.x_test.shape[0] \
             else (dataset.x_train, dataset.y_train)
+        first, self._layer = network.recurrent_layers()[0]
+        modules = list(network.body)
+        self._before, self._after = modules[:first], modules[first + 1:]
+        # Eval mode only changes dropout and batch norm (the trace itself always runs as in
+        # eval mode): skip the switch, a walk over every module twice, where neither is.
+        self._mode_matters = any(
+            isinstance(m, nn.Dropout | nn.BatchNorm1d | nn.BatchNorm2d)
+            or (isinstance(m, nn.RNNBase) and m.dropout > 0) for m in network.modules())
+        self._kept: tuple[int, int, float, str] | None = None  # index, step, time, text
 
     def set_probe(self, index: int) -> None:
         """Probe test sequence `index`."""
@@ -48,45 +61,51 @@ class RnnProber:
                              f"{self.x.shape[0] - 1}")
         self.index = index
 
-    def snapshot(self, step: int) -> RnnSnapshot:
-        """Probe the network on the probe sequence now."""
+    def snapshot(self, step: int, fresh: bool = False) -> RnnSnapshot:
+        """Probe the network on the probe sequence now (eval mode where it matters);
+        `fresh`: the run is at rest (start, pause, end), so the text sample is renewed."""
         network = self.network
-        was_training = network.training
-        network.eval()
+        switch = self._mode_matters and network.training
+        if switch:
+            network.eval()
         try:
-            return self._snapshot(step)
+            return self._snapshot(step, fresh)
         finally:
-            network.train(was_training)
+            if switch:
+                network.train()
 
-    def _snapshot(self, step: int) -> RnnSnapshot:
+    def _snapshot(self, step: int, fresh: bool) -> RnnSnapshot:
         x = self.x[self.index:self.index + 1].to(self.device)  # (1, time, features)
         y = self.y[self.index:self.index + 1].to(self.device)  # (1,) or (1, time)
-        body = list(self.network.body)
-        first, layer = self.network.recurrent_layers()[0]
-        with torch.enable_grad():
+        layer = self._layer
+        with torch.no_grad():
             h = x
-            for module in body[:first]:
+            for module in self._before:
                 h = module(h)
-            unrolled = unroll(layer, h)
-            out = unrolled.output()
-            for module in body[first + 1:]:
+        with torch.enable_grad():
+            probe = trace(layer, h)
+            out = probe.output
+            for module in self._after:
                 out = module(out)
             flat = out.reshape(-1, out.shape[-1])  # (time or 1, k)
             loss = self.head.loss(flat, self.head.targets(y.reshape(-1)))
-            grads = torch.autograd.grad(loss, unrolled.hidden, allow_unused=True)
-        norms = np.array([float(g.norm()) if g is not None else 0.0 for g in grads],
-                         dtype=np.float32)
-        hidden = unrolled.output()[0].detach()  # (time, units)
-        relu = layer.cell == "rnn" and layer.nonlinearity == "relu"
-        hidden_range = (0.0, max(float(hidden.max()), 1e-6)) if relu else (-1.0, 1.0)
-        gates, names, ranges = self._gates(layer.cell, unrolled.gates)
-        return RnnSnapshot(
-            step=step, index=self.index, cell=layer.cell,
-            hidden=to_uint8(hidden, *hidden_range).cpu().numpy(), hidden_range=hidden_range,
-            gates=gates, gate_names=names, gate_ranges=ranges,
-            sequence=self._sequence(x[0], y[0], flat.detach()),
-            input_kind="value" if self.dataset.features == 1 else "symbol",
-            classes=self.dataset.n_classes, gradient_norms=norms, sample=self._sample(step))
+            d_output, d_drive = torch.autograd.grad(loss, (probe.output, probe.drive))
+        with torch.no_grad():
+            grads = hidden_gradients(probe, d_output, d_drive)[0]  # (time, units)
+            norms = grads.norm(dim=1).cpu().numpy().astype(np.float32)
+            hidden = probe.output[0].detach()  # (time, units)
+            relu = layer.cell == "rnn" and layer.nonlinearity == "relu"
+            hidden_range = (0.0, max(float(hidden.max()), 1e-6)) if relu else (-1.0, 1.0)
+            gates, names, ranges = self._gates(layer.cell, probe.gates)
+            sample, sample_step = self._sample(step, fresh)
+            return RnnSnapshot(
+                step=step, index=self.index, cell=layer.cell,
+                hidden=to_uint8(hidden, *hidden_range).cpu().numpy(),
+                hidden_range=hidden_range, gates=gates, gate_names=names, gate_ranges=ranges,
+                sequence=self._sequence(x[0], y[0], flat.detach()),
+                input_kind="value" if self.dataset.features == 1 else "symbol",
+                classes=self.dataset.n_classes, gradient_norms=norms, sample=sample,
+                sample_step=sample_step)
 
     def _gates(self, cell: str, values: dict[str, Tensor]
                ) -> tuple[np.ndarray | None, tuple[str, ...], tuple[tuple[float, float], ...]]:
@@ -121,12 +140,21 @@ class RnnProber:
             rows[2, -1] = float(predicted[-1])
         return rows
 
-    def _sample(self, step: int) -> str | None:
+    def _sample(self, step: int, fresh: bool) -> tuple[str | None, int | None]:
+        """Text generated after the probe sequence and the step whose weights wrote it: the
+        kept one while it is under SAMPLE_SECONDS old, unless `fresh` or the probe changed."""
         vocabulary = self.dataset.vocabulary
         if not vocabulary:
-            return None
+            return None, None
+        now = time.monotonic()
+        kept = self._kept
+        if kept is not None and kept[0] == self.index and (
+                kept[1] == step or (not fresh and now - kept[2] < SAMPLE_SECONDS)):
+            return kept[3], kept[1]
         prompt_ids = self.x[self.index].argmax(dim=1).tolist()
         prompt = "".join(vocabulary[i] for i in prompt_ids)
         generator = torch.Generator().manual_seed(step)
-        return generate_text(self.network, vocabulary, self.dataset.seq_len, prompt,
+        text = generate_text(self.network, vocabulary, self.dataset.seq_len, prompt,
                              SAMPLE_LENGTH, SAMPLE_TEMPERATURE, generator)
+        self._kept = (self.index, step, now, text)
+        return text, step
