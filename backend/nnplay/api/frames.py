@@ -61,10 +61,15 @@ recurrent layer (its top cell where `num_layers` > 1), it sends:
   header `input_kind` ("value", or "symbol": row 0 holds the symbol or character id)
   and `classes` (0 for regression; otherwise rows 1 and 2 hold class ids).
 - `gradient_norms`: float32 `(time,)`, the norm of d loss / d h_t of the probe's loss
-  at each step: how much the loss still reaches step t (the vanishing gradient).
+  at each step: how much the loss still reaches step t (the vanishing gradient); its
+  `step` is the step whose weights gave it (while a run trains it is renewed at most 5
+  times a second, a backward pass through time each, and resent in between).
 - `sample` (text runs): uint8 `(0,)`, no payload; header `text`, characters generated
   after the probe sequence at temperature `temperature`; its `step` is the step whose
   weights wrote it (a new sample is generated at most once a second while training).
+
+Frames of a snapshot a run takes at rest (start, pause, a requested step, the end) and
+after a probe change are all of that step.
 """
 
 from __future__ import annotations
@@ -271,7 +276,7 @@ def _sequence(snapshot: RnnSnapshot, made: float) -> bytes:
 
 def _gradient_norms(snapshot: RnnSnapshot, made: float) -> bytes:
     return encode_frame({
-        "type": "gradient_norms", "step": snapshot.step, "t": made,
+        "type": "gradient_norms", "step": snapshot.gradient_step, "t": made,
         "shape": list(snapshot.gradient_norms.shape), "dtype": "float32",
         "index": snapshot.index}, _float32(snapshot.gradient_norms))
 

@@ -72,7 +72,9 @@ class Trace:
     """
 
     output: Tensor  # (m, time, units) the top cell's hidden states h_t
-    drive: Tensor  # (m, time, g * units) zeros, requires grad (g: 1 rnn, 3 gru, 4 lstm)
+    # (m, time, g * units) zeros, requires grad (g: 1 rnn, 3 gru, 4 lstm); None when
+    # traced without gradients (`output` is then no graph's)
+    drive: Tensor | None
     gates: dict[str, Tensor]  # name -> (m, time, units), detached
     cell: str
     w_hh: Tensor  # (g * units, units) the top cell's recurrent weights, detached
@@ -106,8 +108,9 @@ def linear_scan(decay: Tensor, drive: Tensor) -> Tensor:
     return s
 
 
-def trace(layer: Recurrent, x: Tensor) -> Trace:
-    """Run `layer` on `x` `(m, time, features)` as in eval mode, reading the top cell out.
+def trace(layer: Recurrent, x: Tensor, gradients: bool = True) -> Trace:
+    """Run `layer` on `x` `(m, time, features)` as in eval mode, reading the top cell out
+    (`gradients`: ready for `hidden_gradients`, else no autograd graph at all).
 
     Hidden states come from PyTorch's own kernel (cells below the top one in one call,
     the top one in another); the gates and an LSTM's cell state are then recomputed for
@@ -120,13 +123,18 @@ def trace(layer: Recurrent, x: Tensor) -> Trace:
         below = [w for index in range(top) for w in _weights(rnn, index)]
         inputs = _run(layer, x, below, top) if top else x  # (m, time, top's input width)
     w_ih, w_hh, b_ih, b_hh = _weights(rnn, top)
-    width = w_ih.shape[0]  # g * units
-    drive = x.new_zeros(x.shape[0], x.shape[1], width, requires_grad=True)
-    # The drive enters as extra inputs with identity weights: d loss / d drive is then
-    # d loss / d (the top cell's pre-activations), which the fused backward computes.
-    wide = torch.cat([w_ih, torch.eye(width, dtype=w_ih.dtype, device=w_ih.device)], dim=1)
-    output = _run(layer, torch.cat([inputs, drive], dim=2), [wide, w_hh, b_ih, b_hh], 1)
+    drive = None
+    if gradients:
+        width = w_ih.shape[0]  # g * units
+        drive = x.new_zeros(x.shape[0], x.shape[1], width, requires_grad=True)
+        # The drive enters as extra inputs with identity weights: d loss / d drive is then
+        # d loss / d (the top cell's pre-activations), which the fused backward computes.
+        wide = torch.cat([w_ih, torch.eye(width, dtype=w_ih.dtype, device=w_ih.device)],
+                         dim=1)
+        output = _run(layer, torch.cat([inputs, drive], dim=2), [wide, w_hh, b_ih, b_hh], 1)
     with torch.no_grad():
+        if drive is None:
+            output = _run(layer, inputs, [w_ih, w_hh, b_ih, b_hh], 1)
         h = output.detach()
         previous = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)  # h_{t-1}
         gi = torch.matmul(inputs, w_ih.T) + b_ih  # (m, time, g * units)

@@ -5,14 +5,18 @@ A snapshot reads the first recurrent layer whole (`nnplay.models.recurrent.trace
 hidden states from PyTorch's own kernel, the gates recomputed for all steps at once),
 runs the rest of the body on its hidden states, and takes the probe's loss gradient with
 respect to each step's hidden state from one fused backward pass: how much the loss
-still "hears" of step t. Text samples cost a forward pass per character, so a new one
-is generated at most every `SAMPLE_SECONDS` and reused in between.
+still "hears" of step t. Two parts cost more than the rest and change slowly, so while
+a run streams they are renewed less often and reused in between, each saying the step
+that made it: the gradient norms (a backward pass through time) at most every
+`GRADIENT_SECONDS`, a text sample (a forward pass per character) every `SAMPLE_SECONDS`.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -29,6 +33,25 @@ from nnplay.train.probes import to_uint8
 SAMPLE_LENGTH = 60  # characters of the `sample` frame
 SAMPLE_TEMPERATURE = 0.8
 SAMPLE_SECONDS = 1.0  # a new text sample at most this often: 60 forward passes each
+GRADIENT_SECONDS = 0.2  # new gradient norms at most this often while a run streams
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Kept(Generic[V]):
+    """A probe part renewed less often than the frames: the probe sequence and step it
+    was made for, and when."""
+
+    index: int
+    step: int
+    made: float  # time.monotonic()
+    value: V
+
+    def reusable(self, index: int, step: int, fresh: bool, period: float) -> bool:
+        """Whether it still stands for probe `index` at `step` (`fresh`: only if made now)."""
+        return self.index == index and (self.step == step or (
+            not fresh and time.monotonic() - self.made < period))
 
 
 class RnnProber:
@@ -52,7 +75,8 @@ class RnnProber:
         self._mode_matters = any(
             isinstance(m, nn.Dropout | nn.BatchNorm1d | nn.BatchNorm2d)
             or (isinstance(m, nn.RNNBase) and m.dropout > 0) for m in network.modules())
-        self._kept: tuple[int, int, float, str] | None = None  # index, step, time, text
+        self._norms: Kept[np.ndarray] | None = None  # float32 (time,)
+        self._text: Kept[str] | None = None
 
     def set_probe(self, index: int) -> None:
         """Probe test sequence `index`."""
@@ -61,9 +85,9 @@ class RnnProber:
                              f"{self.x.shape[0] - 1}")
         self.index = index
 
-    def snapshot(self, step: int, fresh: bool = False) -> RnnSnapshot:
-        """Probe the network on the probe sequence now (eval mode where it matters);
-        `fresh`: the run is at rest (start, pause, end), so the text sample is renewed."""
+    def snapshot(self, step: int, fresh: bool = True) -> RnnSnapshot:
+        """Probe the network on the probe sequence now (eval mode where it matters); not
+        `fresh` (a streaming run): gradient norms and text may be reused for a while."""
         network = self.network
         switch = self._mode_matters and network.training
         if switch:
@@ -82,17 +106,24 @@ class RnnProber:
             h = x
             for module in self._before:
                 h = module(h)
-        with torch.enable_grad():
-            probe = trace(layer, h)
+        renew = self._norms is None or not self._norms.reusable(
+            self.index, step, fresh, GRADIENT_SECONDS)
+        with torch.set_grad_enabled(renew):
+            probe = trace(layer, h, gradients=renew)
             out = probe.output
             for module in self._after:
                 out = module(out)
             flat = out.reshape(-1, out.shape[-1])  # (time or 1, k)
-            loss = self.head.loss(flat, self.head.targets(y.reshape(-1)))
-            d_output, d_drive = torch.autograd.grad(loss, (probe.output, probe.drive))
+            if renew:
+                assert probe.drive is not None
+                loss = self.head.loss(flat, self.head.targets(y.reshape(-1)))
+                d_output, d_drive = torch.autograd.grad(loss, (probe.output, probe.drive))
         with torch.no_grad():
-            grads = hidden_gradients(probe, d_output, d_drive)[0]  # (time, units)
-            norms = grads.norm(dim=1).cpu().numpy().astype(np.float32)
+            if renew:
+                grads = hidden_gradients(probe, d_output, d_drive)[0]  # (time, units)
+                self._norms = Kept(self.index, step, time.monotonic(),
+                                   grads.norm(dim=1).cpu().numpy().astype(np.float32))
+            assert self._norms is not None
             hidden = probe.output[0].detach()  # (time, units)
             relu = layer.cell == "rnn" and layer.nonlinearity == "relu"
             hidden_range = (0.0, max(float(hidden.max()), 1e-6)) if relu else (-1.0, 1.0)
@@ -104,8 +135,8 @@ class RnnProber:
                 hidden_range=hidden_range, gates=gates, gate_names=names, gate_ranges=ranges,
                 sequence=self._sequence(x[0], y[0], flat.detach()),
                 input_kind="value" if self.dataset.features == 1 else "symbol",
-                classes=self.dataset.n_classes, gradient_norms=norms, sample=sample,
-                sample_step=sample_step)
+                classes=self.dataset.n_classes, gradient_norms=self._norms.value,
+                gradient_step=self._norms.step, sample=sample, sample_step=sample_step)
 
     def _gates(self, cell: str, values: dict[str, Tensor]
                ) -> tuple[np.ndarray | None, tuple[str, ...], tuple[tuple[float, float], ...]]:
@@ -141,20 +172,16 @@ class RnnProber:
         return rows
 
     def _sample(self, step: int, fresh: bool) -> tuple[str | None, int | None]:
-        """Text generated after the probe sequence and the step whose weights wrote it: the
-        kept one while it is under SAMPLE_SECONDS old, unless `fresh` or the probe changed."""
+        """Text generated after the probe sequence, and the step whose weights wrote it."""
         vocabulary = self.dataset.vocabulary
         if not vocabulary:
             return None, None
-        now = time.monotonic()
-        kept = self._kept
-        if kept is not None and kept[0] == self.index and (
-                kept[1] == step or (not fresh and now - kept[2] < SAMPLE_SECONDS)):
-            return kept[3], kept[1]
-        prompt_ids = self.x[self.index].argmax(dim=1).tolist()
-        prompt = "".join(vocabulary[i] for i in prompt_ids)
-        generator = torch.Generator().manual_seed(step)
-        text = generate_text(self.network, vocabulary, self.dataset.seq_len, prompt,
-                             SAMPLE_LENGTH, SAMPLE_TEMPERATURE, generator)
-        self._kept = (self.index, step, now, text)
-        return text, step
+        kept = self._text
+        if kept is None or not kept.reusable(self.index, step, fresh, SAMPLE_SECONDS):
+            prompt_ids = self.x[self.index].argmax(dim=1).tolist()
+            prompt = "".join(vocabulary[i] for i in prompt_ids)
+            generator = torch.Generator().manual_seed(step)
+            text = generate_text(self.network, vocabulary, self.dataset.seq_len, prompt,
+                                 SAMPLE_LENGTH, SAMPLE_TEMPERATURE, generator)
+            kept = self._text = Kept(self.index, step, time.monotonic(), text)
+        return kept.value, kept.step

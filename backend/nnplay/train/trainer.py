@@ -201,7 +201,7 @@ class Trainer(TrainLoop):
     def snapshot(self) -> Snapshot | CnnSnapshot | RnnSnapshot:
         """Probe the network now."""
         if isinstance(self.prober, RnnProber):
-            return self.prober.snapshot(self.step, fresh=self.at_rest)
+            return self.prober.snapshot(self.step, fresh=not self.streaming)
         return self.prober.snapshot(self.step)
 
     def set_probe(self, index: int | None = None, image: list[list[float]] | None = None) -> None:
