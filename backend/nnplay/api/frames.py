@@ -43,7 +43,8 @@ no `points` frame; per snapshot it sends:
   `index` (test image, or null for a drawn one), `label` (its class or null),
   `probabilities` (one per class) and `predicted`.
 - `misclassified`: uint8 `(n, h, w)`, n <= 16 test images the network gets wrong, in
-  test-set order; header `indices`, `true` and `predicted` (one class per image).
+  test-set order; header `indices`, `true` and `predicted` (one class per image); its
+  `step` is that of the metrics point whose predictions it shows (snapshots reuse them).
 
 A sequence run (data kind `sequence`: sine, sines, memory, trend, text) sends no
 `points` frame; per snapshot, for one probe test sequence of `time` steps (header
@@ -241,7 +242,7 @@ def _probe(snapshot: CnnSnapshot, made: float) -> bytes:
 def _misclassified(snapshot: CnnSnapshot, made: float) -> bytes:
     wrong = snapshot.misclassified
     return encode_frame({
-        "type": "misclassified", "step": snapshot.step, "t": made,
+        "type": "misclassified", "step": wrong.step, "t": made,
         "shape": list(wrong.images.shape), "dtype": "uint8", "indices": list(wrong.indices),
         "true": list(wrong.true), "predicted": list(wrong.predicted)},
         np.ascontiguousarray(wrong.images).tobytes())

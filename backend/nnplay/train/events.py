@@ -199,12 +199,14 @@ class ProbeImage:
 
 @dataclass(frozen=True)
 class Misclassified:
-    """Up to 16 test images the network gets wrong, `(n, h, w)` uint8, with classes."""
+    """Up to 16 test images the network gets wrong, `(n, h, w)` uint8, with classes, by
+    the predictions of the weights of `step` (a metrics point's, reused by later snapshots)."""
 
     images: np.ndarray
     indices: tuple[int, ...]
     true: tuple[int, ...]
     predicted: tuple[int, ...]
+    step: int
 
 
 @dataclass(frozen=True)

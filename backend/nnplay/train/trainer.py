@@ -183,7 +183,7 @@ class Trainer(TrainLoop):
                         pred_test = head.predict(out_test)
                         test_acc = (pred_test == y_test).float().mean().item()
                         if isinstance(self.prober, CnnProber):
-                            self.prober.remember(pred_test)
+                            self.prober.remember(pred_test, self.step)
                     if detailed:
                         pred, truth = (pred_test, y_test) if out_test is not None \
                             else (pred_train, y_train)
