@@ -5,7 +5,9 @@ metrics and frames at 20 per second (each snapshot encoded into frames, as the s
 does for a watched run) and of a hand-written loop over the same LSTM, sine data and
 batch (their ratio, target >= 0.9; the two are interleaved, best of `--rounds`), the
 frame sets and metrics points per second that run achieved, the CPU cost of one frame set
-(hidden state, gates, sequence, gradient norms) and of one metrics point, and the load.
+(hidden state, gates, sequence, gradient norms; `reused`: as most are while a run streams,
+the gradient norms renewed at most 5 times a second) and of one metrics point, and the
+load.
 `cpu_ratio` is the same ratio of steps per CPU second of this process: on a loaded machine
 (other processes taking turns on the cores) wall-clock rates swing from run to run, CPU
 time much less.
@@ -100,20 +102,32 @@ def bare_rate(spec: ExperimentSpec, device: str) -> tuple[float, float]:
             spec.max_steps / (time.process_time() - cpu))
 
 
-def costs(spec: ExperimentSpec, repeats: int = 20) -> tuple[float, float]:
-    """CPU milliseconds of one snapshot plus its encoding into frames, and of one metrics
-    point, a few steps into training."""
+def costs(spec: ExperimentSpec, repeats: int = 20) -> tuple[float, float, float]:
+    """CPU milliseconds, a few steps into training, of one snapshot plus its encoding into
+    frames with everything computed afresh (a new probe sequence each time), of one as a
+    streaming run mostly takes them (gradient norms reused), and of one metrics point."""
     trainer = Trainer(spec, TrainerOptions(metrics_interval=60, snapshot_interval=0))
     for _ in range(5):
         trainer.train_step()
+    probes = iter(range(10**6))
+
+    def renewed() -> None:
+        trainer.set_probe(index=next(probes) % 2)
+        snapshot_frames(trainer.snapshot())
+
+    def streaming() -> None:
+        trainer.streaming = True
+        snapshot_frames(trainer.snapshot())
+        trainer.streaming = False
+
     measured = []
-    for work in (lambda: snapshot_frames(trainer.snapshot()), trainer.evaluate):
+    for work in (renewed, streaming, trainer.evaluate):
         work()
         started = time.thread_time()
         for _ in range(repeats):
             work()
         measured.append((time.thread_time() - started) / repeats * 1000)
-    return measured[0], measured[1]
+    return measured[0], measured[1], measured[2]
 
 
 def main() -> None:
@@ -136,13 +150,14 @@ def main() -> None:
             nnplay.append(nnplay_rate(spec, args.device))
         best = max(nnplay)
         bare_best = max(rate for rate, _ in bare)
-        frame_ms, metrics_ms = costs(spec)
+        frame_ms, reused_ms, metrics_ms = costs(spec)
         lengths[str(seq_len)] = {
             "nnplay_steps_per_s": round(best[0], 1), "bare_steps_per_s": round(bare_best, 1),
             "ratio": round(best[0] / bare_best, 3),
             "cpu_ratio": round(max(n[1] for n in nnplay) / max(b[1] for b in bare), 3),
             "frames_per_s": round(best[2], 1), "metrics_per_s": round(best[3], 1),
-            "frame_set_ms": round(frame_ms, 2), "metrics_point_ms": round(metrics_ms, 2)}
+            "frame_set_ms": round(frame_ms, 2), "frame_set_reused_ms": round(reused_ms, 2),
+            "metrics_point_ms": round(metrics_ms, 2)}
     print(json.dumps({"device": args.device, "torch_threads": torch.get_num_threads(),
                       "model": "lstm 32", "batch_size": 32, "steps": args.steps,
                       "load_average": [round(x, 2) for x in os.getloadavg()],
