@@ -85,15 +85,17 @@ def _weights(rnn: nn.RNNBase, index: int) -> list[Tensor]:
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
-def _run(layer: Recurrent, x: Tensor, params: list[Tensor], num_layers: int) -> Tensor:
-    """PyTorch's own kernel for `num_layers` stacked cells from a zero state, eval mode."""
+def _run(layer: Recurrent, x: Tensor, params: list[Tensor], num_layers: int,
+         train: bool = False) -> Tensor:
+    """PyTorch's own kernel for `num_layers` stacked cells from a zero state, no dropout
+    (`train`: a backward pass will follow; cuDNN differentiates only a training run)."""
     rnn = layer.rnn
     h0 = x.new_zeros(num_layers, x.shape[0], rnn.hidden_size)
     if layer.cell == "lstm":
-        return torch.lstm(x, (h0, h0), params, True, num_layers, 0.0, False, False, True)[0]
+        return torch.lstm(x, (h0, h0), params, True, num_layers, 0.0, train, False, True)[0]
     run = torch.gru if layer.cell == "gru" else \
         torch.rnn_relu if layer.nonlinearity == "relu" else torch.rnn_tanh
-    return run(x, h0, params, True, num_layers, 0.0, False, False, True)[0]
+    return run(x, h0, params, True, num_layers, 0.0, train, False, True)[0]
 
 
 def linear_scan(decay: Tensor, drive: Tensor) -> Tensor:
@@ -131,7 +133,8 @@ def trace(layer: Recurrent, x: Tensor, gradients: bool = True) -> Trace:
         # d loss / d (the top cell's pre-activations), which the fused backward computes.
         wide = torch.cat([w_ih, torch.eye(width, dtype=w_ih.dtype, device=w_ih.device)],
                          dim=1)
-        output = _run(layer, torch.cat([inputs, drive], dim=2), [wide, w_hh, b_ih, b_hh], 1)
+        output = _run(layer, torch.cat([inputs, drive], dim=2), [wide, w_hh, b_ih, b_hh], 1,
+                      train=True)
     with torch.no_grad():
         if drive is None:
             output = _run(layer, inputs, [w_ih, w_hh, b_ih, b_hh], 1)
