@@ -3,7 +3,9 @@
 Prints one JSON object: for sequence lengths 20 and 100, steps/s of `Trainer.run()` with
 metrics and frames at 20 per second (each snapshot encoded into frames, as the server
 does for a watched run) and of a hand-written loop over the same LSTM, sine data and
-batch (their ratio, target >= 0.9; the two are interleaved, best of `--rounds`), the
+batch (their ratio, target >= 0.9; the two are interleaved, best of `--rounds`; and
+`ratio_median`, the median over rounds of each round's own ratio, which a load that
+changes between rounds sways less), the
 frame sets and metrics points per second that run achieved, the CPU cost of one frame set
 (hidden state, gates, sequence, gradient norms; `reused`: as most are while a run streams,
 the gradient norms renewed at most 5 times a second) and of one metrics point, and the
@@ -12,7 +14,7 @@ load.
 (other processes taking turns on the cores) wall-clock rates swing from run to run, CPU
 time much less.
 
-    .venv/bin/python bench/rnn.py [--steps 1000] [--rounds 3] [--device cpu] [--threads 1]
+    .venv/bin/python bench/rnn.py [--steps 1000] [--rounds 5] [--device cpu] [--threads 1]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from typing import Any
 
@@ -134,7 +137,7 @@ def main() -> None:
     """Run the benchmark and print its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
@@ -154,6 +157,8 @@ def main() -> None:
         lengths[str(seq_len)] = {
             "nnplay_steps_per_s": round(best[0], 1), "bare_steps_per_s": round(bare_best, 1),
             "ratio": round(best[0] / bare_best, 3),
+            "ratio_median": round(statistics.median(
+                n[0] / b[0] for n, b in zip(nnplay, bare, strict=True)), 3),
             "cpu_ratio": round(max(n[1] for n in nnplay) / max(b[1] for b in bare), 3),
             "frames_per_s": round(best[2], 1), "metrics_per_s": round(best[3], 1),
             "frame_set_ms": round(frame_ms, 2), "frame_set_reused_ms": round(reused_ms, 2),
