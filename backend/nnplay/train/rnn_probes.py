@@ -85,6 +85,10 @@ class RnnProber:
                              f"{self.x.shape[0] - 1}")
         self.index = index
 
+    def forget(self) -> None:
+        """The weights changed outside training (a checkpoint): renew everything."""
+        self._norms = self._text = None
+
     def snapshot(self, step: int, fresh: bool = True) -> RnnSnapshot:
         """Probe the network on the probe sequence now (eval mode where it matters); not
         `fresh` (a streaming run): gradient norms and text may be reused for a while."""

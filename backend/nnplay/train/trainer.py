@@ -237,7 +237,7 @@ class Trainer(TrainLoop):
         self._shuffle.set_state(state["shuffle"])
         self._order = state["order"].to(self.device)
         self._cursor = int(state["cursor"])
-        if isinstance(self.prober, CnnProber):
+        if isinstance(self.prober, CnnProber | RnnProber):
             self.prober.forget()
 
     def start_info(self) -> TrainStart:
