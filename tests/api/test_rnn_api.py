@@ -52,7 +52,8 @@ def _poll(client: TestClient, job_id: str, done: Callable[[dict[str, Any]], bool
 
 def _frames(session: WebSocketTestSession, index: int,
             ) -> dict[str, tuple[dict[str, Any], np.ndarray]]:
-    """Read until one snapshot's `hidden_state` and `sequence` frames of sequence `index`."""
+    """Read until a `hidden_state` and a `sequence` frame of sequence `index` came, in
+    either order (frames of older snapshots, of another sequence, are skipped)."""
     found: dict[str, tuple[dict[str, Any], np.ndarray]] = {}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -64,8 +65,7 @@ def _frames(session: WebSocketTestSession, index: int,
         assert header["type"] != "points"  # sequence runs send no points frame
         if header.get("index") == index:
             found[header["type"]] = header, array.copy()
-        if header["type"] == "sequence" and "hidden_state" in found and index == \
-                header["index"]:
+        if {"hidden_state", "sequence"} <= set(found):
             return found
     raise AssertionError(f"no frames for sequence {index}")
 

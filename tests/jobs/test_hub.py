@@ -198,3 +198,33 @@ def test_text_messages_of_a_viewer_that_does_not_read_stay_bounded() -> None:
         assert subscription.dropped_messages == 9990
 
     run(body)
+
+
+def test_a_viewer_gets_a_snapshots_frames_whole_and_in_order() -> None:
+    """A trainer thread publishes snapshot after snapshot while the viewer drains: every
+    batch holds one snapshot's frames, in the order they were published (before, a drain
+    between two frames left the rest behind an older snapshot's, and a viewer waiting
+    for `hidden_state` then `sequence` of a new probe could wait for ever)."""
+    kinds = ["hidden_state", "gates", "sequence", "gradient_norms"]
+
+    async def body() -> None:
+        hub = Hub()
+        async with hub.subscribe() as subscription:
+            def publish() -> None:
+                for step in range(3000):
+                    hub.publish_frames([(kind, b"%s-%d" % (kind.encode(), step))
+                                        for kind in kinds])
+
+            publisher = threading.Thread(target=publish)
+            publisher.start()
+            batches: list[list[bytes]] = []
+            while not batches or not batches[-1][-1].endswith(b"-2999"):  # the last one
+                _, frames = await asyncio.wait_for(subscription.next_batch(), WAIT)
+                batches.append(frames)
+            publisher.join()
+            for frames in batches:
+                steps = {frame.rsplit(b"-", 1)[1] for frame in frames}
+                assert len(steps) == 1, frames
+                assert [frame.rsplit(b"-", 1)[0].decode() for frame in frames] == kinds
+
+    run(body)

@@ -163,3 +163,19 @@ def test_a_snapshot_reuses_the_metrics_points_predictions_for_its_misclassified_
     wrong = torch.nonzero(predicted != trainer.y_test[:512]).reshape(-1)[:16].tolist()
     assert list(snapshot.misclassified.indices) == wrong and wrong
     assert list(snapshot.misclassified.predicted) == [int(predicted[i]) for i in wrong]
+
+
+def test_the_misclassified_frame_carries_the_step_of_the_predictions_it_shows() -> None:
+    """The grid reuses the latest metrics point's predictions: its frame says that
+    point's step, not the later snapshot's (fresh predictions: the snapshot's step)."""
+    trainer = Trainer(parse_spec(small_digits()), QUIET)
+    for _ in range(20):
+        trainer.train_step()
+    fresh = {name: decode_frame(data)[0] for name, data in snapshot_frames(trainer.snapshot())}
+    assert fresh["misclassified"]["step"] == fresh["probe"]["step"] == 20
+    trainer.evaluate()
+    for _ in range(5):
+        trainer.train_step()
+    headers = {name: decode_frame(data)[0] for name, data in snapshot_frames(trainer.snapshot())}
+    assert headers["probe"]["step"] == headers["kernels"]["step"] == 25
+    assert headers["misclassified"]["step"] == 20

@@ -17,7 +17,9 @@ from nnplay.api.frames import decode_frame, snapshot_frames
 from nnplay.data.sequences import text_vocabulary
 from nnplay.presets import get_preset
 from nnplay.spec import parse_spec
-from nnplay.train.events import RnnSnapshot
+from nnplay.train import rnn_probes
+from nnplay.train.callbacks import Callback
+from nnplay.train.events import AnySnapshot, RnnSnapshot
 from nnplay.train.generate import generate
 from nnplay.train.trainer import Trainer, TrainerOptions
 
@@ -162,3 +164,50 @@ def test_truncated_bptt_cuts_the_gradient_at_the_chunk_start() -> None:
     out[:, -1].sum().backward()
     assert x.grad is not None
     assert (x.grad[:, :15].abs().sum() == 0) and x.grad[:, 15:].abs().sum() > 0
+
+
+def test_a_streaming_snapshot_reuses_gradient_norms_and_text_and_says_their_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a run streams, the gradient norms (a backward pass through time) and the text
+    sample are renewed less often; the frames say which step made them, and snapshots at
+    rest or of a new probe sequence renew them."""
+    monkeypatch.setattr(rnn_probes, "GRADIENT_SECONDS", 3600.0)
+    monkeypatch.setattr(rnn_probes, "SAMPLE_SECONDS", 3600.0)
+    trainer = _train(CHAR_RNN, 0)
+    trainer.streaming = True
+    first = _frames(trainer)
+    for _ in range(5):
+        trainer.train_step()
+    later = _frames(trainer)
+    assert later["hidden_state"][0]["step"] == 5
+    assert later["gradient_norms"][0]["step"] == 0 and later["sample"][0]["step"] == 0
+    assert np.array_equal(first["gradient_norms"][1], later["gradient_norms"][1])
+    assert not np.array_equal(first["hidden_state"][1], later["hidden_state"][1])
+    trainer.streaming = False  # at rest: everything of this step
+    rest = _frames(trainer)
+    assert rest["gradient_norms"][0]["step"] == 5 and rest["sample"][0]["step"] == 5
+    assert not np.array_equal(rest["gradient_norms"][1], later["gradient_norms"][1])
+    trainer.streaming = True
+    trainer.set_probe(index=3)  # another sequence: renewed at once
+    probed = _frames(trainer)
+    assert probed["gradient_norms"][0]["index"] == 3
+    assert not np.array_equal(probed["gradient_norms"][1], rest["gradient_norms"][1])
+    monkeypatch.setattr(rnn_probes, "GRADIENT_SECONDS", 0.0)
+    trainer.train_step()
+    assert _frames(trainer)["gradient_norms"][0]["step"] == 6
+
+
+def test_the_last_snapshot_of_a_run_is_all_of_its_last_step() -> None:
+    snapshots: list[RnnSnapshot] = []
+
+    class Keep(Callback):
+        def on_snapshot(self, snapshot: AnySnapshot) -> None:
+            assert isinstance(snapshot, RnnSnapshot)
+            snapshots.append(snapshot)
+
+    spec = parse_spec({**CHAR_RNN, "max_steps": 30})
+    result = Trainer(spec, TrainerOptions(metrics_interval=0.01, snapshot_interval=0.001,
+                                          callbacks=[Keep()])).run()
+    assert result.steps == 30 and len(snapshots) >= 2
+    last = snapshots[-1]
+    assert last.step == last.gradient_step == last.sample_step == 30

@@ -43,7 +43,8 @@ no `points` frame; per snapshot it sends:
   `index` (test image, or null for a drawn one), `label` (its class or null),
   `probabilities` (one per class) and `predicted`.
 - `misclassified`: uint8 `(n, h, w)`, n <= 16 test images the network gets wrong, in
-  test-set order; header `indices`, `true` and `predicted` (one class per image).
+  test-set order; header `indices`, `true` and `predicted` (one class per image); its
+  `step` is that of the metrics point whose predictions it shows (snapshots reuse them).
 
 A sequence run (data kind `sequence`: sine, sines, memory, trend, text) sends no
 `points` frame; per snapshot, for one probe test sequence of `time` steps (header
@@ -61,9 +62,15 @@ recurrent layer (its top cell where `num_layers` > 1), it sends:
   header `input_kind` ("value", or "symbol": row 0 holds the symbol or character id)
   and `classes` (0 for regression; otherwise rows 1 and 2 hold class ids).
 - `gradient_norms`: float32 `(time,)`, the norm of d loss / d h_t of the probe's loss
-  at each step: how much the loss still reaches step t (the vanishing gradient).
+  at each step: how much the loss still reaches step t (the vanishing gradient); its
+  `step` is the step whose weights gave it (while a run trains it is renewed at most 5
+  times a second, a backward pass through time each, and resent in between).
 - `sample` (text runs): uint8 `(0,)`, no payload; header `text`, characters generated
-  after the probe sequence at temperature `temperature`.
+  after the probe sequence at temperature `temperature`; its `step` is the step whose
+  weights wrote it (a new sample is generated at most once a second while training).
+
+Frames of a snapshot a run takes at rest (start, pause, a requested step, the end) and
+after a probe change are all of that step.
 """
 
 from __future__ import annotations
@@ -235,7 +242,7 @@ def _probe(snapshot: CnnSnapshot, made: float) -> bytes:
 def _misclassified(snapshot: CnnSnapshot, made: float) -> bytes:
     wrong = snapshot.misclassified
     return encode_frame({
-        "type": "misclassified", "step": snapshot.step, "t": made,
+        "type": "misclassified", "step": wrong.step, "t": made,
         "shape": list(wrong.images.shape), "dtype": "uint8", "indices": list(wrong.indices),
         "true": list(wrong.true), "predicted": list(wrong.predicted)},
         np.ascontiguousarray(wrong.images).tobytes())
@@ -270,7 +277,7 @@ def _sequence(snapshot: RnnSnapshot, made: float) -> bytes:
 
 def _gradient_norms(snapshot: RnnSnapshot, made: float) -> bytes:
     return encode_frame({
-        "type": "gradient_norms", "step": snapshot.step, "t": made,
+        "type": "gradient_norms", "step": snapshot.gradient_step, "t": made,
         "shape": list(snapshot.gradient_norms.shape), "dtype": "float32",
         "index": snapshot.index}, _float32(snapshot.gradient_norms))
 
@@ -279,7 +286,7 @@ def _sample(snapshot: RnnSnapshot, made: float) -> bytes | None:
     if snapshot.sample is None:
         return None
     return encode_frame({
-        "type": "sample", "step": snapshot.step, "t": made, "shape": [0], "dtype": "uint8",
+        "type": "sample", "step": snapshot.sample_step, "t": made, "shape": [0], "dtype": "uint8",
         "text": snapshot.sample, "temperature": SAMPLE_TEMPERATURE}, b"")
 
 

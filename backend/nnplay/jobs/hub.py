@@ -88,12 +88,15 @@ class Subscription:
                 self.dropped_points += 1
                 return
 
-    def put_frame(self, kind: str, data: bytes) -> None:
-        """Offer a binary frame; an unread frame of the same kind is replaced."""
+    def put_frames(self, frames: list[tuple[str, bytes]]) -> None:
+        """Offer one snapshot's binary frames `(kind, bytes)`; an unread frame of the same
+        kind is replaced. All at once: a batch never holds part of a snapshot's frames, the
+        rest following behind an older snapshot's (frames of a kind keep their place)."""
         with self._lock:
-            if kind in self._frames:
-                self.dropped_frames += 1
-            self._frames[kind] = data
+            for kind, data in frames:
+                if kind in self._frames:
+                    self.dropped_frames += 1
+                self._frames[kind] = data
             self._signal()
 
     async def next_batch(self) -> tuple[list[Message], list[bytes]]:
@@ -147,8 +150,7 @@ class Hub:
     def publish_frames(self, frames: list[tuple[str, bytes]]) -> None:
         """Send binary frames (kind, bytes) to every viewer, latest-wins per kind."""
         for subscription in self._targets():
-            for kind, data in frames:
-                subscription.put_frame(kind, data)
+            subscription.put_frames(frames)
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:

@@ -47,11 +47,13 @@ class CnnProber:
         self._drawn: Tensor | None = None  # (h, w) float32 in 0..1
         self._x_search = dataset.x_test[:MISCLASSIFIED_SEARCH].to(device)
         self._predicted: Tensor | None = None  # (n_search,) int64 on the CPU
+        self._predicted_step = 0  # the step whose weights made `_predicted`
 
-    def remember(self, predicted: Tensor) -> None:
+    def remember(self, predicted: Tensor, step: int) -> None:
         """Keep the classes predicted for the first test images `(>= n_search,)` by the
-        current weights (a metrics point made them) for the misclassified grid."""
+        weights of `step` (a metrics point made them) for the misclassified grid."""
         self._predicted = predicted[:self._x_search.shape[0]].cpu()
+        self._predicted_step = step
 
     def forget(self) -> None:
         """The weights changed outside training (a checkpoint): predict afresh."""
@@ -108,10 +110,14 @@ class CnnProber:
                 break
         return pred
 
-    def misclassified(self) -> Misclassified:
+    def misclassified(self, step: int) -> Misclassified:
         """The first test images (in test order, among the first 512) the network gets
-        wrong, at most 16, by the latest metrics point's predictions (or fresh ones)."""
-        pred = self._predicted if self._predicted is not None else self._search()
+        wrong, at most 16, by the latest metrics point's predictions (or fresh ones of the
+        weights of `step`)."""
+        if self._predicted is not None:
+            pred, made = self._predicted, self._predicted_step
+        else:
+            pred, made = self._search(), step
         truth = self.dataset.y_test[:pred.shape[0]]
         mistakes = torch.nonzero((pred != truth) & (pred >= 0)).reshape(-1)
         wrong = mistakes[:MAX_MISCLASSIFIED].tolist()
@@ -120,7 +126,8 @@ class CnnProber:
         images = (self.dataset.pixels_test[wrong].numpy() if wrong
                   else np.zeros((0, h, w), dtype=np.uint8))
         return Misclassified(images, tuple(wrong),
-                             tuple(int(self.dataset.y_test[i]) for i in wrong), tuple(predicted))
+                             tuple(int(self.dataset.y_test[i]) for i in wrong), tuple(predicted),
+                             made)
 
     def snapshot(self, step: int) -> CnnSnapshot:
         """All probes at `step`, in eval mode (restored afterwards)."""
@@ -139,6 +146,6 @@ class CnnProber:
                     predicted=int(probabilities.argmax()))
                 return CnnSnapshot(step=step, kernels=self.kernels(),
                                    feature_maps=_scaled([m[0] for m in maps], kinds),
-                                   probe=probe, misclassified=self.misclassified())
+                                   probe=probe, misclassified=self.misclassified(step))
         finally:
             self.network.train(was_training)

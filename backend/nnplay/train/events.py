@@ -199,12 +199,14 @@ class ProbeImage:
 
 @dataclass(frozen=True)
 class Misclassified:
-    """Up to 16 test images the network gets wrong, `(n, h, w)` uint8, with classes."""
+    """Up to 16 test images the network gets wrong, `(n, h, w)` uint8, with classes, by
+    the predictions of the weights of `step` (a metrics point's, reused by later snapshots)."""
 
     images: np.ndarray
     indices: tuple[int, ...]
     true: tuple[int, ...]
     predicted: tuple[int, ...]
+    step: int
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,9 @@ class RnnSnapshot:
     `hidden`: uint8 `(time, units)` on `hidden_range`; `gates`: uint8 `(g, time, units)`
     (`gate_names`, each on its `gate_ranges` entry; none for a plain RNN); `sequence`:
     float32 `(3, time)` rows input, target, prediction (NaN where the task has none);
-    `gradient_norms`: float32 `(time,)`, |d loss / d h_t|; `sample`: generated text."""
+    `gradient_norms`: float32 `(time,)`, |d loss / d h_t| by the weights of step
+    `gradient_step`; `sample`: generated text, by the weights of step `sample_step` (both
+    are renewed less often than the rest while a run streams)."""
 
     step: int
     index: int  # the probe sequence (test set)
@@ -242,7 +246,9 @@ class RnnSnapshot:
     input_kind: str  # "value" or "symbol" (row 0 holds a class id)
     classes: int  # 0 for regression; else rows 1 and 2 hold class ids
     gradient_norms: np.ndarray
+    gradient_step: int
     sample: str | None = None
+    sample_step: int | None = None
 
 
 AnyMetricsEvent = MetricsEvent | GanMetricsEvent

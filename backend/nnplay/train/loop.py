@@ -124,6 +124,9 @@ class TrainLoop(ABC):
         # True once the loop has ended: the last metrics point may measure what earlier,
         # frequent ones only sample (an image run's whole test set).
         self.finished = False
+        # True while the loop takes its clocked snapshots of a run in motion: a probe may
+        # then reuse a part it renews less often (an RNN's gradient norms and text sample).
+        self.streaming = False
 
     # ----- what a task defines ------------------------------------------------------
     @abstractmethod
@@ -350,7 +353,11 @@ class TrainLoop(ABC):
                 next_metrics = clock() + every
             if now >= next_snapshot:
                 if control.watched:
-                    cost = self._emit_snapshot()
+                    self.streaming = True
+                    try:
+                        cost = self._emit_snapshot()
+                    finally:
+                        self.streaming = False
                     # Adaptive rate: a slow snapshot pushes the next one out so probes
                     # never take more than `snapshot_budget` of this run's time, nor
                     # more than its part of the process's shared report budget.

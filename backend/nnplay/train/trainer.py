@@ -183,7 +183,7 @@ class Trainer(TrainLoop):
                         pred_test = head.predict(out_test)
                         test_acc = (pred_test == y_test).float().mean().item()
                         if isinstance(self.prober, CnnProber):
-                            self.prober.remember(pred_test)
+                            self.prober.remember(pred_test, self.step)
                     if detailed:
                         pred, truth = (pred_test, y_test) if out_test is not None \
                             else (pred_train, y_train)
@@ -200,6 +200,8 @@ class Trainer(TrainLoop):
 
     def snapshot(self) -> Snapshot | CnnSnapshot | RnnSnapshot:
         """Probe the network now."""
+        if isinstance(self.prober, RnnProber):
+            return self.prober.snapshot(self.step, fresh=not self.streaming)
         return self.prober.snapshot(self.step)
 
     def set_probe(self, index: int | None = None, image: list[list[float]] | None = None) -> None:
@@ -235,7 +237,7 @@ class Trainer(TrainLoop):
         self._shuffle.set_state(state["shuffle"])
         self._order = state["order"].to(self.device)
         self._cursor = int(state["cursor"])
-        if isinstance(self.prober, CnnProber):
+        if isinstance(self.prober, CnnProber | RnnProber):
             self.prober.forget()
 
     def start_info(self) -> TrainStart:
