@@ -52,6 +52,7 @@ log = logging.getLogger("nnplay.jobs")
 POLL_BATCH = 1024  # most events one poll returns
 POLL_WAIT = 0.1  # seconds an actor holds a poll open while it has nothing to send
 POLL_TIMEOUT = 30.0  # seconds without an answer before the cluster counts as lost
+START_WARNING = 120.0  # seconds an actor may take to start before the log says so
 EVENT_QUEUE = 4096  # events an actor holds for the server
 HOOK_WAIT = 30.0  # seconds a run waits for room in a full queue before a hook is lost
 RECONNECT_EVERY = 5.0  # seconds between attempts to reach a lost cluster
@@ -140,6 +141,7 @@ class _Slot:
     where: tuple[str, int] | None = None  # (node address, pid) once it answered
     dead: bool = False
     poller: threading.Thread | None = None
+    spawned_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 def _check_reachable(address: str) -> None:
@@ -190,7 +192,8 @@ class RayExecutor:
         self._failed_writes: set[str] = set()  # jobs whose last shipped checkpoint was lost
         self._closing = False
         self.lost_reason: str | None = None  # why the cluster is unreachable, while it is
-        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = ray.cluster_resources().get("CPU", 1.0)
+        count = workers or max(1, int(cpus / actor_cpus) if actor_cpus > 0 else int(cpus))
         self._slots = [self._spawn(index) for index in range(count)]
 
     # ----- actors -----------------------------------------------------------------------
@@ -234,7 +237,12 @@ class RayExecutor:
                                       checkpoint_dir=None)
         with self._lock:
             live = [slot for slot in self._slots if not slot.dead]
-            slot = min(live, key=lambda s: len(s.jobs)) if live else None
+            # An actor still waiting for a CPU after START_WARNING s (a worker yet to join)
+            # gets jobs only when no other can take them.
+            now = time.monotonic()
+            started = [slot for slot in live if slot.where is not None
+                       or now - slot.spawned_at < START_WARNING] or live
+            slot = min(started, key=lambda s: len(s.jobs)) if started else None
             if slot is not None:
                 slot.jobs.add(request.job_id)
                 self._handlers[request.job_id] = (events, slot)
@@ -266,31 +274,51 @@ class RayExecutor:
 
     # ----- events ---------------------------------------------------------------------------
     def _poll(self, slot: _Slot) -> None:
-        # One poll in flight per actor; the answer is replayed in order on the jobs' events.
+        # Once the actor has started, one poll in flight; each answer is replayed in order.
+        if not self._wait_started(slot):
+            return
         unavailable = 0
         while not self._closing and not slot.dead:
             try:
                 batch = ray.get(slot.actor.poll.remote(POLL_BATCH, POLL_WAIT),
                                 timeout=POLL_TIMEOUT)
-            except ActorUnavailableError:  # a passing network fault: try again a few times
+            except ActorUnavailableError as error:  # a passing network fault: try again
                 unavailable += 1
                 if unavailable < 5:
                     time.sleep(0.5)
                     continue
-                self._replace(slot, "its Ray worker became unreachable")
+                self._fail(slot, error)
                 return
-            except RayActorError as error:  # the actor's process died (kill -9, node lost)
-                if not self._closing:
-                    self._replace(slot, f"the Ray worker running this job died "
-                                        f"({type(error).__name__})")
-                return
-            except Exception as error:  # the cluster itself: timeout, connection lost
-                if not self._closing:
-                    self._lose_cluster(f"{type(error).__name__}: {error}")
+            except Exception as error:
+                self._fail(slot, error)
                 return
             unavailable = 0
             for job_id, hook, args in batch:
                 self._deliver(slot, job_id, hook, args)
+
+    def _wait_started(self, slot: _Slot) -> bool:
+        # Starting may wait for a free CPU (a worker joining later): say so, keep waiting.
+        while not self._closing and not slot.dead:
+            try:
+                slot.where = tuple(ray.get(slot.actor.where.remote(), timeout=START_WARNING))
+                return True
+            except GetTimeoutError:
+                log.warning("Ray worker %d has not started after %g s: does the cluster have "
+                            "%g free CPU for it (NNPLAY_RAY_ACTOR_CPUS)?", slot.index,
+                            START_WARNING, self._actor_cpus)
+            except Exception as error:
+                self._fail(slot, error)
+                return False
+        return False
+
+    def _fail(self, slot: _Slot, error: Exception) -> None:
+        if self._closing:
+            return
+        if isinstance(error, RayActorError):  # its process died (kill -9, node lost)
+            self._replace(slot, f"the Ray worker running this job died "
+                                f"({type(error).__name__})")
+        else:  # the cluster itself: no answer in time, connection lost
+            self._lose_cluster(f"{type(error).__name__}: {error}")
 
     def _deliver(self, slot: _Slot, job_id: str, hook: str, args: tuple[Any, ...]) -> None:
         with self._lock:
@@ -350,17 +378,8 @@ class RayExecutor:
         log.error("Ray worker %d (%s) is gone with %d job(s): %s; they are interrupted and a "
                   "new actor replaces it", dead.index, dead.where, len(lost), why)
         self._interrupt(lost, f"{why}; resume continues from its last checkpoint")
-        threading.Thread(target=self._locate, args=([replacement],), daemon=True,
-                         name="nnplay-ray-locate").start()
         log.info("recovered from the loss of Ray worker %d in %.2f s", dead.index,
                  time.monotonic() - started)
-
-    def _locate(self, slots: list[_Slot]) -> None:
-        for slot in slots:
-            try:
-                slot.where = tuple(ray.get(slot.actor.where.remote(), timeout=120.0))
-            except Exception:
-                continue  # its poller reports what went wrong
 
     def _lose_cluster(self, why: str) -> None:
         with self._lock:
@@ -391,7 +410,6 @@ class RayExecutor:
             with self._lock:
                 self._slots = fresh
                 self.lost_reason = None
-            self._locate(fresh)
             log.warning("the Ray cluster at %s is reachable again", self.address)
             return
 
