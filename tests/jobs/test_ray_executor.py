@@ -166,6 +166,8 @@ def test_health_stream_and_controls(open_app: Callable[[], TestClient]) -> None:
     until(lambda: job(client, job_id)["step"] == paused_at + 5)
     time.sleep(0.5)
     assert job(client, job_id)["step"] == paused_at + 5  # paused again after its 5 steps
+    weights = client.get(f"/api/jobs/{job_id}/weights")  # a checkpoint shipped on request
+    assert weights.status_code == 200 and len(weights.content) > 0
     assert client.patch(f"/api/jobs/{job_id}", json={"lr": 0.02}).status_code == 200
     assert client.post(f"/api/jobs/{job_id}/resume").status_code == 200
     until(lambda: (client.get(f"/api/jobs/{job_id}/metrics").json()["points"] or [{}])[-1]

@@ -5,9 +5,10 @@ local worker process runs; the server places a job on the live actor with the
 fewest jobs and sends controls as actor calls, which Ray runs in the order sent.
 
 Events come back by long-polling: one `poll` call in flight per actor, answered
-with every hook queued since (up to `POLL_BATCH`), or after `POLL_WAIT` s with
-none. We chose this over a Ray streaming generator because the batch is whatever
-piled up during the last round trip (large under load, one event when quiet),
+with every hook queued since (up to `POLL_BATCH`, gathering for `POLL_LINGER` s
+after the first), or after `POLL_WAIT` s with none. We chose this over a Ray
+streaming generator because the batch is whatever piled up since the last poll
+(large under load, a few events when quiet: few Ray calls per second),
 the queue it drains is bounded in the actor (`ActorEvents`: frames are dropped
 when it is full, other hooks wait), and a dead actor surfaces as the failure of
 that one call, so its jobs become `interrupted` within a poll.
@@ -51,6 +52,10 @@ log = logging.getLogger("nnplay.jobs")
 
 POLL_BATCH = 1024  # most events one poll returns
 POLL_WAIT = 0.1  # seconds an actor holds a poll open while it has nothing to send
+# After the first event, a poll gathers more for this long: each poll is a Ray call
+# that costs the actor's interpreter time, so fewer, fuller batches leave more for
+# training (frames arrive at most this much later).
+POLL_LINGER = 0.02
 POLL_TIMEOUT = 30.0  # seconds without an answer before the cluster counts as lost
 START_WARNING = 120.0  # seconds an actor may take to start before the log says so
 EVENT_QUEUE = 4096  # events an actor holds for the server
@@ -83,15 +88,16 @@ class ActorEvents:
             log.error("no server took events for %g s; dropped %s of job %s",
                       HOOK_WAIT, item[1], item[0])
 
-    def drain(self, most: int, wait: float) -> list[_Event]:
-        """Up to `most` queued hooks, waiting up to `wait` s for the first."""
+    def drain(self, most: int, wait: float, linger: float = 0.0) -> list[_Event]:
+        """Up to `most` queued hooks: waits up to `wait` s for the first, then `linger` s."""
         try:
             items = [self.queue.get(timeout=wait)]
         except queue.Empty:
             return []
+        until = time.monotonic() + linger
         while len(items) < most:
             try:
-                items.append(self.queue.get_nowait())
+                items.append(self.queue.get(timeout=max(0.0, until - time.monotonic())))
             except queue.Empty:
                 break
         return items
@@ -117,9 +123,9 @@ class WorkerActor:
         self.jobs.handle(command)
 
     @ray.method(concurrency_group="events")
-    def poll(self, most: int, wait: float) -> list[_Event]:
+    def poll(self, most: int, wait: float, linger: float = 0.0) -> list[_Event]:
         """The hooks queued since the last poll (see the module docstring)."""
-        return self.events.drain(most, wait)
+        return self.events.drain(most, wait, linger)
 
     def close(self, timeout: float) -> None:
         """Stop every job and wait for the scheduler."""
@@ -280,7 +286,7 @@ class RayExecutor:
         unavailable = 0
         while not self._closing and not slot.dead:
             try:
-                batch = ray.get(slot.actor.poll.remote(POLL_BATCH, POLL_WAIT),
+                batch = ray.get(slot.actor.poll.remote(POLL_BATCH, POLL_WAIT, POLL_LINGER),
                                 timeout=POLL_TIMEOUT)
             except ActorUnavailableError as error:  # a passing network fault: try again
                 unavailable += 1
