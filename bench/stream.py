@@ -310,6 +310,17 @@ def bare_steps_per_s(spec: ExperimentSpec, seconds: float) -> float:
 # ----- Ray against local -----------------------------------------------------------------
 
 
+def _wait_for_actors(url: str, timeout: float = 300.0) -> None:
+    """Wait until every Ray actor of the server has started (health lists its pid)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{url}/api/health", timeout=10.0).json().get("workers") or []
+        if workers and all(worker.get("pid") for worker in workers):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the server's Ray actors did not start within {timeout} s")
+
+
 def ray_levels(env: dict[str, str], levels: list[int], args: argparse.Namespace,
                local: list[dict[str, Any]]) -> dict[str, Any]:
     """The same levels on a server training on a local Ray, and their ratios to local's."""
@@ -318,6 +329,7 @@ def ray_levels(env: dict[str, str], levels: list[int], args: argparse.Namespace,
     with tempfile.TemporaryDirectory(prefix="nnplay-bench-ray-") as folder:
         process, url = start_server(Path(folder), env, timeout=300.0)
         try:
+            _wait_for_actors(url)
             for jobs in sorted(set(levels)):  # as the local levels ran
                 results.append(run_level(url, process.pid, job_specs(args.mix, args.preset, jobs),
                                          args.seconds, args.frame_rate))
