@@ -9,7 +9,7 @@ with every hook queued since (up to `POLL_BATCH`, gathering for `POLL_LINGER` s
 after the first), or after `POLL_WAIT` s with none. We chose this over a Ray
 streaming generator because the batch is whatever piled up since the last poll
 (large under load, a few events when quiet: few Ray calls per second),
-the queue it drains is bounded in the actor (`ActorEvents`: frames are dropped
+the queue it drains is bounded in the actor (`ray_actor.ActorEvents`: frames are dropped
 when it is full, other hooks wait), and a dead actor surfaces as the failure of
 that one call, so its jobs become `interrupted` within a poll.
 
@@ -18,35 +18,26 @@ No shared filesystem: runs ship their checkpoints back as bytes
 `CheckpointStore` before it replays the `on_checkpoint` that follows, and a
 resumed run gets its checkpoint's bytes with the start command.
 
-This module imports Ray; only `create_app` with `executor="ray"` imports it.
+This module and `ray_actor` import Ray; only `create_app` with `executor="ray"`
+imports them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import queue
-import socket
 import threading
 import time
 from typing import Any
 
 import ray
-import torch
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.executors import (
-    Controls,
-    ExecutorUnavailable,
-    RemoteControl,
-    _Event,
-    _QueueEvents,
-)
+from nnplay.jobs.executors import Controls, RemoteControl
+from nnplay.jobs.ray_actor import RayUnavailable, RemoteWorker, connect
 from nnplay.jobs.runner import RunEvents, RunRequest
-from nnplay.jobs.worker import Command, WorkerJobs
-from nnplay.train.trainer import warm_up
+from nnplay.jobs.worker import Command
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -58,83 +49,8 @@ POLL_WAIT = 0.1  # seconds an actor holds a poll open while it has nothing to se
 POLL_LINGER = 0.02
 POLL_TIMEOUT = 30.0  # seconds without an answer before the cluster counts as lost
 START_WARNING = 120.0  # seconds an actor may take to start before the log says so
-EVENT_QUEUE = 4096  # events an actor holds for the server
-HOOK_WAIT = 30.0  # seconds a run waits for room in a full queue before a hook is lost
+START_BACKOFF_MAX = 60.0  # most seconds between tries to start an actor that keeps failing
 RECONNECT_EVERY = 5.0  # seconds between attempts to reach a lost cluster
-
-
-class RayUnavailable(ExecutorUnavailable):
-    """The Ray cluster cannot be reached."""
-
-
-class ActorEvents:
-    """An actor's outgoing hooks: bounded; frames are dropped when full, other hooks wait."""
-
-    def __init__(self, size: int = EVENT_QUEUE) -> None:
-        self.queue: queue.Queue[_Event] = queue.Queue(size)
-        self.dropped_frames = 0
-
-    def put(self, item: _Event) -> None:
-        """Queue a hook for the server (a frame only if there is room: the next one follows)."""
-        if item[1] == "on_snapshot":
-            try:
-                self.queue.put_nowait(item)
-            except queue.Full:
-                self.dropped_frames += 1
-            return
-        try:
-            self.queue.put(item, timeout=HOOK_WAIT)
-        except queue.Full:
-            log.error("no server took events for %g s; dropped %s of job %s",
-                      HOOK_WAIT, item[1], item[0])
-
-    def drain(self, most: int, wait: float, linger: float = 0.0) -> list[_Event]:
-        """Up to `most` queued hooks: waits up to `wait` s for the first, then `linger` s."""
-        try:
-            items = [self.queue.get(timeout=wait)]
-        except queue.Empty:
-            return []
-        until = time.monotonic() + linger
-        while len(items) < most:
-            try:
-                items.append(self.queue.get(timeout=max(0.0, until - time.monotonic())))
-            except queue.Empty:
-                break
-        return items
-
-
-class WorkerActor:
-    """A worker slot on the cluster: runs `WorkerJobs` and hands their hooks to `poll`."""
-
-    def __init__(self, name: str, torch_threads: int, report_share: float,
-                 cohorts: bool) -> None:
-        torch.set_num_threads(torch_threads)
-        warm_up()
-        self.events = ActorEvents()
-        self.jobs = WorkerJobs(name, report_share, cohorts,
-                               lambda job_id: _QueueEvents(self.events, job_id))
-
-    def where(self) -> tuple[str, int]:
-        """This actor's node address and process id (answers once it has warmed up)."""
-        return ray.util.get_node_ip_address(), os.getpid()
-
-    def handle(self, command: Command) -> None:
-        """Apply one command from the server (start, control, checkpoint)."""
-        self.jobs.handle(command)
-
-    @ray.method(concurrency_group="events")
-    def poll(self, most: int, wait: float, linger: float = 0.0) -> list[_Event]:
-        """The hooks queued since the last poll (see the module docstring)."""
-        return self.events.drain(most, wait, linger)
-
-    def close(self, timeout: float) -> None:
-        """Stop every job and wait for the scheduler."""
-        self.jobs.close(timeout)
-
-
-# Commands run one at a time in the order sent; `poll` has its own thread beside them.
-_remote: Any = ray.remote  # typed by Ray for its own overloads only
-_RemoteWorker: Any = _remote(concurrency_groups={"events": 1})(WorkerActor)
 
 
 @dataclasses.dataclass(eq=False)
@@ -148,38 +64,6 @@ class _Slot:
     dead: bool = False
     poller: threading.Thread | None = None
     spawned_at: float = dataclasses.field(default_factory=time.monotonic)
-
-
-def _check_reachable(address: str) -> None:
-    # Ray itself retries an absent head for minutes: a closed port fails here in seconds.
-    if address in ("", "auto", "local"):
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5.0).close()
-    except (OSError, ValueError) as error:
-        raise RayUnavailable(
-            f"cannot reach the Ray cluster at {address!r} (NNPLAY_RAY_ADDRESS / --ray-address): "
-            f"{error}; give ray://HOST:10001 (Ray Client), HOST:6379 (the head's GCS), auto "
-            "(the cluster this machine belongs to) or nothing (start a local Ray)") from None
-
-
-def connect(address: str) -> bool:
-    """Join the Ray cluster at `address` ("" starts one here); True if this call connected."""
-    if ray.is_initialized():
-        return False  # already connected (a test's cluster, or a reconnect)
-    _check_reachable(address)
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(address="local", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-    except Exception as error:
-        raise RayUnavailable(
-            f"cannot reach the Ray cluster at {address or 'a new local Ray'!r} (NNPLAY_RAY_ADDRESS"
-            f" / --ray-address): {type(error).__name__}: {error}") from None
-    return True
 
 
 class RayExecutor:
@@ -197,6 +81,7 @@ class RayExecutor:
         self._handlers: dict[str, tuple[RunEvents, _Slot]] = {}
         self._failed_writes: set[str] = set()  # jobs whose last shipped checkpoint was lost
         self._closing = False
+        self._start_failures = 0  # actors in a row that died before they started
         self.lost_reason: str | None = None  # why the cluster is unreachable, while it is
         cpus = ray.cluster_resources().get("CPU", 1.0)
         count = workers or max(1, int(cpus / actor_cpus) if actor_cpus > 0 else int(cpus))
@@ -204,8 +89,8 @@ class RayExecutor:
 
     # ----- actors -----------------------------------------------------------------------
     def _spawn(self, index: int) -> _Slot:
-        actor = _RemoteWorker.options(num_cpus=self._actor_cpus,
-                                      name=None).remote(f"nnplay-ray-{index}", *self._options)
+        actor = RemoteWorker.options(num_cpus=self._actor_cpus).remote(
+            f"nnplay-ray-{index}", *self._options)
         slot = _Slot(index, actor)
         slot.poller = threading.Thread(target=self._poll, args=(slot,),
                                        name=f"nnplay-ray-poll-{index}", daemon=True)
@@ -307,6 +192,7 @@ class RayExecutor:
         while not self._closing and not slot.dead:
             try:
                 slot.where = tuple(ray.get(slot.actor.where.remote(), timeout=START_WARNING))
+                self._start_failures = 0
                 return True
             except GetTimeoutError:
                 log.warning("Ray worker %d has not started after %g s: does the cluster have "
@@ -320,6 +206,16 @@ class RayExecutor:
     def _fail(self, slot: _Slot, error: Exception) -> None:
         if self._closing:
             return
+        if isinstance(error, RayActorError) and slot.where is None:
+            # It never started (nnplay missing on the cluster, a failing import): say why
+            # and back off, instead of replacing it in a tight loop.
+            self._start_failures += 1
+            delay = min(START_BACKOFF_MAX, 2.0 ** self._start_failures)
+            log.error("a Ray worker could not start (is nnplay installed on every node of the "
+                      "cluster?); trying again in %g s: %s", delay, str(error)[:500])
+            time.sleep(delay)
+            if self._closing:
+                return
         if isinstance(error, RayActorError):  # its process died (kill -9, node lost)
             self._replace(slot, f"the Ray worker running this job died "
                                 f"({type(error).__name__})")
@@ -452,4 +348,4 @@ class RayExecutor:
                 self._deliver(slot, job_id, hook, args)
 
 
-__all__ = ["RayExecutor", "RayUnavailable", "WorkerActor", "connect"]
+__all__ = ["RayExecutor", "RayUnavailable"]
