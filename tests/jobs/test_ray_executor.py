@@ -147,6 +147,30 @@ def test_same_seed_trains_to_the_same_weights_and_metrics_as_local(
         local.shutdown()
 
 
+def test_cohorts_train_on_ray_as_in_local_workers(ray_cluster: str, tmp_path: Path) -> None:
+    """With cohorts on, the actor stacks same-shape jobs as a local worker does: same results."""
+    specs = [parse_spec({**SPEC, "max_steps": 200, "seed": seed}) for seed in (1, 2, 3)]
+    store = CheckpointStore(tmp_path / "ray")
+    on_ray = JobManager(RayExecutor("", 1, store, actor_cpus=ACTOR_CPUS, cohorts=True),
+                        snapshot_frames, device="cpu", checkpoints=store)
+    local = JobManager(ThreadExecutor(cohorts=True), snapshot_frames, device="cpu")
+    try:
+        pairs = [(on_ray.create(spec, paused=True), local.create(spec, paused=True))
+                 for spec in specs]
+        for ray_job, local_job in pairs:  # all at once: they join one cohort
+            on_ray.resume(ray_job.id)
+            local.resume(local_job.id)
+        for ray_job, local_job in pairs:
+            assert ray_job.wait_finished(60) and local_job.wait_finished(60)
+            assert ray_job.status == local_job.status == JobStatus.completed
+            ray_last, local_last = ray_job.history.points()[-1], local_job.history.points()[-1]
+            assert ray_last["step"] == local_last["step"] == 200
+            assert ray_last["test_loss"] == pytest.approx(local_last["test_loss"], rel=1e-4)
+    finally:
+        on_ray.shutdown()
+        local.shutdown()
+
+
 def test_health_stream_and_controls(open_app: Callable[[], TestClient]) -> None:
     """Health names Ray; the stream carries metrics and frames; pause/step/lr/stop act."""
     client = open_app()
