@@ -27,6 +27,8 @@ FROM python:3.11-slim
 # Where torch comes from: the CPU wheels by default (small, no CUDA libraries). The GPU
 # service passes https://pypi.org/simple, whose Linux wheels bundle CUDA.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# Optional extras of nnplay, e.g. "ray" for the compose file's cluster profile.
+ARG NNPLAY_EXTRAS=
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -47,6 +49,7 @@ COPY static/ static/
 RUN rm -rf frontend/node_modules static/vendor
 COPY --from=vendor /build/static/vendor/ static/vendor/
 RUN pip install . \
+ && if [ -n "${NNPLAY_EXTRAS}" ]; then pip install ".[${NNPLAY_EXTRAS}]"; fi \
  && useradd --system --create-home --home-dir /home/nnplay nnplay \
  && mkdir -p /data \
  && chown nnplay:nnplay /data

@@ -25,8 +25,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	@echo "==> installing the test and lint tools into $(VENV)"
-	$(BIN)/pip install -e '.[dev]'
+	@echo "==> installing the test and lint tools (and Ray, for the ray tests) into $(VENV)"
+	$(BIN)/pip install -e '.[dev,ray]'
 	touch $@
 
 # uPlot for the page's charts; Swagger UI for /docs (nnplay/api/docs.py names its files);

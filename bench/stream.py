@@ -21,8 +21,14 @@ key forms up to W cohorts), the event loop's CPU (the server's main thread) per 
 frame delivered, the load average, and which targets it `meets`; `meets_targets` says the
 largest level at which all per-job targets held.
 
+`--executor ray` then runs the same levels again on a second server whose jobs train
+on a local Ray (`NNPLAY_EXECUTOR=ray`, as many actors as local workers) and adds
+`ray`: its levels and, per level, Ray's figures over local's (`ratios`). Its
+`server_cores` leave out the Ray actors (they are not the server's children).
+
     .venv/bin/python bench/stream.py --levels 1,10,50 --seconds 5
     .venv/bin/python bench/stream.py --jobs 50,100,200 --mix classroom --cohorts on
+    .venv/bin/python bench/stream.py --jobs 1,10,50 --executor ray
 """
 
 from __future__ import annotations
@@ -343,6 +349,52 @@ def bare_steps_per_s(spec: ExperimentSpec, seconds: float) -> float:
     return steps / (time.perf_counter() - started)
 
 
+# ----- Ray against local -----------------------------------------------------------------
+
+
+def _wait_for_actors(url: str, timeout: float = 300.0) -> None:
+    """Wait until every Ray actor of the server has started (health lists its pid)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{url}/api/health", timeout=10.0).json().get("workers") or []
+        if workers and all(worker.get("pid") for worker in workers):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the server's Ray actors did not start within {timeout} s")
+
+
+def ray_levels(env: dict[str, str], levels: list[int], args: argparse.Namespace,
+               local: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same levels on a server training on a local Ray, and their ratios to local's."""
+    env = {**env, "NNPLAY_EXECUTOR": "ray", "NNPLAY_RAY_ADDRESS": ""}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="nnplay-bench-ray-") as folder:
+        process, url = start_server(Path(folder), env, timeout=300.0)
+        try:
+            _wait_for_actors(url)
+            for jobs in sorted(set(levels)):  # as the local levels ran
+                results.append(run_level(url, process.pid, job_specs(args.mix, args.preset, jobs),
+                                         args.seconds, args.frame_rate))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def ratio(ray_value: float | None, local_value: float | None) -> float | None:
+        return round(ray_value / local_value, 3) if ray_value and local_value else None
+
+    ratios = [{"jobs": on_ray["jobs"],
+               "steps_per_s_median": ratio(on_ray["steps_per_s"]["median"],
+                                           here["steps_per_s"]["median"]),
+               "frames_per_s_median": ratio(on_ray["frames_per_s"]["median"],
+                                            here["frames_per_s"]["median"]),
+               "latency_p95": ratio(on_ray["latency_ms"]["p95"], here["latency_ms"]["p95"])}
+              for on_ray, here in zip(results, local, strict=True)]
+    return {"levels": results, "ratios": ratios}
+
+
 # ----- main ------------------------------------------------------------------------------
 
 
@@ -381,6 +433,8 @@ def main() -> None:
                         help="NNPLAY_COHORTS of the server")
     parser.add_argument("--cohort-min-size", type=int, default=3,
                         help="NNPLAY_COHORT_MIN_SIZE of the server")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="ray: also run the levels on Ray and compare with local")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     torch.set_num_threads(1)  # as the server does
@@ -439,6 +493,9 @@ def main() -> None:
         "torch": torch.__version__,
         "wall_s": round(time.monotonic() - started, 1),
     }
+    if args.executor == "ray":
+        report["ray"] = ray_levels(env, levels, args, results)
+        report["wall_s"] = round(time.monotonic() - started, 1)
     print(json.dumps(report, indent=1))
 
 

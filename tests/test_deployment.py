@@ -266,3 +266,26 @@ def test_gpu_service_reserves_an_nvidia_device(compose: dict[str, Any]) -> None:
 
 def test_cpu_service_is_not_behind_a_profile(compose: dict[str, Any]) -> None:
     assert not compose["services"]["nnplay"].get("profiles")
+
+
+def test_cluster_profile_wires_the_server_to_the_ray_head(compose: dict[str, Any]) -> None:
+    """Head, worker and server share the Ray image; the addresses meet the head's ports."""
+    services = compose["services"]
+    cluster = {name for name, service in services.items()
+               if "cluster" in (service.get("profiles") or [])}
+    assert cluster == {"ray-head", "ray-worker", "nnplay-cluster"}
+    head, worker, server = (services[name] for name in ("ray-head", "ray-worker",
+                                                        "nnplay-cluster"))
+    assert head["build"]["args"]["NNPLAY_EXTRAS"] == "ray"
+    assert head["image"] == worker["image"] == server["image"]
+    command = " ".join(head["command"])
+    gcs_port = re.search(r"--port=(\d+)", command)
+    client_port = re.search(r"--ray-client-server-port=(\d+)", command)
+    assert gcs_port and client_port
+    assert f"--address=ray-head:{gcs_port[1]}" in worker["command"]
+    env = _service_env(server)
+    assert env["NNPLAY_EXECUTOR"] == "ray"
+    assert env["NNPLAY_RAY_ADDRESS"] == f"ray://ray-head:{client_port[1]}"
+    cpu = services["nnplay"]
+    assert not {host for host, _ in _port_pairs(server)} & {h for h, _ in _port_pairs(cpu)}
+    assert _volume_target(compose, server)[0] != _volume_target(compose, cpu)[0]

@@ -194,6 +194,7 @@ def _serve(args: argparse.Namespace) -> int:
         "token": args.token, "admin_token": args.admin_token,
         "no_token": True if args.no_token else None,
         "allow_hosts": ",".join(args.allow_host) if args.allow_host else None,
+        "executor": args.executor, "ray_address": args.ray_address,
     }.items() if value is not None}
     return serve(overrides)
 
@@ -239,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-host", dest="allow_host", action="append", metavar="NAME",
                        help="a Host name students use to reach the server (repeatable; "
                             "'*' turns the Host check off)")
+    serve.add_argument("--executor", choices=["local", "ray"],
+                       help="where jobs train: this machine's worker processes (local, the "
+                            "default) or a Ray cluster (needs pip install 'nnplay[ray]')")
+    serve.add_argument("--ray-address", dest="ray_address", metavar="ADDRESS",
+                       help="with --executor ray: ray://HOST:10001, HOST:6379, auto, or empty "
+                            "(default) to start a local Ray")
     serve.set_defaults(func=_serve)
     return parser
 

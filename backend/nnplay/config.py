@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     # cores (spiral and circle presets): a cohort of 2 steps ~1.0-1.3x as fast as two solo
     # runs, of 3 ~1.8x, of 4 ~2.8x, so 3 is where stacking starts to pay for its upkeep.
     cohort_min_size: int = Field(3, ge=2, le=1000)
+    # Where jobs train: "local" (this machine's worker processes) or "ray" (actors on a
+    # Ray cluster: pip install 'nnplay[ray]'). The Ray address: ray://HOST:10001 (Ray
+    # Client), HOST:6379 (the head), "auto" (the cluster this machine is part of), or
+    # empty: start a local Ray here. With Ray, `workers` is the number of actors
+    # (default: the cluster's CPUs / ray_actor_cpus), each reserving ray_actor_cpus.
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str = ""
+    ray_actor_cpus: float = Field(1.0, ge=0, le=64)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     persist: bool = True  # keep runs in SQLite + checkpoints under data_dir
     # Changes held in memory while the disk is full; past it, points coalesce per run.

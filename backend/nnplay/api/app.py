@@ -26,7 +26,12 @@ from nnplay.api.security import Guard, SecurityPolicy
 from nnplay.catalog import build_catalog
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.executors import Executor, ProcessExecutor, ThreadExecutor
+from nnplay.jobs.executors import (
+    Executor,
+    ExecutorUnavailable,
+    ProcessExecutor,
+    ThreadExecutor,
+)
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.store import RunStore
 from nnplay.resources import resource_dir
@@ -100,8 +105,9 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 def _warm_workers(executor: Executor) -> None:
     """Pay torch's start-up costs (in each worker, or here) and say when that is done."""
     started = time.monotonic()
-    if isinstance(executor, ProcessExecutor):
-        ready = executor.wait_ready(120.0)
+    wait_ready = getattr(executor, "wait_ready", None)  # worker processes or Ray actors
+    if wait_ready is not None:
+        ready = bool(wait_ready(120.0))
     else:
         warm_up()
         ready = True
@@ -127,7 +133,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     min_size = settings.cohort_min_size
     executor: Executor = ThreadExecutor(settings.report_share, cohorts=cohorts,
                                         cohort_min_size=min_size)
-    if workers > 0:
+    if settings.executor == "ray":
+        try:
+            from nnplay.jobs.ray_executor import RayExecutor  # Ray loads only when asked for
+        except ImportError as error:
+            raise ExecutorUnavailable(f"executor 'ray' needs Ray: pip install 'nnplay[ray]' "
+                                      f"({error})") from None
+
+        if checkpoints is None:  # checkpoints travel back over Ray and are kept here
+            checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
+        executor = RayExecutor(settings.ray_address, settings.workers or None, checkpoints,
+                               settings.torch_threads, settings.report_share, cohorts,
+                               settings.ray_actor_cpus, min_size)
+    elif workers > 0:
         executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share,
                                    cohorts=cohorts, cohort_min_size=min_size)
         if checkpoints is None:  # weights of a job in a worker travel as a checkpoint

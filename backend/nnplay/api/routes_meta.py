@@ -35,14 +35,21 @@ router = APIRouter(responses=API_ERRORS)
 async def health(request: Request) -> dict[str, Any]:
     """Say the server is up, which device it trains on and which torch it runs.
 
-    `status` is `degraded` with a `reason` while runs cannot be saved (e.g. a full disk).
+    `status` is `degraded` with a `reason` while runs cannot be saved (e.g. a full disk)
+    or the Ray cluster jobs train on is unreachable; `executor` says where jobs train.
     """
     out: dict[str, Any] = {"status": "ok", "device": default_device_name(),
                            "torch": torch.__version__, "version": __version__}
-    store = request.app.state.manager.store
+    manager = request.app.state.manager
+    executor = dict(manager.executor.health())
+    cluster_down = executor.pop("reason", None)
+    out.update(executor)
+    store = manager.store
     state = store.health() if store is not None else None
     if state is not None and not state.ok:
         out.update(status="degraded", reason=state.reason)
+    elif cluster_down is not None:
+        out.update(status="degraded", reason=cluster_down)
     return out
 
 

@@ -16,6 +16,7 @@ from nnplay.api.app import create_app
 from nnplay.api.security import SecurityPolicy
 from nnplay.api.ws_protocol import stall_limited_protocol
 from nnplay.config import Settings
+from nnplay.jobs.executors import ExecutorUnavailable
 from nnplay.jobs.manager import JobManager
 
 
@@ -24,7 +25,11 @@ def serve(overrides: dict[str, Any]) -> int:
     settings = Settings(**overrides)
     _log_to_stderr(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ExecutorUnavailable as error:  # e.g. the Ray cluster is unreachable
+        print(f"nnplay: error: {error}", file=sys.stderr)
+        return 2
     policy: SecurityPolicy = app.state.security
     for warning in policy.warnings:
         print(f"nnplay: WARNING: {warning}", file=sys.stderr)

@@ -6,6 +6,7 @@ Files are `torch.save` dicts of tensors and plain values, loaded back with
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -21,6 +22,27 @@ class CheckpointError(Exception):
     """A checkpoint is missing, truncated or not one of ours."""
 
 
+def encode_state(state: dict[str, Any]) -> bytes:
+    """A checkpoint's bytes, as a file of the store holds them (for sending elsewhere)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def decode_state(data: bytes | Path, run_id: str) -> dict[str, Any]:
+    """A checkpoint read back from its bytes (or file) without pickle, or `CheckpointError`."""
+    source: Any = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, corrupted, or a pickle we refuse
+        raise CheckpointError(
+            f"the checkpoint of run {run_id} is unreadable ({type(error).__name__}); "
+            "it may be truncated or corrupted") from None
+    if not isinstance(state, dict) or state.get("format") != 1:
+        raise CheckpointError(f"the checkpoint of run {run_id} is not an nnplay checkpoint")
+    return state
+
+
 class CheckpointStore:
     """One file per run in a folder of the data dir."""
 
@@ -34,13 +56,19 @@ class CheckpointStore:
             raise CheckpointError(f"not a run id: {run_id!r}")
         return self.directory / f"{run_id}.pt"
 
-    def save(self, run_id: str, state: dict[str, Any]) -> int:
-        """Write atomically (temp file, fsync, rename); returns the size in bytes."""
+    def save(self, run_id: str, state: dict[str, Any] | bytes) -> int:
+        """Write atomically (temp file, fsync, rename); returns the size in bytes.
+
+        `state` may be a checkpoint's bytes already (`encode_state`, from another machine).
+        """
         target = self.path(run_id)
         handle, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".pt")
         try:
             with os.fdopen(handle, "wb") as out:
-                torch.save(state, out)
+                if isinstance(state, bytes):
+                    out.write(state)
+                else:
+                    torch.save(state, out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp_name, target)
@@ -54,15 +82,11 @@ class CheckpointStore:
         target = self.path(run_id)
         if not target.exists():
             raise CheckpointError(f"no checkpoint was saved for run {run_id}")
-        try:
-            state = torch.load(target, map_location="cpu", weights_only=True)
-        except Exception as error:  # truncated, corrupted, or a pickle we refuse
-            raise CheckpointError(
-                f"the checkpoint of run {run_id} is unreadable ({type(error).__name__}); "
-                "it may be truncated or corrupted") from None
-        if not isinstance(state, dict) or state.get("format") != 1:
-            raise CheckpointError(f"the checkpoint of run {run_id} is not an nnplay checkpoint")
-        return state
+        return decode_state(target, run_id)
+
+    def exists(self, run_id: str) -> bool:
+        """Whether a checkpoint of the run is on disk."""
+        return self.path(run_id).exists()
 
     def delete(self, run_id: str) -> None:
         """Remove a run's checkpoint if there is one."""

@@ -25,6 +25,7 @@ import torch
 from nnplay.jobs.cohort_pool import CohortPool
 from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
+from nnplay.jobs.worker import WorkerJobs
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
 from nnplay.train.loop import ReportBudget, Yield
@@ -57,6 +58,13 @@ class Executor(Protocol):
 
     def shutdown(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for runs (already told to stop) to end."""
+
+    def health(self) -> dict[str, Any]:
+        """What `/api/health` says of it: `executor` and, for a cluster, whether it is up."""
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot start (e.g. its cluster is unreachable); says why."""
 
 
 class ThreadExecutor:
@@ -109,10 +117,14 @@ class ThreadExecutor:
         """Wait for the runs (already told to stop) to finish."""
         self._scheduler.close(timeout)
 
+    def health(self) -> dict[str, Any]:
+        """Jobs train in this process."""
+        return {"executor": "local", "workers": 0}
+
 
 # ----- worker processes ----------------------------------------------------------------
 
-_Event = tuple[str, str, tuple[Any, ...]]  # (job id, hook name, arguments)
+HookMessage = tuple[str, str, tuple[Any, ...]]  # (job id, hook name, arguments)
 
 
 class _EventBatch:
@@ -123,12 +135,12 @@ class _EventBatch:
     than one each.
     """
 
-    def __init__(self, events: multiprocessing.Queue[_Event | None]) -> None:
+    def __init__(self, events: EventSink) -> None:
         self.events = events
-        self._items: list[_Event] = []
+        self._items: list[HookMessage] = []
         self._lock = threading.Lock()
 
-    def add(self, item: _Event) -> None:
+    def add(self, item: HookMessage) -> None:
         """Hold one hook until the next `flush`."""
         with self._lock:
             self._items.append(item)
@@ -141,10 +153,16 @@ class _EventBatch:
             self.events.put(("", "batch", (items,)))
 
 
-class _QueueEvents(RunEvents):
-    """Inside a worker: forwards every hook to the server process (or to a batch)."""
+class EventSink(Protocol):
+    """Where a worker puts the hooks it forwards (a queue to the server)."""
 
-    def __init__(self, events: multiprocessing.Queue[_Event | None], job_id: str,
+    def put(self, item: HookMessage) -> None: ...
+
+
+class QueueEvents(RunEvents):
+    """Inside a worker: forwards every hook to the server (or to a batch of a round's)."""
+
+    def __init__(self, events: EventSink, job_id: str,
                  batch: _EventBatch | None = None) -> None:
         self.events = events
         self.job_id = job_id
@@ -183,6 +201,9 @@ class _QueueEvents(RunEvents):
     def on_start_failed(self, reason: str) -> None:
         self._send("on_start_failed", reason)
 
+    def on_checkpoint_data(self, data: bytes) -> None:
+        self._send("on_checkpoint_data", data)
+
 
 def _exit_with_parent() -> None:
     # A server killed with SIGKILL runs no cleanup: without this its workers would
@@ -194,45 +215,24 @@ def _exit_with_parent() -> None:
 
 
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
-                 events: multiprocessing.Queue[_Event | None], torch_threads: int,
+                 events: multiprocessing.Queue[HookMessage | None], torch_threads: int,
                  report_share: float, cohorts: bool = False, cohort_min_size: int = 3) -> None:
-    """A worker process: runs the jobs it is sent, each on its own thread."""
-    report_budget = ReportBudget(report_share)  # shared by this worker's jobs
+    """A worker process: runs the jobs it is sent on its scheduler (`WorkerJobs`)."""
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
     torch.set_num_threads(torch_threads)
     warm_up()
     events.put(("", "ready", ()))
-    controls: dict[str, TrainerControl] = {}
-    wanted: dict[str, threading.Event] = {}
-    scheduler = RunScheduler(f"nnplay-{multiprocessing.current_process().name}")
     batch = _EventBatch(events)
-    pool = CohortPool(scheduler, report_budget, min_size=cohort_min_size,
-                      flush=batch.flush) if cohorts else None
+    jobs = WorkerJobs(f"nnplay-{multiprocessing.current_process().name}", report_share,
+                      cohorts, lambda job_id, member: QueueEvents(
+                          events, job_id, batch if member else None),
+                      cohort_min_size, batch.flush)
     while True:
         command = commands.get()
         if command is None:
             break
-        kind, job_id, *args = command
-        if kind == "start":
-            request: RunRequest = args[0]
-            controls[job_id] = TrainerControl(paused=request.paused)
-            wanted[job_id] = threading.Event()
-            key = pool.key_of(request) if pool is not None else None
-            if pool is not None and key is not None:
-                pool.start(key, request, controls[job_id],
-                           _QueueEvents(events, job_id, batch), wanted[job_id])
-                continue
-            scheduler.submit(job_steps(request, controls[job_id], _QueueEvents(events, job_id),
-                                       wanted[job_id], report_budget), controls[job_id])
-        elif kind == "control" and job_id in controls:
-            method, *params = args
-            getattr(controls[job_id], method)(*params)
-        elif kind == "checkpoint" and job_id in wanted:
-            wanted[job_id].set()
-            controls[job_id].nudge()  # a parked run writes it now, not on resume
-    for control in controls.values():
-        control.stop()
-    scheduler.close(10)
+        jobs.handle(command)
+    jobs.close(10)
 
 
 class RemoteControl:
@@ -275,7 +275,7 @@ class _Worker:
     def __init__(self, context: Any, torch_threads: int, report_share: float,
                  index: int, cohorts: bool = False, cohort_min_size: int = 3) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
-        self.events: multiprocessing.Queue[_Event | None] = context.Queue()
+        self.events: multiprocessing.Queue[HookMessage | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
             target=_worker_main,
             args=(self.commands, self.events, torch_threads, report_share, cohorts,
@@ -336,6 +336,10 @@ class ProcessExecutor:
         worker.commands.put(("start", request.job_id, request))
         return RemoteControl(worker.commands.put, request.job_id)
 
+    def health(self) -> dict[str, Any]:
+        """Jobs train in this machine's worker processes."""
+        return {"executor": "local", "workers": len(self._workers)}
+
     def wait_ready(self, timeout: float) -> bool:
         """Block until every worker has started (imports done), or `timeout` passes."""
         deadline = time.monotonic() + timeout
@@ -368,7 +372,7 @@ class ProcessExecutor:
             else:
                 self._handle(worker, item)
 
-    def _handle(self, worker: _Worker, item: _Event) -> None:
+    def _handle(self, worker: _Worker, item: HookMessage) -> None:
         """Replay one hook of one of `worker`'s runs on its job's events."""
         job_id, hook, args = item
         if hook == "ready":

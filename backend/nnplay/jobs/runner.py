@@ -13,9 +13,9 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from nnplay.jobs.checkpoints import CheckpointStore
+from nnplay.jobs.checkpoints import CheckpointStore, decode_state, encode_state
 from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
@@ -41,6 +41,10 @@ class RunRequest:
     checkpoint_interval: float = 10.0
     detailed_metrics: bool = False  # per-class report in every metrics point
     data_dir: str | None = None  # the server's data dir: image sets' IDX files and cache
+    # No shared filesystem (a Ray worker on another machine): checkpoints go back to the
+    # server as `on_checkpoint_data` bytes, and a resumed run starts from `checkpoint_data`.
+    ship_checkpoints: bool = False
+    checkpoint_data: bytes | None = None
 
 
 class RunEvents(Callback):
@@ -61,6 +65,41 @@ class RunEvents(Callback):
     def on_worker_lost(self, reason: str) -> None:
         """The process running the run died; no other hook follows."""
 
+    def on_checkpoint_data(self, data: bytes) -> None:
+        """A shipped checkpoint's bytes (`RunRequest.ship_checkpoints`); `on_checkpoint` follows."""
+
+
+class Checkpoints(Protocol):
+    """Where a run's saver writes and a resumed run reads its checkpoint."""
+
+    def save(self, run_id: str, state: dict[str, Any]) -> int: ...
+    def load(self, run_id: str) -> dict[str, Any]: ...
+    def exists(self, run_id: str) -> bool: ...
+
+
+class ShippedCheckpoints:
+    """Checkpoints of a run whose server is elsewhere: saves travel back as event bytes."""
+
+    def __init__(self, events: RunEvents, initial: bytes | None) -> None:
+        self.events = events
+        self.initial = initial  # the checkpoint the server sent to resume from
+
+    def save(self, run_id: str, state: dict[str, Any]) -> int:
+        """Send the checkpoint's bytes to the server; returns their size."""
+        data = encode_state(state)
+        self.events.on_checkpoint_data(data)
+        return len(data)
+
+    def load(self, run_id: str) -> dict[str, Any]:
+        """The checkpoint the server sent with the run."""
+        if self.initial is None:
+            raise FileNotFoundError(f"no checkpoint was sent for run {run_id}")
+        return decode_state(self.initial, run_id)
+
+    def exists(self, run_id: str) -> bool:
+        """Whether the server sent a checkpoint to resume from."""
+        return self.initial is not None
+
 
 class CheckpointSaver(Callback):
     """Saves the training state every `interval` s, when asked, on pause and at the end.
@@ -71,7 +110,7 @@ class CheckpointSaver(Callback):
 
     MAX_RETRY_DELAY = 300.0
 
-    def __init__(self, job_id: str, checkpoints: CheckpointStore, events: RunEvents,
+    def __init__(self, job_id: str, checkpoints: Checkpoints, events: RunEvents,
                  interval: float, requested: threading.Event) -> None:
         self.job_id = job_id
         self.checkpoints = checkpoints
@@ -138,9 +177,12 @@ def prepare_run(request: RunRequest, control: TrainerControl, events: RunEvents,
     """
     saver = None
     callbacks: list[Callback] = [events]
-    checkpoints = None
-    if request.checkpoint_dir is not None:
+    checkpoints: Checkpoints | None = None
+    if request.ship_checkpoints:
+        checkpoints = ShippedCheckpoints(events, request.checkpoint_data)
+    elif request.checkpoint_dir is not None:
         checkpoints = CheckpointStore(Path(request.checkpoint_dir))
+    if checkpoints is not None:
         saver = CheckpointSaver(request.job_id, checkpoints, events,
                                 request.checkpoint_interval,
                                 checkpoint_requested or threading.Event())
@@ -155,7 +197,7 @@ def prepare_run(request: RunRequest, control: TrainerControl, events: RunEvents,
         trainer = make_trainer(parse_spec(request.spec), options, control)
         if request.resume:
             step = 0  # killed before its first checkpoint: start again from the beginning
-            if checkpoints is not None and checkpoints.path(request.job_id).exists():
+            if checkpoints is not None and checkpoints.exists(request.job_id):
                 trainer.load_state_dict(checkpoints.load(request.job_id))
                 step = trainer.step
             events.on_restored(step)
