@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from jobclient import fresh_client, next_error, poll  # noqa: F401 (the `client` fixture)
 from starlette.testclient import WebSocketTestSession
 
+from nnplay.api.app import create_app
 from nnplay.api.frames import decode_frame
 from nnplay.client import Client, ServerError
+from nnplay.config import Settings
 from nnplay.data.sequences import shipped_text
 
 pytestmark = pytest.mark.timeout(120)
@@ -100,6 +102,19 @@ def test_generate_sine_values_free_running(client: TestClient) -> None:
     assert len(values) == 40 and all(abs(v) < 5 for v in values)
 
 
+@pytest.fixture(scope="module")
+def refusable(tmp_path_factory: pytest.TempPathFactory,
+              ) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """One app for the refusals below and a short run of each kind in it: the id by kind."""
+    # Said here, not by tests/conftest.py's per-test environment (set after module fixtures).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("refusals"), persist=False,
+                        workers=0, allow_hosts="testserver")
+    specs = {"text": TEXT, "sine": SINE, "circle": {"dataset": {"name": "circle"}}}
+    with TestClient(create_app(settings)) as client:
+        yield client, {run: client.post("/api/jobs", json={**spec, "max_steps": 5}).json()["id"]
+                       for run, spec in specs.items()}
+
+
 @pytest.mark.parametrize(("run", "body", "detail"), [
     ("text", {"prompt": "Shall I #", "length": 10}, "prompt: '#' never occur"),
     ("text", {"prompt": "a", "length": 0}, "length: must be a whole number between 1 and 2000"),
@@ -112,11 +127,10 @@ def test_generate_sine_values_free_running(client: TestClient) -> None:
     ("circle", {"prompt": "abc"}, "generate takes text runs"),
 ])
 def test_generate_refuses_the_wrong_run_or_bad_values_with_422(
-        client: TestClient, run: str, body: dict[str, Any], detail: str) -> None:
-    spec = {"text": TEXT, "sine": SINE,
-            "circle": {"dataset": {"name": "circle"}, "max_steps": 5}}[run]
-    job_id = client.post("/api/jobs", json={**spec, "max_steps": 5}).json()["id"]
-    response = client.post(f"/api/jobs/{job_id}/generate", json=body)
+        refusable: tuple[TestClient, dict[str, str]], run: str, body: dict[str, Any],
+        detail: str) -> None:
+    client, job_ids = refusable
+    response = client.post(f"/api/jobs/{job_ids[run]}/generate", json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
 
