@@ -91,6 +91,24 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory,
+                  ) -> Iterator[Callable[[dict[str, str]], ServerProcess]]:
+    """Servers for tests that need a setting but no fresh state: one per distinct `env`,
+    started on first use and shared by the session (each start costs seconds of torch)."""
+    servers: dict[tuple[tuple[str, str], ...], ServerProcess] = {}
+
+    def get(env: dict[str, str]) -> ServerProcess:
+        key = tuple(sorted(env.items()))
+        if key not in servers:
+            servers[key] = start_server(tmp_path_factory.mktemp("shared-server"), env)
+        return servers[key]
+
+    yield get
+    for server in servers.values():
+        server.stop(signal.SIGKILL)
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers of a test's own (e.g. to kill them); all are stopped afterwards."""

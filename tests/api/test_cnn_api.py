@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from jobclient import fresh_client, next_error, poll  # noqa: F401 (the `client` fixture)
 from sklearn.datasets import load_digits
 from starlette.testclient import WebSocketTestSession
 
@@ -20,6 +21,8 @@ from nnplay.client import Client, ServerError
 from nnplay.config import Settings
 
 pytestmark = pytest.mark.timeout(120)
+
+ONE_WORKER = {"NNPLAY_WORKERS": "1"}  # a real server training in one worker process
 
 DIGITS: dict[str, Any] = {
     "task": "classification",
@@ -32,20 +35,6 @@ DIGITS: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    """A fresh in-process app (runs on a thread) with its lifespan running."""
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data", persist=False))) as client:
-        yield client
-
-
-def _poll(client: TestClient, job_id: str, done: Callable[[dict[str, Any]], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if done(client.get(f"/api/jobs/{job_id}").json()):
-            return
-        time.sleep(0.05)
-    raise AssertionError("job never got there")
 
 
 def _probe_frames(session: WebSocketTestSession, index: int | None,
@@ -66,13 +55,6 @@ def _probe_frames(session: WebSocketTestSession, index: int | None,
             return header, array.copy(), maps
     raise AssertionError(f"no probe frame for {index}")
 
-
-def _error(session: WebSocketTestSession) -> str:
-    """The next error message on the stream."""
-    while True:
-        message = session.receive()
-        if message.get("text") and json.loads(message["text"])["type"] == "error":
-            return str(json.loads(message["text"])["message"])
 
 
 def _digit(index: int) -> tuple[list[list[float]], int]:
@@ -102,19 +84,19 @@ def test_a_probe_message_changes_the_feature_maps(client: TestClient) -> None:
         assert np.array_equal(pixels, np.rint(np.asarray(drawn) * 255).astype(np.uint8))
         session.send_text(json.dumps({"type": "probe", "image": [[0.5] * 3] * 8}))
         assert "image: must be 8 rows of 8 numbers between 0 and 1; row 0 has 3 values" \
-            in _error(session)
+            in next_error(session)
         session.send_text(json.dumps({"type": "probe", "index": 100}))
-        assert "index: must be a whole number from 0 to 99" in _error(session)
+        assert "index: must be a whole number from 0 to 99" in next_error(session)
     client.post(f"/api/jobs/{job_id}/stop")
 
 
 def test_predict_while_training_and_after_completion_and_422s(client: TestClient) -> None:
     job_id = client.post("/api/jobs", json=DIGITS).json()["id"]
     image, label = _training_digit(3)
-    _poll(client, job_id, lambda job: job["step"] > 0)
+    poll(client, job_id, lambda job: job["step"] > 0)
     live = client.post(f"/api/jobs/{job_id}/predict", json={"image": image})
     assert live.status_code == 200 and len(live.json()["probabilities"]) == 10
-    _poll(client, job_id, lambda job: job["status"] == "completed")
+    poll(client, job_id, lambda job: job["status"] == "completed")
     answer = client.post(f"/api/jobs/{job_id}/predict?feature_maps=true",
                          json={"image": image}).json()
     assert answer["predicted"] == label
@@ -136,7 +118,7 @@ def test_predict_works_for_a_completed_run_after_a_restart(tmp_path: Path) -> No
     image, label = _training_digit(5)
     with TestClient(create_app(settings)) as client:
         job_id = client.post("/api/jobs", json=DIGITS).json()["id"]
-        _poll(client, job_id, lambda job: job["status"] == "completed")
+        poll(client, job_id, lambda job: job["status"] == "completed")
         before = client.post(f"/api/jobs/{job_id}/predict", json={"image": image}).json()
     with TestClient(create_app(settings)) as client:
         after = client.post(f"/api/jobs/{job_id}/predict", json={"image": image})
@@ -158,10 +140,10 @@ def test_fashion_mnist_without_idx_files_is_refused_naming_the_folder(
 
 @pytest.mark.server
 def test_a_real_server_probes_and_predicts_from_its_worker_process(
-        server_factory: Callable[..., Any]) -> None:
+        shared_server: Callable[[dict[str, str]], Any]) -> None:
     """Worker processes: the probe travels as a control, paused predictions come from a
     checkpoint the worker writes on request, the data dir reaches the worker."""
-    server = server_factory(env={"NNPLAY_WORKERS": "1"})
+    server = shared_server(ONE_WORKER)  # the CNN and RNN API tests share it
     client = Client(server.url)
     job = client.create_job({**DIGITS, "max_steps": 10**6})
     image, label = _training_digit(2)

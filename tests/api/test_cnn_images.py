@@ -30,7 +30,10 @@ SPEC: dict[str, Any] = {
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One in-process app for the module (nothing here trains)."""
     data_dir = tmp_path_factory.mktemp("cnn-images")
-    app = create_app(Settings(data_dir=data_dir, persist=False, allow_hosts="testserver"))
+    # workers=0 said here: the autouse NNPLAY_WORKERS=0 of tests/conftest.py is set per test,
+    # after module fixtures, so this app would start (and at the end join) worker processes.
+    app = create_app(Settings(data_dir=data_dir, persist=False, allow_hosts="testserver",
+                              workers=0))
     with TestClient(app) as client:
         yield client
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from jobclient import fresh_client, next_error, poll  # noqa: F401 (the `client` fixture)
 from starlette.testclient import WebSocketTestSession
 
 from nnplay.api.app import create_app
@@ -20,6 +20,8 @@ from nnplay.config import Settings
 from nnplay.data.sequences import shipped_text
 
 pytestmark = pytest.mark.timeout(120)
+
+ONE_WORKER = {"NNPLAY_WORKERS": "1"}  # a real server training in one worker process
 
 TEXT: dict[str, Any] = {
     "task": "classification", "sequence_mode": "many_to_many",
@@ -34,20 +36,6 @@ SINE: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    """A fresh in-process app (runs on a thread) with its lifespan running."""
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data", persist=False))) as client:
-        yield client
-
-
-def _poll(client: TestClient, job_id: str, done: Callable[[dict[str, Any]], bool]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if done(client.get(f"/api/jobs/{job_id}").json()):
-            return
-        time.sleep(0.05)
-    raise AssertionError("job never got there")
 
 
 def _frames(session: WebSocketTestSession, index: int,
@@ -70,12 +58,6 @@ def _frames(session: WebSocketTestSession, index: int,
     raise AssertionError(f"no frames for sequence {index}")
 
 
-def _error(session: WebSocketTestSession) -> str:
-    while True:
-        message = session.receive()
-        if message.get("text") and json.loads(message["text"])["type"] == "error":
-            return str(json.loads(message["text"])["message"])
-
 
 def test_a_probe_message_picks_the_sequence_the_frames_show(client: TestClient) -> None:
     job_id = client.post("/api/jobs", json={**SINE, "max_steps": 10**6,
@@ -88,22 +70,22 @@ def test_a_probe_message_picks_the_sequence_the_frames_show(client: TestClient) 
         assert ninth.shape == (3, 16) and hidden.shape == (16, 8)
         assert not np.array_equal(first[0], ninth[0])
         session.send_text(json.dumps({"type": "probe", "index": 100}))
-        assert "index: must be a whole number from 0 to 99" in _error(session)
+        assert "index: must be a whole number from 0 to 99" in next_error(session)
         session.send_text(json.dumps({"type": "probe", "image": [[0.0]]}))
-        assert "a sequence run takes 'index'" in _error(session)
+        assert "a sequence run takes 'index'" in next_error(session)
     client.post(f"/api/jobs/{job_id}/stop")
 
 
 def test_generate_text_while_training_and_after_completion(client: TestClient) -> None:
     job_id = client.post("/api/jobs", json={**TEXT, "max_steps": 10**6}).json()["id"]
-    _poll(client, job_id, lambda job: job["step"] > 0)
+    poll(client, job_id, lambda job: job["step"] > 0)
     live = client.post(f"/api/jobs/{job_id}/generate",
                        json={"prompt": "Shall I", "length": 50, "temperature": 1.0})
     assert live.status_code == 200, live.text
     assert len(live.json()["text"]) == 50
     client.post(f"/api/jobs/{job_id}/stop")
     done = client.post("/api/jobs", json=TEXT).json()["id"]
-    _poll(client, done, lambda job: job["status"] == "completed")
+    poll(client, done, lambda job: job["status"] == "completed")
     answer = client.post(f"/api/jobs/{done}/generate", json={"prompt": "Love", "length": 300,
                                                             "temperature": 0.5})
     text = answer.json()["text"]
@@ -112,12 +94,25 @@ def test_generate_text_while_training_and_after_completion(client: TestClient) -
 
 def test_generate_sine_values_free_running(client: TestClient) -> None:
     job_id = client.post("/api/jobs", json=SINE).json()["id"]
-    _poll(client, job_id, lambda job: job["status"] == "completed")
+    poll(client, job_id, lambda job: job["status"] == "completed")
     answer = client.post(f"/api/jobs/{job_id}/generate",
                          json={"seed_values": [0.0, 0.3, 0.59], "length": 40})
     assert answer.status_code == 200, answer.text
     values = answer.json()["values"]
     assert len(values) == 40 and all(abs(v) < 5 for v in values)
+
+
+@pytest.fixture(scope="module")
+def refusable(tmp_path_factory: pytest.TempPathFactory,
+              ) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """One app for the refusals below and a short run of each kind in it: the id by kind."""
+    # Said here, not by tests/conftest.py's per-test environment (set after module fixtures).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("refusals"), persist=False,
+                        workers=0, allow_hosts="testserver")
+    specs = {"text": TEXT, "sine": SINE, "circle": {"dataset": {"name": "circle"}}}
+    with TestClient(create_app(settings)) as client:
+        yield client, {run: client.post("/api/jobs", json={**spec, "max_steps": 5}).json()["id"]
+                       for run, spec in specs.items()}
 
 
 @pytest.mark.parametrize(("run", "body", "detail"), [
@@ -132,21 +127,20 @@ def test_generate_sine_values_free_running(client: TestClient) -> None:
     ("circle", {"prompt": "abc"}, "generate takes text runs"),
 ])
 def test_generate_refuses_the_wrong_run_or_bad_values_with_422(
-        client: TestClient, run: str, body: dict[str, Any], detail: str) -> None:
-    spec = {"text": TEXT, "sine": SINE,
-            "circle": {"dataset": {"name": "circle"}, "max_steps": 5}}[run]
-    job_id = client.post("/api/jobs", json={**spec, "max_steps": 5}).json()["id"]
-    response = client.post(f"/api/jobs/{job_id}/generate", json=body)
+        refusable: tuple[TestClient, dict[str, str]], run: str, body: dict[str, Any],
+        detail: str) -> None:
+    client, job_ids = refusable
+    response = client.post(f"/api/jobs/{job_ids[run]}/generate", json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
 
 
 @pytest.mark.server
 def test_a_real_server_probes_and_generates_from_its_worker_process(
-        server_factory: Callable[..., Any]) -> None:
+        shared_server: Callable[[dict[str, str]], Any]) -> None:
     """Worker processes: the probe index travels as a control; a paused run's text comes
     from the checkpoint the worker writes on request."""
-    server = server_factory(env={"NNPLAY_WORKERS": "1"})
+    server = shared_server(ONE_WORKER)  # the CNN and RNN API tests share it
     client = Client(server.url)
     job = client.create_job({**TEXT, "max_steps": 10**6})
     with client.stream(job["id"]) as stream:

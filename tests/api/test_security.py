@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,9 +48,10 @@ def ws_url(server: ServerProcess, job_id: str) -> str:
 
 
 @pytest.fixture
-def classroom(server_factory: Callable[..., ServerProcess]) -> Iterator[ServerProcess]:
-    """A server with a class token and an admin token (on loopback, where both are opt-in)."""
-    yield server_factory(env=TOKENS)
+def classroom(shared_server: Callable[[dict[str, str]], ServerProcess]) -> ServerProcess:
+    """A server with a class token and an admin token (on loopback, where both are opt-in);
+    its tests need no fresh state, so they share it."""
+    return shared_server(TOKENS)
 
 
 def test_with_a_class_token_every_route_and_the_websocket_need_it(
@@ -125,10 +126,10 @@ def test_token_in_the_link_becomes_a_cookie_and_leaves_the_address_bar(
             assert not any('"error"' in r for r in replies if isinstance(r, str)), replies
 
 
-def test_a_foreign_host_or_origin_is_refused(server_factory: Callable[..., ServerProcess]
-                                             ) -> None:
+def test_a_foreign_host_or_origin_is_refused(
+        shared_server: Callable[[dict[str, str]], ServerProcess]) -> None:
     # The default server (loopback, no token) is the one DNS rebinding attacks.
-    server = server_factory(env=THREADS)
+    server = shared_server(THREADS)
     port = urlsplit(server.url).port
     for path in ("/api/jobs", "/", "/api/catalog"):
         response = httpx.get(server.url + path, headers={"Host": f"evil.example:{port}"})
@@ -147,8 +148,8 @@ def test_a_foreign_host_or_origin_is_refused(server_factory: Callable[..., Serve
 
 
 def test_another_identity_can_watch_a_run_but_not_change_it(
-        server_factory: Callable[..., ServerProcess]) -> None:
-    server = server_factory(env=THREADS)
+        shared_server: Callable[[dict[str, str]], ServerProcess]) -> None:
+    server = shared_server(THREADS)
     with Client(server.url) as owner, Client(server.url) as other:
         job = owner.create_job(**PAUSED)
         job_id = job["id"]

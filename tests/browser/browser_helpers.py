@@ -1,10 +1,39 @@
-"""Small helpers the browser tests share: reading numbers and pixels off the page."""
+"""Small helpers the browser tests share: opening watched pages, reading numbers and pixels."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORT = {"width": 1280, "height": 800}
+
 STEP = "Number(document.querySelector('#step-count').textContent.replace(/,/g, ''))"
+
+
+def open_page(browser: Any, url: str) -> tuple[Any, list[str]]:
+    """A page of its own (a fresh context) at 1280x800 on `url`, ready, and the list its
+    uncaught errors are collected in."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    page.wait_for_function("document.body.classList.contains('ready')")
+    return page, errors
+
+
+def screenshot_if_failed(page: Any, request: pytest.FixtureRequest) -> None:
+    """After a failed test, keep a screenshot of its page in test-artifacts/."""
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def number(page: Any, selector: str) -> float:
@@ -26,6 +55,13 @@ def pixels(page: Any, selector: str) -> list[int]:
         return out;
     }""")
     return sample
+
+
+def settle(page: Any) -> None:
+    """Wait until the page has drawn what it holds: frames and resize observers draw on the
+    next animation frame, so two frames later they have."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame("
+                  "() => requestAnimationFrame(done)))")
 
 
 def choose_lesson(page: Any, name: str) -> None:

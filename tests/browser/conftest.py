@@ -1,4 +1,5 @@
-"""Browser fixtures: Debian's chromium driven by Playwright, one page per test on the live server.
+"""Browser fixtures: Debian's chromium driven by Playwright, a fresh page per test on the live
+server (a module may share one it set up, see test_cnn_lab.py).
 
 A failing test leaves a screenshot in `test-artifacts/`. Without /usr/bin/chromium the tests
 skip, unless NNPLAY_REQUIRE_BROWSER=1 says a missing browser is a failure.
@@ -7,18 +8,16 @@ skip, unless NNPLAY_REQUIRE_BROWSER=1 says a missing browser is a failure.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import open_page, screenshot_if_failed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT = {"width": 1280, "height": 800}
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -29,12 +28,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     setattr(item, f"rep_{report.when}", report)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless chromium per test module.
+    """One headless chromium for the session's browser tests (each test has its own context).
 
-    Playwright's sync API keeps an asyncio loop running on the main thread while it
-    is open; closing it after each module keeps it from leaking into other tests.
+    Playwright's sync API keeps an asyncio loop running on the main thread while it is
+    open; the browser tests run last (tests/conftest.py orders them), so no other test
+    runs beside that loop, and one launch serves them all.
     """
     if not CHROMIUM.exists():
         if os.environ.get("NNPLAY_REQUIRE_BROWSER") == "1":
@@ -51,18 +51,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page at 1280x800 on the live server's playground, ready to use."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(15_000)
-    page.goto(live_server.url)
-    page.wait_for_function("document.body.classList.contains('ready')")
+    page, errors = open_page(browser, live_server.url)
     yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    context.close()
+    screenshot_if_failed(page, request)
+    page.context.close()
     assert not errors, f"the page raised: {errors}"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import pixels
+from browser_helpers import open_page, pixels, screenshot_if_failed, settle
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +42,7 @@ def wait_ready(page: Any) -> None:
                            f" && {LAB}.frames.kernels && {LAB}.frames.feature_maps"
                            " && document.querySelector('#cnn-test-images canvas')"
                            f" && !{text_of('.stack-total')}.startsWith('Checking')")
-    page.wait_for_timeout(100)  # the frames paint
+    settle(page)  # the frames paint
 
 
 def shape_of(page: Any, index: int) -> str:
@@ -56,6 +57,26 @@ def train(page: Any, steps: int) -> None:
     page.wait_for_function(f"{STEP} > {steps}", timeout=30_000)
     page.locator("#cnn-play").click()
     page.wait_for_function(f"{STATUS} === 'paused'")
+
+
+@pytest.fixture(scope="module")
+def trained_lab(browser: Any, live_server: Any) -> Iterator[tuple[Any, list[str]]]:
+    """One page whose CNN lab has trained its starting stack past 300 steps, for the tests
+    that only look at a trained run; the errors the page raised."""
+    page, errors = open_page(browser, live_server.url)
+    open_lab(page)
+    train(page, 300)
+    yield page, errors
+    page.context.close()
+
+
+@pytest.fixture
+def trained(trained_lab: tuple[Any, list[str]], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The trained lab's page; a test that leaves it having raised fails."""
+    page, errors = trained_lab
+    yield page
+    screenshot_if_failed(page, request)
+    assert not errors, f"the page raised: {errors}"
 
 
 def test_build_a_stack_then_train_and_watch_kernels_and_maps_learn(page: Any) -> None:
@@ -78,7 +99,7 @@ def test_build_a_stack_then_train_and_watch_kernels_and_maps_learn(page: Any) ->
     kernels_before = pixels(page, "#cnn-kernels canvas")
     maps_before = pixels(page, "#cnn-maps .fmap-layer:nth-child(2) canvas")
     train(page, 250)
-    page.wait_for_timeout(300)
+    settle(page)
     assert pixels(page, "#cnn-kernels canvas") != kernels_before, "the kernels did not change"
     assert pixels(page, "#cnn-maps .fmap-layer:nth-child(2) canvas") != maps_before
     accuracy = float(page.locator("#cnn-test-accuracy").text_content().rstrip("%")) / 100
@@ -90,9 +111,8 @@ def test_build_a_stack_then_train_and_watch_kernels_and_maps_learn(page: Any) ->
     assert page.locator("#cnn-report .cm-cell").count() == 100
 
 
-def test_draw_a_digit_then_probe_a_test_image(page: Any) -> None:
-    open_lab(page)
-    train(page, 300)
+def test_draw_a_digit_then_probe_a_test_image(trained: Any) -> None:
+    page = trained
     pad = page.locator(".digit-pad").bounding_box()
     x = pad["x"] + pad["width"] * 0.5
     page.mouse.move(x, pad["y"] + pad["height"] * 0.1)
@@ -179,8 +199,8 @@ def test_runs_view_opens_a_cnn_run_in_the_cnn_lab(page: Any, live_server: Any) -
     assert page.evaluate(f"{LAB}.state.spec.dataset.test_fraction") == 0.25
 
 
-def test_share_dialog_hides_cnn_controls_for_a_class(page: Any, browser: Any) -> None:
-    open_lab(page)
+def test_share_dialog_hides_cnn_controls_for_a_class(trained: Any, browser: Any) -> None:
+    page = trained
     page.get_by_role("button", name="Share").click()
     hide = page.locator("#share-hide")
     # The CNN lab's own groups are offered, not the playground's.
@@ -200,6 +220,7 @@ def test_share_dialog_hides_cnn_controls_for_a_class(page: Any, browser: Any) ->
     assert other.locator("#cnn-kernels").is_visible()  # what it learns stays in view
     assert other.get_by_text("classroom view").is_visible()
     other.context.close()
+    page.get_by_role("button", name="Close", exact=True).click()  # the shared page, as found
 
 
 def test_picking_mnist_reshapes_the_stack_and_offers_the_images_it_has(page: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_helpers import pixels
+from browser_helpers import pixels, settle
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def wait_ready(page: Any) -> None:
     """Wait until the lab's run is parked with its first frames drawn."""
     page.wait_for_function(f"{GAN_STATUS} === 'ready' && {LAB}.frames.fake"
                            f" && {LAB}.frames.discriminator")
-    page.wait_for_timeout(100)  # the first frames paint
+    settle(page)  # the first frames paint
 
 
 def choose_lesson(page: Any, name: str) -> None:
@@ -46,7 +46,7 @@ def choose_lesson(page: Any, name: str) -> None:
                            f" && {GAN_STATUS} === 'ready'")
     if name != "gan-digits":
         page.wait_for_function(f"{LAB}.frames.fake && {LAB}.frames.discriminator")
-    page.wait_for_timeout(100)
+    settle(page)
 
 
 def fake_points(page: Any) -> list[float]:
@@ -65,12 +65,12 @@ def test_ring_lesson_trains_and_fakes_move_to_the_ring(page: Any) -> None:
 
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(f"{GAN_STEP} > 100")
-    page.wait_for_timeout(300)
+    settle(page)
     fakes_mid = pixels(page, "#gan-plane .gan-fake")
     page.wait_for_function(f"{GAN_STEP} > 600", timeout=20_000)
     page.get_by_role("button", name="Pause").click()
     page.wait_for_function(f"{GAN_STATUS} === 'paused'")
-    page.wait_for_timeout(200)
+    settle(page)
 
     assert page.evaluate(f"{LAB}.lossChart.length") > chart + 5
     assert pixels(page, "#gan-plane .gan-heatmap") != heatmap
@@ -89,7 +89,7 @@ def test_step_d_moves_only_the_discriminator_and_step_g_the_generator(page: Any)
     page.get_by_role("button", name="Step D").click()
     page.wait_for_function(f"{GAN_STEP} === 1 && {LAB}.frames.discriminator.header.step === 1"
                            f" && {LAB}.frames.fake.header.step === 1")
-    page.wait_for_timeout(100)
+    settle(page)
     assert fake_points(page) == pytest.approx(before, abs=1e-6)  # G did not move
     assert pixels(page, "#gan-plane .gan-heatmap") != heatmap  # D did
 
@@ -111,9 +111,11 @@ def test_slow_motion_steps_on_a_timer(page: Any) -> None:
     page.wait_for_function(f"{GAN_STATUS} === 'slow motion'")
     page.wait_for_function(f"{GAN_STEP} >= 4")
     page.get_by_role("button", name="Pause").click()
-    page.wait_for_timeout(400)
+    # Stopped, and the last step it asked for has arrived and is shown.
+    page.wait_for_function(f"!{LAB}.slow.running && {LAB}.session.step >= {LAB}.slow.awaiting"
+                           f" && {GAN_STEP} === {LAB}.session.step")
     stopped = page.evaluate(GAN_STEP)
-    page.wait_for_timeout(400)
+    page.wait_for_timeout(400)  # eight of its 50 ms steps: none may come
     assert page.evaluate(GAN_STEP) == stopped
     assert stopped < 200  # one step at a time, not free-running
     assert "slow=1" in page.evaluate("location.hash")
@@ -152,7 +154,7 @@ def test_digits_lesson_draws_an_evolving_sample_grid(page: Any) -> None:
     open_lab(page)
     choose_lesson(page, "gan-digits")
     page.wait_for_function(f"{LAB}.frames.samples && {LAB}.frames.images")
-    page.wait_for_timeout(100)
+    settle(page)
     grid = page.locator("#gan-samples canvas")
     assert grid.is_visible() and page.locator("#gan-plane").is_hidden()
     first = pixels(page, "#gan-samples canvas")
@@ -160,7 +162,7 @@ def test_digits_lesson_draws_an_evolving_sample_grid(page: Any) -> None:
     assert len(set(pixels(page, "#gan-real-digits canvas"))) > 5
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(f"{GAN_STEP} > 150", timeout=20_000)
-    page.wait_for_timeout(200)
+    settle(page)
     assert pixels(page, "#gan-samples canvas") != first
     assert page.evaluate(f"{LAB}.qualityChart.length") > 2
     page.get_by_role("button", name="Pause").click()

@@ -10,6 +10,7 @@ from browser_helpers import (
     choose_lesson,
     number,
     pixels,
+    settle,
     wait_status,
     wait_step_above,
     wait_step_is,
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.browser
 def test_spiral_preset_trains_live(page: Any) -> None:
     choose_lesson(page, "spiral")
     page.wait_for_function("window.nnplay.frames.boundary !== null")
-    page.wait_for_timeout(100)  # let the first frame paint
+    settle(page)  # let the first frame paint
     before = pixels(page, ".output .hm-base")
     chart_before = page.evaluate("window.nnplay.curves.loss.length")
 

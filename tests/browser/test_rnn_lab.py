@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_helpers import pixels
+from browser_helpers import pixels, settle
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def wait_ready(page: Any) -> None:
     """Wait until the run for the settings is parked with its first frames drawn."""
     page.wait_for_function(f"!{LAB}.reloadTimer && !{LAB}.session.loading && {STATUS} === 'ready'"
                            f" && {LAB}.frames.hidden_state && {LAB}.frames.sequence")
-    page.wait_for_timeout(100)  # the frames paint
+    settle(page)  # the frames paint
 
 
 def train(page: Any, steps: int) -> None:
@@ -46,7 +46,7 @@ def test_pick_a_cell_train_and_watch_the_hidden_state_and_prediction(page: Any) 
     page.wait_for_function(f"{LAB}.frames.gates && {LAB}.frames.gates.header.names.length === 4")
     hidden_before = pixels(page, "#rnn-hidden canvas")
     train(page, 300)
-    page.wait_for_timeout(300)
+    settle(page)
     assert pixels(page, "#rnn-hidden canvas") != hidden_before, "the hidden state did not change"
     # The sine's next value is learned: the prediction at the last step meets the target.
     sequence = page.evaluate(f"Array.from({LAB}.frames.sequence.data)")

@@ -234,11 +234,12 @@ def test_interrupted_run_resumes_from_the_runs_view(browser: Any,
     owner = httpx.Client()  # the run's identity, handed to the browser below
     job_id = owner.post(f"{first.url}/api/jobs", json={
         "preset": "circle", "overrides": {"max_steps": 100_000, "name": "cut short"}}).json()["id"]
+    checkpoint = first.data_dir / "checkpoints" / f"{job_id}.pt"
     deadline = time.monotonic() + 20
-    while httpx.get(f"{first.url}/api/jobs/{job_id}").json()["step"] < 200:
-        assert time.monotonic() < deadline, "the run did not train"
+    while httpx.get(f"{first.url}/api/jobs/{job_id}").json()["step"] < 200 \
+            or not checkpoint.exists():  # trained, and a checkpoint is written
+        assert time.monotonic() < deadline, "the run did not train and save a checkpoint"
         time.sleep(0.05)
-    time.sleep(0.5)  # a checkpoint is written
     first.stop(signal.SIGTERM)
     again = server_factory(env=env, data_dir=first.data_dir)
 

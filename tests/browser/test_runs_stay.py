@@ -21,8 +21,8 @@ def playground_run(page: Any) -> str:
 
 def prepared(page: Any) -> None:
     """Wait for the run of the latest settings (they settle 150 ms before it is prepared)."""
-    page.wait_for_timeout(500)
-    page.wait_for_function("window.nnplay.session.job !== null && !window.nnplay.session.loading")
+    page.wait_for_function("!window.nnplay.reloadTimer && window.nnplay.session.job !== null"
+                           " && !window.nnplay.session.loading")
 
 
 def test_reload_mid_training_comes_back_to_the_same_run(page: Any, live_server: Any) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import choose_lesson, wait_status
+from browser_helpers import choose_lesson, settle, wait_status
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +28,7 @@ def test_readme_screenshot(page: Any) -> None:
                            timeout=30_000)
     page.get_by_role("button", name="Pause").click()
     wait_status(page, "paused")
-    page.wait_for_timeout(300)  # the last frames arrive and paint
+    settle(page)  # the last frames paint
     page.mouse.move(0, 0)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
@@ -50,7 +50,7 @@ def test_readme_gan_screenshot(page: Any) -> None:
     page.get_by_role("button", name="Pause").click()
     page.wait_for_function("document.querySelector('#gan-status').textContent === 'paused'")
     page.get_by_role("button", name="Hide the explanation").click()
-    page.wait_for_timeout(300)  # the last frames arrive and paint
+    settle(page)  # the last frames paint, the plane re-laid without the explanation
     page.mouse.move(0, 0)
     GAN_SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(GAN_SCREENSHOT))
