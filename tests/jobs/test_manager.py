@@ -14,7 +14,13 @@ import pytest
 from nnplay.api.frames import snapshot_frames
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.job import Job, MetricsHistory
-from nnplay.jobs.manager import JobManager, ThreadExecutor, TooManyJobs, UnknownJob
+from nnplay.jobs.manager import (
+    JobManager,
+    ThreadExecutor,
+    TooManyJobs,
+    TooManyJobsPerUser,
+    UnknownJob,
+)
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore
 from nnplay.spec import ExperimentSpec, parse_spec
@@ -98,6 +104,20 @@ def test_too_many_jobs_is_refused_until_one_finishes(
     manager.stop(first.id)
     assert first.wait_finished(WAIT)
     assert manager.create(small_spec(), paused=True).status.active  # a slot is free again
+
+
+def test_a_person_may_start_a_job_right_after_stopping_one(
+        make_manager: Callable[..., JobManager]) -> None:
+    """A job told to stop no longer counts toward its owner's limit, though its worker may
+    not have ended it yet (it was a 429 'try again in 5 s' in between)."""
+    manager = make_manager(max_jobs_per_owner=1)
+    running = manager.create(small_spec(), owner="ada")
+    wait_until(lambda: running.status == JobStatus.running)
+    with pytest.raises(TooManyJobsPerUser):
+        manager.create(small_spec(), owner="ada")
+    manager.stop(running.id)
+    assert manager.create(small_spec(), paused=True, owner="ada").status.active
+    assert running.wait_finished(WAIT)
 
 
 def test_stopping_a_queued_job_ends_it_at_once_and_it_never_runs(

@@ -421,8 +421,11 @@ class JobManager:
 
     def _check_owner_limit(self, owner: str | None) -> None:
         # Caller holds the lock. Runs stored before owners (None) have no per-person limit.
-        if owner is not None and sum(job.status.active and job.owner == owner
-                                     for job in self._jobs.values()) >= self.max_jobs_per_owner:
+        # A job told to stop is ending (after its current step, on its worker): it no
+        # longer counts, so stop-then-start right away works as a person expects.
+        held = sum(job.status.active and job.owner == owner and not job.control.stop_requested
+                   for job in self._jobs.values())
+        if owner is not None and held >= self.max_jobs_per_owner:
             raise TooManyJobsPerUser(self.max_jobs_per_owner, retry_after=5)
 
     # ----- controls -----------------------------------------------------------------
