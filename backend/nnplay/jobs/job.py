@@ -117,6 +117,7 @@ class Job:
         self.owner: str | None = None  # its creator's identity: only it and the admin change it
         self.detailed_metrics = False
         self.pause_when_unwatched = False  # paused after a while with no viewer and no REST
+        self.stop_asked = False  # told to stop; it ends after its current step
         self.last_activity = time.monotonic()  # last REST or websocket use of the job
         # Until the executor starts the run this is a placeholder; then the run's own.
         self.control: Controls = TrainerControl(paused=paused)

@@ -423,7 +423,7 @@ class JobManager:
         # Caller holds the lock. Runs stored before owners (None) have no per-person limit.
         # A job told to stop is ending (after its current step, on its worker): it no
         # longer counts, so stop-then-start right away works as a person expects.
-        held = sum(job.status.active and job.owner == owner and not job.control.stop_requested
+        held = sum(job.status.active and job.owner == owner and not job.stop_asked
                    for job in self._jobs.values())
         if owner is not None and held >= self.max_jobs_per_owner:
             raise TooManyJobsPerUser(self.max_jobs_per_owner, retry_after=5)
@@ -485,6 +485,7 @@ class JobManager:
         with self._lock:
             if job.status.finished:
                 raise IllegalTransition(job.status, JobStatus.stopped, "stop")
+            job.stop_asked = True
             job.control.stop()
             if job.status == JobStatus.queued:
                 job.set_status(JobStatus.stopped)
