@@ -39,6 +39,9 @@ from nnplay.train.rnn_probes import RnnProber
 # misclassified grid, so snapshots need no pass of their own.
 IMAGE_TRAIN_EVAL = 512
 IMAGE_TEST_EVAL = MISCLASSIFIED_SEARCH
+# Sequence runs measure 256 train and 256 test sequences the same way: at 100 steps a pass
+# over 2,000 sequences costs more than a second of training's worth of points.
+SEQUENCE_EVAL = 256
 EVAL_CHUNK = 256  # images per evaluation forward pass: (256, c, h, w) activations stay in cache
 
 
@@ -97,10 +100,13 @@ class Trainer(TrainLoop):
             if isinstance(ds, SequenceDataset)
             else Prober(self.network, self.head, ds, self.device, self.options.grid_size,
                         self.options.neuron_grid_size))
-        n_eval = self.n_train if isinstance(ds, Dataset) else IMAGE_TRAIN_EVAL
+        sequences = isinstance(ds, SequenceDataset)
+        n_eval = self.n_train if isinstance(ds, Dataset) \
+            else SEQUENCE_EVAL if sequences else IMAGE_TRAIN_EVAL
         self.x_train_eval, self.t_train_eval = self.x_train[:n_eval], self.t_train[:n_eval]
         self.y_train_eval = self.y_train[:n_eval]
-        n_test = IMAGE_TEST_EVAL if self.images else self.x_test.shape[0]
+        n_test = IMAGE_TEST_EVAL if self.images else SEQUENCE_EVAL if sequences \
+            else self.x_test.shape[0]
         self._test_subset = (self.x_test[:n_test], self.t_test[:n_test], self.y_test[:n_test])
 
     # ----- one step ---------------------------------------------------------------
@@ -157,8 +163,8 @@ class Trainer(TrainLoop):
         return torch.cat([self.network(part) for part in x.split(EVAL_CHUNK)])
 
     def evaluate(self, detailed: bool = False) -> MetricsEvent:
-        """Loss and accuracy on the train and test sets (an image run's intermediate points:
-        their fixed subsets), without regularisation."""
+        """Loss and accuracy on the train and test sets (image and sequence runs'
+        intermediate points: their fixed subsets), without regularisation."""
         network, head = self.network, self.head
         x_test, t_test, y_test = (self.x_test, self.t_test, self.y_test) if self.finished \
             else self._test_subset
