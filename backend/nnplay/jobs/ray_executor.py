@@ -16,7 +16,8 @@ that one call, so its jobs become `interrupted` within a poll.
 No shared filesystem: runs ship their checkpoints back as bytes
 (`RunRequest.ship_checkpoints`), which the server writes to its own
 `CheckpointStore` before it replays the `on_checkpoint` that follows, and a
-resumed run gets its checkpoint's bytes with the start command.
+resumed run gets its checkpoint's bytes with the start command. Image sets go once
+through the object store (`nnplay.jobs.ray_data`): runs never read the server's data dir.
 
 This module and `ray_actor` import Ray; only `create_app` with `executor="ray"`
 imports them.
@@ -36,6 +37,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.executors import Controls, RemoteControl
 from nnplay.jobs.ray_actor import RayUnavailable, RemoteWorker, connect
+from nnplay.jobs.ray_data import ServerImageSets, ShippedSet
 from nnplay.jobs.runner import RunEvents, RunRequest
 from nnplay.jobs.worker import Command
 
@@ -80,6 +82,7 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._handlers: dict[str, tuple[RunEvents, _Slot]] = {}
         self._failed_writes: set[str] = set()  # jobs whose last shipped checkpoint was lost
+        self._image_sets = ServerImageSets()
         self._closing = False
         self._start_failures = 0  # actors in a row that died before they started
         self.lost_reason: str | None = None  # why the cluster is unreachable, while it is
@@ -112,20 +115,26 @@ class RayExecutor:
             slot.where = tuple(place)
         return True
 
-    def _send(self, slot: _Slot, command: Command) -> None:
+    def _send(self, slot: _Slot, command: Command, image_set: ShippedSet | None = None) -> None:
         try:
-            slot.actor.handle.remote(command)
+            slot.actor.handle.remote(command, image_set)
         except Exception as error:  # the cluster is gone: the poller reports the jobs
             log.warning("could not send %s to Ray worker %d: %s", command[0], slot.index, error)
 
     # ----- Executor -----------------------------------------------------------------------
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
-        """Send the job (with its checkpoint's bytes, when resuming) to the least-loaded actor."""
+        """Send the job (its checkpoint's bytes, its image set) to the least-loaded actor."""
         data = None
         if request.resume and self._checkpoints.exists(request.job_id):
             data = self._checkpoints.path(request.job_id).read_bytes()
+        try:
+            # Read once per set on this server; the actor gets it from the object store.
+            image_set = self._image_sets.ship(request.spec, request.data_dir)
+        except Exception as error:  # the set left the server since the job was accepted
+            events.on_start_failed(f"{type(error).__name__}: {error}")
+            return RemoteControl(lambda command: None, request.job_id)
         shipped = dataclasses.replace(request, ship_checkpoints=True, checkpoint_data=data,
-                                      checkpoint_dir=None)
+                                      checkpoint_dir=None, data_dir=None)
         with self._lock:
             live = [slot for slot in self._slots if not slot.dead]
             # An actor still waiting for a CPU after START_WARNING s (a worker yet to join)
@@ -141,7 +150,7 @@ class RayExecutor:
             events.on_worker_lost(f"no Ray worker is reachable ({self.lost_reason}); "
                                   "resume it once the cluster is back")
             return RemoteControl(lambda command: None, request.job_id)
-        self._send(slot, ("start", request.job_id, shipped))
+        self._send(slot, ("start", request.job_id, shipped), image_set)
         return RemoteControl(lambda command: self._send(slot, command), request.job_id)
 
     def request_checkpoint(self, job_id: str) -> None:
@@ -312,6 +321,7 @@ class RayExecutor:
             with self._lock:
                 self._slots = fresh
                 self.lost_reason = None
+            self._image_sets.forget()  # a cluster that came back holds none of them
             log.warning("the Ray cluster at %s is reachable again", self.address)
             return
 
