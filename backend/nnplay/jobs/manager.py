@@ -12,8 +12,10 @@ from typing import Any
 from nnplay.data.images import image_set_problem
 from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
 from nnplay.jobs.executors import Executor, ThreadExecutor
-from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job, metrics_point
-from nnplay.jobs.runner import RunEvents, RunRequest
+from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job
+from nnplay.jobs.job_events import JobEvents
+from nnplay.jobs.refusals import StoreUnavailable, TooManyJobs, TooManyJobsPerUser, UnknownJob
+from nnplay.jobs.runner import RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import (
@@ -28,15 +30,13 @@ from nnplay.spec import (
 )
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import (
-    AnyMetricsEvent,
     AnySnapshot,
     Failure,
     RunStatus,
     TrainResult,
-    TrainStart,
 )
 from nnplay.train.generate import check_generate, generate
-from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.loop import TrainerOptions
 from nnplay.train.predict import check_image, is_image_classifier, predict
 from nnplay.train.trainer import make_trainer
 
@@ -47,41 +47,6 @@ STEP_PHASES = ("both", "d", "g")
 INTERRUPTED_REASON = "the server stopped while it was training"
 UNWATCHED_REASON = "paused after {:g} s with nobody watching; resume continues it"
 FINISH_FLUSH_TIMEOUT = 5.0  # most seconds a finished status waits to be on disk
-
-
-class UnknownJob(KeyError):
-    """No job has that id."""
-
-    def __str__(self) -> str:
-        return f"no job with id {self.args[0]!r}; list jobs with GET /api/jobs"
-
-
-class TooManyJobs(Exception):
-    """The server holds as many active jobs as it allows."""
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(
-            f"the server is running its limit of {limit} active jobs; stop or delete one, "
-            f"or try again in {retry_after} s"
-        )
-
-
-class TooManyJobsPerUser(TooManyJobs):
-    """One identity holds as many active jobs as each may."""
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        self.retry_after = retry_after
-        Exception.__init__(
-            self, f"you already have {limit} active jobs (queued, running or paused), the most "
-            f"each person may have; stop or delete one, or try again in {retry_after} s")
-
-
-class StoreUnavailable(Exception):
-    """Runs cannot be saved right now (e.g. the disk is full): new jobs are refused."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"cannot start a job: {reason}")
 
 
 class JobManager:
@@ -228,7 +193,7 @@ class JobManager:
             job.persist_finished = self._persist_finished
 
     def _persist_status(self, job: Job) -> None:
-        if self.store is None or job.status.finished or self._forgotten(job):
+        if self.store is None or job.status.finished or self.forgotten(job):
             return  # finished statuses were written (and flushed) before they showed
         self.store.update_run(job.id, status=job.status.value, reason=job.reason,
                               failure=job.failure, started_at=job.started_at,
@@ -237,14 +202,14 @@ class JobManager:
     def _persist_finished(self, job: Job, columns: dict[str, Any]) -> None:
         # Runs on the thread that ends the job, before the status is visible: a run the
         # API reported finished is on disk (unless the store is failing; health says so).
-        if self.store is None or self._forgotten(job):
+        if self.store is None or self.forgotten(job):
             return
         self.store.update_run(job.id, **columns)
         if self.store.health().ok and not self.store.flush(FINISH_FLUSH_TIMEOUT):
             log.warning("run %s: its %s status took over %g s to save", job.id,
                         columns["status"], FINISH_FLUSH_TIMEOUT)
 
-    def _forgotten(self, job: Job) -> bool:
+    def forgotten(self, job: Job) -> bool:
         """Deleted or pruned: nothing of it may be written any more."""
         return self._jobs.get(job.id) is not job
 
@@ -396,9 +361,12 @@ class JobManager:
             # Runs nobody watches skip their periodic snapshots.
             job.control.set_watched(job.hub.has_subscribers)
 
-    def _finished(self, job: Job, result: TrainResult | None, reason: str | None = None,
-                  lost: bool = False) -> None:
-        # `lost`: the run's process died; it can resume from its checkpoint.
+    def record_end(self, job: Job, result: TrainResult | None, reason: str | None = None,
+                   lost: bool = False) -> None:
+        """Give an ended run its final status (from `result`, or failed with `reason`).
+
+        `lost`: the run's process died; it can resume from its checkpoint.
+        """
         why: str | None
         failure: Failure | None = None
         with self._lock:
@@ -415,7 +383,7 @@ class JobManager:
                 failure = result.failure
             job.set_status(status, why,
                            failure=failure.to_dict() if failure is not None else None)
-            if self._forgotten(job) and self.checkpoints is not None:
+            if self.forgotten(job) and self.checkpoints is not None:
                 self.checkpoints.delete(job.id)  # its last checkpoint, written after DELETE
             self._schedule()
 
@@ -577,77 +545,6 @@ class JobManager:
                     job.set_status(JobStatus.interrupted, INTERRUPTED_REASON)
         if self.store is not None:
             self.store.flush()
-
-
-class JobEvents(RunEvents):
-    """Keeps one job's state, history, store and viewers current as its run reports."""
-
-    def __init__(self, manager: JobManager, job: Job) -> None:
-        self.manager = manager
-        self.job = job
-
-    def on_trainer(self, trainer: TrainLoop) -> None:
-        self.job.trainer = trainer
-
-    def on_train_start(self, start: TrainStart) -> None:
-        self.job.start_info = start
-
-    def on_metrics(self, event: AnyMetricsEvent) -> None:
-        job, store = self.job, self.manager.store
-        point = metrics_point(event)
-        job.latest = point
-        job.lr = event.lr
-        # The per-class report goes to viewers and the latest state, not the history.
-        kept = {key: value for key, value in point.items() if key != "report"}
-        seq, thinned = job.history.append(kept)
-        if store is not None and not self.manager._forgotten(job):
-            store.add_point(job.id, seq, kept, job.history.stride, latest=point)
-            if thinned:
-                store.thin_points(job.id, job.history.stride)
-        job.hub.publish_metrics(point)
-
-    def on_snapshot(self, snapshot: AnySnapshot) -> None:
-        job = self.job
-        job.latest_snapshot = snapshot
-        if job.hub.has_subscribers:  # nobody watching: skip the encoding work
-            job.hub.publish_frames(self.manager.encode_frames(snapshot))
-
-    def on_pause(self, step: int) -> None:
-        self.job.note_step(step, paused=True)
-        if self.job.status == JobStatus.running:
-            self.job.set_status(JobStatus.paused)
-
-    def on_resume(self, step: int) -> None:
-        if self.job.status == JobStatus.paused:
-            self.job.set_status(JobStatus.running)
-
-    def on_restored(self, step: int) -> None:
-        # The run reports its checkpoint step again at once: drop that point and later.
-        job = self.job
-        job.history.truncate(step)
-        points = job.history.points()
-        job.latest = points[-1] if points else None
-        if self.manager.store is not None:
-            self.manager.store.truncate_points(job.id, step)
-
-    def on_checkpoint(self, step: int, size: int) -> None:
-        if self.manager._forgotten(self.job):
-            if self.manager.checkpoints is not None:
-                self.manager.checkpoints.delete(self.job.id)
-        elif self.manager.store is not None:
-            self.manager.store.update_run(self.job.id, checkpoint_step=step,
-                                          checkpoint_bytes=size)
-        self.job.checkpoint_saved.set()
-
-    def on_train_end(self, result: TrainResult) -> None:
-        self.job.note_step(result.steps)
-        self.manager._finished(self.job, result)
-
-    def on_start_failed(self, reason: str) -> None:
-        self.manager._finished(self.job, None, reason)
-
-    def on_worker_lost(self, reason: str) -> None:
-        self.manager._finished(self.job, None, reason, lost=True)
 
 
 __all__ = ["Executor", "JobEvents", "JobManager", "StoreUnavailable", "ThreadExecutor",
