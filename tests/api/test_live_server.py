@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import ServerProcess
 from nnplay.client import Client, JobStream, ServerError
+from realserver import ServerProcess
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
 

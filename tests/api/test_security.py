@@ -19,14 +19,14 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import ServerProcess, free_port
 from nnplay.client import Client, ServerError
+from realserver import ADMIN_TOKEN, CLASS_TOKEN, CLASSROOM, ServerProcess, free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(180)]
 
-CLASS, ADMIN = "class-token-for-tests", "admin-token-for-tests"
+CLASS, ADMIN = CLASS_TOKEN, ADMIN_TOKEN
 THREADS = {"NNPLAY_WORKERS": "0"}  # jobs on threads: a server that starts faster
-TOKENS = {**THREADS, "NNPLAY_TOKEN": CLASS, "NNPLAY_ADMIN_TOKEN": ADMIN}
+TOKENS = CLASSROOM  # shared with the browser's class-link test (one server start)
 PAUSED = {"preset": "circle", "overrides": {"max_steps": 100_000}, "paused": True}
 READ_ONLY = "belongs to someone else"
 
