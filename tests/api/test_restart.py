@@ -13,7 +13,9 @@ from nnplay.client import Client, ServerError
 
 pytestmark = pytest.mark.server
 
-FAST_CHECKPOINTS = {"NNPLAY_CHECKPOINT_INTERVAL": "0.3"}
+# One worker process: still real processes (killed with the server), and it boots ~3 s
+# sooner than two on a busy 2-core machine, at every start of this file's ten.
+FAST_CHECKPOINTS = {"NNPLAY_CHECKPOINT_INTERVAL": "0.3", "NNPLAY_WORKERS": "1"}
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
