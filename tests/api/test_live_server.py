@@ -194,7 +194,7 @@ def _start_streaming_job(server: ServerProcess) -> tuple[Client, str, JobStream]
 
 
 def test_sigterm_interrupts_running_jobs(server_factory: Callable[..., ServerProcess]) -> None:
-    server = server_factory(env={"NNPLAY_WORKERS": "1"})  # real worker processes, but one boots sooner
+    server = server_factory(env={"NNPLAY_WORKERS": "1"})  # a worker process; one boots sooner
     client, job_id, stream = _start_streaming_job(server)
     with client, stream:
         server.process.send_signal(signal.SIGTERM)
