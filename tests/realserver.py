@@ -72,7 +72,8 @@ def start_server(data_dir: Path, env: dict[str, str] | None = None,
 
 
 # A classroom: a class token and a teacher's token (both opt-in on loopback), jobs on
-# threads (a faster start). One env, so `shared_server(CLASSROOM)` serves every test of it.
+# threads (a faster start), 2 active jobs per person (each test's clients and browsers
+# are fresh identities holding fewer). One env, so `shared_server(CLASSROOM)` serves all.
 CLASS_TOKEN, ADMIN_TOKEN = "class-token-for-tests", "admin-token-for-tests"
 CLASSROOM = {"NNPLAY_WORKERS": "0", "NNPLAY_TOKEN": CLASS_TOKEN,
-             "NNPLAY_ADMIN_TOKEN": ADMIN_TOKEN}
+             "NNPLAY_ADMIN_TOKEN": ADMIN_TOKEN, "NNPLAY_MAX_JOBS_PER_USER": "2"}

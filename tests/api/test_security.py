@@ -215,9 +215,8 @@ def test_the_admin_token_manages_every_run(classroom: ServerProcess) -> None:
         assert gone.value.status == 404
 
 
-def test_each_person_may_hold_only_so_many_jobs(server_factory: Callable[..., ServerProcess]
-                                                ) -> None:
-    server = server_factory(env={**TOKENS, "NNPLAY_MAX_JOBS_PER_USER": "2"})
+def test_each_person_may_hold_only_so_many_jobs(classroom: ServerProcess) -> None:
+    server = classroom  # its limit is 2 active jobs per person
     with Client(server.url, token=CLASS) as first, Client(server.url, token=CLASS) as second, \
             Client(server.url, token=ADMIN) as teacher:
         ids = [first.create_job(**PAUSED)["id"] for _ in range(2)]
