@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import ServerProcess
 from nnplay.client import Client, JobStream, ServerError
+from realserver import ServerProcess
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
 
@@ -194,7 +194,7 @@ def _start_streaming_job(server: ServerProcess) -> tuple[Client, str, JobStream]
 
 
 def test_sigterm_interrupts_running_jobs(server_factory: Callable[..., ServerProcess]) -> None:
-    server = server_factory()
+    server = server_factory(env={"NNPLAY_WORKERS": "1"})  # a worker process; one boots sooner
     client, job_id, stream = _start_streaming_job(server)
     with client, stream:
         server.process.send_signal(signal.SIGTERM)

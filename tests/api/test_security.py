@@ -19,14 +19,14 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import ServerProcess, free_port
 from nnplay.client import Client, ServerError
+from realserver import ADMIN_TOKEN, CLASS_TOKEN, CLASSROOM, ServerProcess, free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(180)]
 
-CLASS, ADMIN = "class-token-for-tests", "admin-token-for-tests"
+CLASS, ADMIN = CLASS_TOKEN, ADMIN_TOKEN
 THREADS = {"NNPLAY_WORKERS": "0"}  # jobs on threads: a server that starts faster
-TOKENS = {**THREADS, "NNPLAY_TOKEN": CLASS, "NNPLAY_ADMIN_TOKEN": ADMIN}
+TOKENS = CLASSROOM  # shared with the browser's class-link test (one server start)
 PAUSED = {"preset": "circle", "overrides": {"max_steps": 100_000}, "paused": True}
 READ_ONLY = "belongs to someone else"
 
@@ -215,9 +215,8 @@ def test_the_admin_token_manages_every_run(classroom: ServerProcess) -> None:
         assert gone.value.status == 404
 
 
-def test_each_person_may_hold_only_so_many_jobs(server_factory: Callable[..., ServerProcess]
-                                                ) -> None:
-    server = server_factory(env={**TOKENS, "NNPLAY_MAX_JOBS_PER_USER": "2"})
+def test_each_person_may_hold_only_so_many_jobs(classroom: ServerProcess) -> None:
+    server = classroom  # its limit is 2 active jobs per person
     with Client(server.url, token=CLASS) as first, Client(server.url, token=CLASS) as second, \
             Client(server.url, token=ADMIN) as teacher:
         ids = [first.create_job(**PAUSED)["id"] for _ in range(2)]

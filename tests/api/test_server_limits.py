@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ServerProcess, start_server
 from nnplay.client import Client, JobStream
+from realserver import ServerProcess, start_server
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(180)]
 

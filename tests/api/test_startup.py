@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from conftest import ServerProcess
+from realserver import ServerProcess
 
 
 def test_a_job_started_before_the_workers_are_ready_trains_and_the_log_says_ready(

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from browser_helpers import pixels, wait_step_above
 
+from realserver import CLASS_TOKEN, CLASSROOM
+
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1280, "height": 800}
@@ -295,9 +297,9 @@ def test_someone_elses_run_is_read_only(page: Any, live_server: Any) -> None:
 
 
 def test_the_class_link_opens_the_page_and_leaves_the_address_bar(
-        browser: Any, server_factory: Callable[..., Any]) -> None:
-    token = "class-link-token"
-    server = server_factory(env={"NNPLAY_WORKERS": "0", "NNPLAY_TOKEN": token})
+        browser: Any, shared_server: Callable[[dict[str, str]], Any]) -> None:
+    token = CLASS_TOKEN
+    server = shared_server(CLASSROOM)  # tests/api/test_security.py's: no fresh state needed
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     errors: list[str] = []
