@@ -235,3 +235,22 @@ export class Shell {
     });
   }
 }
+
+/**
+ * Fill every `[data-part]` slot with its `#part-…` template, `{p}` and `{lab}` in attributes
+ * becoming the lab's id prefix and name (data-prefix / data-lab on the slot or its lab's root).
+ */
+export function stampParts(root = document) {
+  for (const slot of root.querySelectorAll('[data-part]')) {
+    const owner = slot.closest('[data-prefix]');
+    const prefix = owner?.dataset.prefix ?? '';
+    const label = owner?.dataset.lab ?? '';
+    const parts = $(`#part-${slot.dataset.part}`).content.cloneNode(true);
+    for (const el of parts.querySelectorAll('*')) {
+      for (const attr of el.attributes) {
+        if (attr.value.includes('{')) attr.value = attr.value.replaceAll('{p}', prefix).replaceAll('{lab}', label);
+      }
+    }
+    slot.replaceWith(parts);
+  }
+}
