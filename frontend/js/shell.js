@@ -237,20 +237,20 @@ export class Shell {
 }
 
 /**
- * Fill every `[data-part]` slot with its `#part-…` template, `{p}` and `{lab}` in attributes
- * becoming the lab's id prefix and name (data-prefix / data-lab on the slot or its lab's root).
+ * Fill every `[data-part]` slot with its `#part-…` template: `{name}` in an attribute becomes
+ * the slot's data-name, else its lab root's (the nearest [data-prefix]), and the slot's children
+ * go into the part's `[data-slot]`; parts inside parts are filled in turn.
  */
 export function stampParts(root = document) {
-  for (const slot of root.querySelectorAll('[data-part]')) {
-    const owner = slot.closest('[data-prefix]');
-    const prefix = owner?.dataset.prefix ?? '';
-    const label = owner?.dataset.lab ?? '';
+  for (let slot = root.querySelector('[data-part]'); slot; slot = root.querySelector('[data-part]')) {
+    const values = { ...slot.parentElement.closest('[data-prefix]')?.dataset, ...slot.dataset };
     const parts = $(`#part-${slot.dataset.part}`).content.cloneNode(true);
     for (const el of parts.querySelectorAll('*')) {
-      for (const attr of el.attributes) {
-        if (attr.value.includes('{')) attr.value = attr.value.replaceAll('{p}', prefix).replaceAll('{lab}', label);
-      }
+      for (const attr of el.attributes) attr.value = attr.value.replace(/\{(\w+)\}/g, (text, name) => values[name] ?? text);
     }
+    const inner = parts.querySelector('[data-slot]');
+    inner?.removeAttribute('data-slot');
+    inner?.append(...slot.children);
     slot.replaceWith(parts);
   }
 }
