@@ -1,6 +1,7 @@
 // The lab shell: the page around the labs. It owns the view tabs and the address (which lab is
 // shown, and each lab's fragment), the lesson menu, the share dialog, importing a spec file, the
-// runs view, and the keyboard; each lab (see lab.js) is registered once and built when first shown.
+// runs view, the keyboard, and the markup the labs share (index.html's #part-… templates, stamped
+// into each lab's [data-part] slots); each lab (see lab.js) is registered once and built when first shown.
 
 import { api } from './api.js';
 import { RunsView } from './runs.js';
