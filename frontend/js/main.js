@@ -9,11 +9,12 @@ import { RnnLab } from './rnn.js';
 import { isSequenceRun } from './rnnstate.js';
 import { watchHealth } from './health.js';
 import { Playground } from './playground.js';
-import { Shell } from './shell.js';
+import { Shell, stampParts } from './shell.js';
 import { playable } from './specfile.js';
 import { $, setText } from './util.js';
 
 async function main() {
+  stampParts(); // the labs' shared markup (index.html's #part-… templates) before any lab reads it
   let catalog;
   let presets;
   try {

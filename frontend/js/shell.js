@@ -1,6 +1,7 @@
 // The lab shell: the page around the labs. It owns the view tabs and the address (which lab is
 // shown, and each lab's fragment), the lesson menu, the share dialog, importing a spec file, the
-// runs view, and the keyboard; each lab (see lab.js) is registered once and built when first shown.
+// runs view, the keyboard, and the markup the labs share (index.html's #part-… templates, stamped
+// into each lab's [data-part] slots); each lab (see lab.js) is registered once and built when first shown.
 
 import { api } from './api.js';
 import { RunsView } from './runs.js';
@@ -233,5 +234,24 @@ export class Shell {
       }
       action();
     });
+  }
+}
+
+/**
+ * Fill every `[data-part]` slot with its `#part-…` template: `{name}` in an attribute becomes
+ * the slot's data-name, else its lab root's (the nearest [data-prefix]), and the slot's children
+ * go into the part's `[data-slot]`; parts inside parts are filled in turn.
+ */
+export function stampParts(root = document) {
+  for (let slot = root.querySelector('[data-part]'); slot; slot = root.querySelector('[data-part]')) {
+    const values = { ...slot.parentElement.closest('[data-prefix]')?.dataset, ...slot.dataset };
+    const parts = $(`#part-${slot.dataset.part}`).content.cloneNode(true);
+    for (const el of parts.querySelectorAll('*')) {
+      for (const attr of el.attributes) attr.value = attr.value.replace(/\{(\w+)\}/g, (text, name) => values[name] ?? text);
+    }
+    const inner = parts.querySelector('[data-slot]');
+    inner?.removeAttribute('data-slot');
+    inner?.append(...slot.children);
+    slot.replaceWith(parts);
   }
 }
