@@ -265,6 +265,35 @@ class RemoteControl:
         self._send(("control", self.job_id, "set_probe", index, image))
 
 
+# job id -> (the run's events, the worker or actor slot it runs on)
+Routes = dict[str, tuple[RunEvents, Any]]
+END_HOOKS = ("on_train_end", "on_start_failed")
+
+
+def route_hook(routes: Routes, owner: Any, job_id: str, hook: str) -> RunEvents | None:
+    """The events `owner`'s run of `job_id` reports to, or None for a stale run (the job now
+    runs elsewhere); an end hook removes the route. The caller holds the lock over `routes`."""
+    entry = routes.get(job_id)
+    if entry is None or entry[1] is not owner:
+        return None
+    if hook in END_HOOKS:
+        del routes[job_id]
+        owner.jobs.discard(job_id)
+    return entry[0]
+
+
+def take_routes(routes: Routes, owners: list[Any]) -> list[tuple[str, RunEvents]]:
+    """Remove and return the routes of the jobs running on `owners` (which are gone); the
+    caller holds the lock over `routes`."""
+    lost = [(job_id, entry[0]) for job_id, entry in routes.items()
+            if any(entry[1] is owner for owner in owners)]
+    for job_id, _ in lost:
+        del routes[job_id]
+    for owner in owners:
+        owner.jobs.clear()
+    return lost
+
+
 class _Worker:
     """One worker process with its own command and event queues.
 
@@ -308,7 +337,7 @@ class ProcessExecutor:
         self._torch_threads = torch_threads
         self._report_share = report_share
         self._lock = threading.Lock()
-        self._handlers: dict[str, tuple[RunEvents, _Worker]] = {}
+        self._handlers: Routes = {}
         self._closing = False
         self._ready = threading.Semaphore(0)
         self._spawned = 0
@@ -379,16 +408,11 @@ class ProcessExecutor:
             self._ready.release()
             return
         with self._lock:
-            entry = self._handlers.get(job_id)
-            if entry is not None and entry[1] is not worker:
-                entry = None  # an old run of a job that now runs elsewhere
-            if hook in ("on_train_end", "on_start_failed") and entry is not None:
-                del self._handlers[job_id]
-                worker.jobs.discard(job_id)
-        if entry is None:
+            events = route_hook(self._handlers, worker, job_id, hook)
+        if events is None:
             return
         try:
-            getattr(entry[0], hook)(*args)
+            getattr(events, hook)(*args)
         except Exception:  # one job's bookkeeping must not stop the others' events
             log.exception("handling %s of job %s failed", hook, job_id)
 
@@ -413,11 +437,7 @@ class ProcessExecutor:
         if dead.dispatcher is not None:
             dead.dispatcher.join(1.0)
         with self._lock:
-            lost = [(job_id, entry[0]) for job_id, entry in list(self._handlers.items())
-                    if entry[1] is dead]
-            for job_id, _ in lost:
-                del self._handlers[job_id]
-            dead.jobs.clear()
+            lost = take_routes(self._handlers, [dead])
         reason = (f"the worker process running this job died (exit code "
                   f"{dead.process.exitcode}); resume continues from its last checkpoint")
         log.error("worker %s died (exit code %s) with %d job(s); they are interrupted and "

@@ -35,7 +35,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.executors import Controls, RemoteControl
+from nnplay.jobs.executors import Controls, RemoteControl, Routes, route_hook, take_routes
 from nnplay.jobs.ray_actor import RayUnavailable, RemoteWorker, connect
 from nnplay.jobs.ray_data import ServerImageSets, ShippedSet
 from nnplay.jobs.runner import RunEvents, RunRequest
@@ -80,7 +80,7 @@ class RayExecutor:
         self._options = (torch_threads, report_share, cohorts, cohort_min_size)
         self._actor_cpus = actor_cpus
         self._lock = threading.Lock()
-        self._handlers: dict[str, tuple[RunEvents, _Slot]] = {}
+        self._handlers: Routes = {}
         self._failed_writes: set[str] = set()  # jobs whose last shipped checkpoint was lost
         self._image_sets = ServerImageSets()
         self._closing = False
@@ -233,13 +233,8 @@ class RayExecutor:
 
     def _deliver(self, slot: _Slot, job_id: str, hook: str, args: tuple[Any, ...]) -> None:
         with self._lock:
-            entry = self._handlers.get(job_id)
-            if entry is not None and entry[1] is not slot:
-                entry = None  # an old run of a job that now runs elsewhere
-            if hook in ("on_train_end", "on_start_failed") and entry is not None:
-                del self._handlers[job_id]
-                slot.jobs.discard(job_id)
-        if entry is None:
+            events = route_hook(self._handlers, slot, job_id, hook)
+        if events is None:
             return
         try:
             if hook == "on_checkpoint_data":
@@ -247,7 +242,7 @@ class RayExecutor:
             elif hook == "on_checkpoint" and job_id in self._failed_writes:
                 return  # not on the server's disk: do not claim it
             else:
-                getattr(entry[0], hook)(*args)
+                getattr(events, hook)(*args)
         except Exception:  # one job's bookkeeping must not stop the others' events
             log.exception("handling %s of job %s failed", hook, job_id)
 
@@ -264,13 +259,9 @@ class RayExecutor:
     # ----- faults -----------------------------------------------------------------------------
     def _take_jobs(self, slots: list[_Slot]) -> list[tuple[str, RunEvents]]:
         with self._lock:
-            lost = [(job_id, entry[0]) for job_id, entry in list(self._handlers.items())
-                    if entry[1] in slots]
-            for job_id, _ in lost:
-                del self._handlers[job_id]
+            lost = take_routes(self._handlers, slots)
             for slot in slots:
                 slot.dead = True
-                slot.jobs.clear()
         return lost
 
     def _interrupt(self, lost: list[tuple[str, RunEvents]], reason: str) -> None:
