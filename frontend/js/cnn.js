@@ -28,8 +28,6 @@ export class CnnLab extends OneRunLab {
       name: 'cnn', prefix: 'cnn-', roots, State: CnnState, catalog, presets, shareView: 'cnn', isActive,
       toolbar: { group: 'cnn-transport', groupLabel: 'CNN: play, step and reset' }, lessonsLabel: 'CNN lessons',
     });
-    this.frames = {};
-    this.latest = null;
     this.drawn = null; // the drawn probe image (rows of 0..1), or null for a test image
     this.stripStart = 0;
     this.scheduler = new FrameScheduler(() => this.draw());
@@ -178,19 +176,9 @@ export class CnnLab extends OneRunLab {
     this.scheduler.request();
   }
 
-  addMetrics(points, history) {
-    this.curves.add(points, history);
-    const last = points.at(-1);
-    if (last) this.latest = last;
+  metricsAdded(points, last) {
     const report = [...points].reverse().find((p) => p.report)?.report;
     if (report) this.report.update(report, { exact: true, step: last.step });
-    if (last) this.race.record(last, this.parameterCount);
-    this.scheduler.request();
-  }
-
-  addFrame(frame) {
-    this.frames[frame.header.type] = frame;
-    this.scheduler.request();
   }
 
   draw() {

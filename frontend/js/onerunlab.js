@@ -27,6 +27,27 @@ export class OneRunLab extends Lab {
     this.lessonsLabel = lessonsLabel;
     this.probeSent = null; // the job the probe choice was last sent to
     this.race = new RaceBoard(this.el('race'), { onPick: (i) => this.pickVariant(i) });
+    this.frames = {}; // the latest frame of each type
+    this.latest = null; // the latest metrics point
+  }
+
+  addMetrics(points, history) {
+    this.curves.add(points, history);
+    const last = points.at(-1);
+    if (last) {
+      this.latest = last;
+      this.metricsAdded(points, last);
+      this.race.record(last, this.parameterCount);
+    }
+    this.scheduler.request();
+  }
+
+  /** What a lab draws from new points beside the curves (the CNN: its class report). */
+  metricsAdded() {}
+
+  addFrame(frame) {
+    this.frames[frame.header.type] = frame;
+    this.scheduler.request();
   }
 
   lessonGroups() {

@@ -28,8 +28,6 @@ export class RnnLab extends OneRunLab {
       name: 'rnn', prefix: 'rnn-', roots, State: RnnState, catalog, presets, shareView: 'rnn', isActive,
       toolbar: { group: 'rnn-transport', groupLabel: 'RNN: play, step and reset' }, lessonsLabel: 'RNN lessons',
     });
-    this.frames = {};
-    this.latest = null;
     this.continuation = null; // a sine run's free-running continuation of the probe
     this.scheduler = new FrameScheduler(() => this.draw());
     this.stack = new StackEditor($('#rnn-stack'), {
@@ -219,21 +217,6 @@ export class RnnLab extends OneRunLab {
     this.curves.clear();
     setText($('#rnn-sample'), '');
     this.renderStatus();
-    this.scheduler.request();
-  }
-
-  addMetrics(points, history) {
-    this.curves.add(points, history);
-    const last = points.at(-1);
-    if (last) {
-      this.latest = last;
-      this.race.record(last, this.parameterCount);
-    }
-    this.scheduler.request();
-  }
-
-  addFrame(frame) {
-    this.frames[frame.header.type] = frame;
     this.scheduler.request();
   }
 

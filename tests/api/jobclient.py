@@ -43,3 +43,17 @@ def next_error(session: WebSocketTestSession) -> str:
         message = session.receive()
         if message.get("text") and json.loads(message["text"])["type"] == "error":
             return str(json.loads(message["text"])["message"])
+
+
+def probe_once_streaming(stream: Any, first: str, index: int, shows: str) -> None:
+    """On a real server's `client.stream`: wait for the first `first` frame, send the probe
+    `index`, and wait (30 s at most) for a `shows` frame of that index."""
+    while stream.receive(timeout=30).type != first:
+        pass
+    stream.probe(index=index)
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline, f"no {shows} frame for test item {index}"
+        event = stream.receive(timeout=30)
+        if event.type == shows and event.data["index"] == index:
+            return

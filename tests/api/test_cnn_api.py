@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from jobclient import fresh_client, next_error, poll  # noqa: F401 (the `client` fixture)
+from jobclient import fresh_client, next_error, poll, probe_once_streaming  # noqa: F401 (the `client` fixture)
 from sklearn.datasets import load_digits
 from starlette.testclient import WebSocketTestSession
 
@@ -148,15 +148,7 @@ def test_a_real_server_probes_and_predicts_from_its_worker_process(
     job = client.create_job({**DIGITS, "max_steps": 10**6})
     image, label = _training_digit(2)
     with client.stream(job["id"]) as stream:
-        while stream.receive(timeout=30).type != "feature_maps":
-            pass
-        stream.probe(index=11)
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline, "no probe frame for test image 11"
-            event = stream.receive(timeout=30)
-            if event.type == "probe" and event.data["index"] == 11:
-                break
+        probe_once_streaming(stream, "feature_maps", 11, "probe")
         with pytest.raises(ServerError) as refused:
             client.predict(job["id"], [[0.0] * 8] * 9)
         assert refused.value.status == 422

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from jobclient import fresh_client, next_error, poll  # noqa: F401 (the `client` fixture)
+from jobclient import fresh_client, next_error, poll, probe_once_streaming  # noqa: F401 (the `client` fixture)
 from starlette.testclient import WebSocketTestSession
 
 from nnplay.api.app import create_app
@@ -144,15 +144,7 @@ def test_a_real_server_probes_and_generates_from_its_worker_process(
     client = Client(server.url)
     job = client.create_job({**TEXT, "max_steps": 10**6})
     with client.stream(job["id"]) as stream:
-        while stream.receive(timeout=30).type != "hidden_state":
-            pass
-        stream.probe(index=5)
-        deadline = time.monotonic() + 30
-        while True:
-            assert time.monotonic() < deadline, "no frames for test sequence 5"
-            event = stream.receive(timeout=30)
-            if event.type == "sequence" and event.data["index"] == 5:
-                break
+        probe_once_streaming(stream, "hidden_state", 5, "sequence")
         client.pause(job["id"])
         answer = client.generate(job["id"], prompt="Love", length=80, temperature=0.7)
         with pytest.raises(ServerError) as refused:
