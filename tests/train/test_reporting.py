@@ -9,22 +9,45 @@ from nnplay.presets import get_preset
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnySnapshot
-from nnplay.train.loop import ReportBudget
+from nnplay.train.report_budget import SPENDING_WINDOW, ReportBudget, ReportKind
 from nnplay.train.trainer import Trainer, TrainerOptions
 
 
 def test_spacing_grows_with_the_runs_sharing_the_budget() -> None:
     budget = ReportBudget(share=0.5)
     budget.join()
-    alone = budget.spacing(0.001)
+    alone = budget.spacing(0.001, ReportKind.snapshots)
     for _ in range(49):
         budget.join()
-    crowded = budget.spacing(0.001)
+    crowded = budget.spacing(0.001, ReportKind.snapshots)
     assert crowded == 50 * alone
-    # Fifty runs reporting at this spacing spend half a core in all (a quarter per kind).
-    assert abs(50 * 0.001 / crowded - 0.25) < 1e-9
+    # Nothing spent on metrics: fifty runs' snapshots at this spacing take the whole share.
+    assert abs(50 * 0.001 / crowded - 0.5) < 1e-9
     for _ in range(50):
         budget.leave()
+
+
+def test_a_kind_takes_what_the_other_leaves_but_always_keeps_half() -> None:
+    budget = ReportBudget(share=0.5)
+    budget.join()
+    # Metrics spent 0.2 CPU s lately: 0.1 of a core over the 2 s window.
+    budget.spent(ReportKind.metrics, 0.2)
+    assert abs(budget.allowance(ReportKind.snapshots) - 0.4) < 0.01
+    assert budget.allowance(ReportKind.metrics) == 0.5  # snapshots spent nothing
+    # Snapshots spending the whole share leave metrics their half, no less.
+    budget.spent(ReportKind.snapshots, 2.0)
+    assert budget.allowance(ReportKind.metrics) == 0.25
+    assert abs(budget.allowance(ReportKind.snapshots) - 0.4) < 0.01
+
+
+def test_spending_is_forgotten_after_a_few_windows() -> None:
+    budget = ReportBudget(share=0.5)
+    budget.spent(ReportKind.metrics, 1.0)
+    assert budget.allowance(ReportKind.snapshots) == 0.25
+    time.sleep(0.2)
+    decayed = budget.rate(ReportKind.metrics)
+    # exp(-0.2 / 2) = 0.905 of it is left after 0.2 s (less if the sleep ran long).
+    assert 0.5 < decayed / (1.0 / SPENDING_WINDOW) < 0.91
 
 
 class SnapshotCounter(Callback):

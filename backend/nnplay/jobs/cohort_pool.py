@@ -15,7 +15,7 @@ from nnplay.jobs.scheduler import RunScheduler
 from nnplay.spec import parse_spec
 from nnplay.train.cohort_key import cohort_key
 from nnplay.train.control import TrainerControl
-from nnplay.train.loop import ReportBudget
+from nnplay.train.report_budget import ReportBudget
 
 
 class CohortPool:

@@ -20,7 +20,7 @@ from nnplay.train.cohort import Cohort, CohortMetrics
 from nnplay.train.cohort_probes import stacked_snapshots
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import MetricsEvent
-from nnplay.train.loop import ReportBudget
+from nnplay.train.report_budget import ReportBudget, ReportKind
 from nnplay.train.trainer import Trainer
 
 WEIGHTS_SYNC = 1.0  # s: an in-cohort member's shadow network is at most this stale
@@ -92,6 +92,8 @@ class CohortReports:
                     event = self._solo_metrics(m, cohort, detailed)
                 self._publish(m, event, cohort)
             cost = time.thread_time() - started
+            if self.budget is not None:
+                self.budget.spent(ReportKind.metrics, cost)
             for m in due:
                 options = m.trainer.options
                 every = options.metrics_interval if m.control.watched else max(
@@ -99,8 +101,8 @@ class CohortReports:
                 if options.metrics_interval > 0:
                     every = max(every, cost / options.metrics_budget)
                 if self.budget is not None:
-                    every = max(every, self.budget.spacing(cost))
-                m.next_metrics = time.perf_counter() + every
+                    every = max(every, self.budget.spacing(cost, ReportKind.metrics))
+                m.next_metrics = now + every  # from when it was due: a cadence, not a gap
         self._probe(running, cohort)
 
     # ----- metrics points -----------------------------------------------------------------
@@ -166,32 +168,39 @@ class CohortReports:
                 (stacked if m.in_cohort else alone).append(m)
         if stacked and any(now >= m.next_snapshot for m in stacked):
             assert cohort is not None
-            started = time.thread_time()
+            began, started = time.perf_counter(), time.thread_time()
             snapshots = stacked_snapshots(
                 cohort, [m.job_id for m in stacked], [m.step for m in stacked],
                 [cohort.look_of(m.job_id) for m in stacked])
             for m, snap in zip(stacked, snapshots, strict=True):
                 for callback in m.trainer.callbacks:
                     callback.on_snapshot(snap)
-            self._space(stacked, (time.thread_time() - started) / len(stacked), watched)
+            self._space(stacked, time.thread_time() - started, watched, began)
         round_end = time.perf_counter() + self.slice_seconds
         for m in sorted(alone, key=lambda m: m.next_snapshot):
             if now < m.next_snapshot or time.perf_counter() >= round_end:
                 break
-            started = time.thread_time()
+            began, started = time.perf_counter(), time.thread_time()
             self._snapshot(m, cohort)
-            self._space([m], time.thread_time() - started, watched)
+            self._space([m], time.thread_time() - started, watched, began)
 
-    def _space(self, probed: list[Member], cost: float, watched: int) -> None:
-        """Set the next snapshot time of members just probed at `cost` CPU s each."""
+    def _space(self, probed: list[Member], cost: float, watched: int, began: float) -> None:
+        """Set the next snapshot time of members probed together from `began` for `cost` CPU s.
+
+        The interval runs from when the pass began, so a 15 ms pass of fifty members
+        does not stretch a 50 ms cadence to 65 ms.
+        """
+        if self.budget is not None:
+            self.budget.spent(ReportKind.snapshots, cost)
+        cost /= len(probed)  # each member's part
         for m in probed:
             options = m.trainer.options
             # This runner counts as one run of the shared budget: its watched members'
             # snapshots together stay within that run's part.
             every = max(options.snapshot_interval, cost / options.snapshot_budget)
             if self.budget is not None:
-                every = max(every, self.budget.spacing(cost * watched))
-            m.next_snapshot = time.perf_counter() + every
+                every = max(every, self.budget.spacing(cost * watched, ReportKind.snapshots))
+            m.next_snapshot = began + every
 
 
 def _sync(m: Member, cohort: Cohort | None) -> None:

@@ -27,7 +27,8 @@ from nnplay.jobs.runner import RunEvents, RunRequest, prepare_run
 from nnplay.train.cohort import Cohort
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import Failure, RunStatus, TrainResult
-from nnplay.train.loop import Diverged, ReportBudget, Yield
+from nnplay.train.loop import Diverged, Yield
+from nnplay.train.report_budget import ReportBudget
 from nnplay.train.trainer import Trainer
 
 log = logging.getLogger("nnplay.jobs")

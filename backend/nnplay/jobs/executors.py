@@ -28,7 +28,8 @@ from nnplay.jobs.scheduler import RunScheduler
 from nnplay.jobs.worker import WorkerJobs
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
-from nnplay.train.loop import ReportBudget, Yield
+from nnplay.train.loop import Yield
+from nnplay.train.report_budget import ReportBudget
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.jobs")

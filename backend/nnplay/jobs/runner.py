@@ -20,7 +20,8 @@ from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainResult
-from nnplay.train.loop import ReportBudget, TrainerOptions, TrainLoop, Yield
+from nnplay.train.loop import TrainerOptions, TrainLoop, Yield
+from nnplay.train.report_budget import ReportBudget
 from nnplay.train.trainer import make_trainer
 
 log = logging.getLogger("nnplay.jobs")

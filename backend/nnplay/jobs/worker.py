@@ -16,7 +16,7 @@ from nnplay.jobs.cohort_pool import CohortPool
 from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.train.control import TrainerControl
-from nnplay.train.loop import ReportBudget
+from nnplay.train.report_budget import ReportBudget
 
 Command = tuple[Any, ...]  # ("start", job id, RunRequest) | ("control", job id, method, *args)
 #                            | ("checkpoint", job id)

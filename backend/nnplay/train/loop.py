@@ -34,6 +34,7 @@ from nnplay.train.events import (
     TrainResult,
     TrainStart,
 )
+from nnplay.train.report_budget import ReportBudget, ReportKind
 
 # torch's default generator is process-wide: building two networks at once on
 # two threads would interleave their random draws and break reproducibility.
@@ -49,36 +50,6 @@ class Yield(Enum):
 
     SLICE = "slice"  # a time slice is used up; call again to go on
     PARKED = "parked"  # paused: call again once the control has changed
-
-
-class ReportBudget:
-    """A share of one core that every run in a process may spend on metrics and snapshots.
-
-    Each run measures what one metrics point or one snapshot costs it (CPU time)
-    and spaces them so that, summed over the runs sharing this budget, reporting
-    stays within `share` of a core: one run reports at its full rate, fifty runs
-    each report less often, and training keeps the rest of the core.
-    """
-
-    def __init__(self, share: float = 0.5) -> None:
-        self.share = share
-        self._runs = 0
-        self._lock = threading.Lock()
-
-    def join(self) -> None:
-        """A run starts reporting."""
-        with self._lock:
-            self._runs += 1
-
-    def leave(self) -> None:
-        """A run has ended."""
-        with self._lock:
-            self._runs -= 1
-
-    def spacing(self, cost: float) -> float:
-        """Seconds between two reports of one kind that each cost `cost` CPU seconds."""
-        # Metrics and snapshots are two kinds: each gets half of the share.
-        return cost * max(1, self._runs) / (self.share / 2)
 
 
 @dataclass
@@ -349,8 +320,9 @@ class TrainLoop(ABC):
                 if metrics_every > 0:  # 0 asks for a point after every step: keep it
                     every = max(every, cost / options.metrics_budget)
                 if budget is not None:
-                    every = max(every, budget.spacing(cost))
-                next_metrics = clock() + every
+                    budget.spent(ReportKind.metrics, cost)
+                    every = max(every, budget.spacing(cost, ReportKind.metrics))
+                next_metrics = now + every  # from when it was due: a cadence, not a gap
             if now >= next_snapshot:
                 if control.watched:
                     self.streaming = True
@@ -363,8 +335,9 @@ class TrainLoop(ABC):
                     # more than its part of the process's shared report budget.
                     every = max(snapshot_every, cost / options.snapshot_budget)
                     if budget is not None:
-                        every = max(every, budget.spacing(cost))
-                    next_snapshot = clock() + every
+                        budget.spent(ReportKind.snapshots, cost)
+                        every = max(every, budget.spacing(cost, ReportKind.snapshots))
+                    next_snapshot = now + every
                 else:  # nobody is watching: no pictures to draw
                     next_snapshot = clock() + snapshot_every
         self.elapsed += clock() - resumed_at
