@@ -30,9 +30,9 @@ class Settings(BaseSettings):
     # Of one core, what all the jobs of one process may spend on metrics and frames
     # together; with many jobs each reports less often, so training keeps the rest.
     report_share: float = Field(0.5, gt=0, le=1)
-    # "on": jobs of one worker whose specs share a cohort key train as one stacked model
-    # (nnplay.jobs.cohorts); "off" (for now the default): every job trains alone.
-    cohorts: Literal["off", "on"] = "off"
+    # "on" (the default): jobs of one worker whose specs share a cohort key train as one
+    # stacked model (nnplay.jobs.cohorts); "off": every job trains alone.
+    cohorts: Literal["off", "on"] = "on"
     # Fewest members that train as one stacked model; fewer step solo. Measured on 2
     # cores (spiral and circle presets): a cohort of 2 steps ~1.0-1.3x as fast as two solo
     # runs, of 3 ~1.8x, of 4 ~2.8x, so 3 is where stacking starts to pay for its upkeep.

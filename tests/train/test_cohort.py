@@ -19,6 +19,7 @@ from nnplay.spec import ExperimentSpec, parse_spec
 from nnplay.train.cohort import Cohort
 from nnplay.train.cohort_key import cohort_key, cohort_refusal
 from nnplay.train.loop import Diverged, TrainerOptions
+from nnplay.train.metrics import report_from_confusion
 from nnplay.train.trainer import Trainer
 
 # RMSprop divides by the root of a running mean of squared gradients: a gradient that is
@@ -291,10 +292,16 @@ def test_batched_metrics_equal_each_solo_evaluate(task: str, dataset: str, loss:
     cohort = Cohort(specs[0])
     cohort.add_many([(seed, spec, None) for seed, spec in enumerate(specs)])
     train(cohort, 15)
-    metrics = cohort.evaluate()
+    metrics = cohort.evaluate(confusion=True)
     assert metrics.ids == (0, 1, 2)
     for seed, spec in enumerate(specs):
-        event = solo(spec, 15)[0].evaluate()
+        event = solo(spec, 15)[0].evaluate(detailed=True)
+        if task == "classification":  # the detailed point's class report, counted batched
+            assert metrics.confusion is not None
+            report = report_from_confusion(metrics.confusion[seed]).to_dict()
+            assert report == event.report
+        else:
+            assert metrics.confusion is None and event.report is None
         assert metrics.test_loss is not None
         got = [float(metrics.train_loss[seed]), float(metrics.test_loss[seed])]
         torch.testing.assert_close(got, [event.train_loss, event.test_loss], **TOL)

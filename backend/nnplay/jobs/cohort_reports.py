@@ -20,6 +20,7 @@ from nnplay.train.cohort import Cohort, CohortMetrics
 from nnplay.train.cohort_probes import stacked_snapshots
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import MetricsEvent
+from nnplay.train.metrics import report_from_confusion
 from nnplay.train.report_budget import ReportBudget, ReportKind
 from nnplay.train.trainer import Trainer
 
@@ -74,22 +75,24 @@ class CohortReports:
         due = [m for m in running if now >= m.next_metrics]
         if due:
             started = time.thread_time()
-            figures = cohort.evaluate() if cohort is not None and any(
-                m.in_cohort for m in due) else None
+            detailed = {m.job_id for m in due if m.trainer.options.detailed_metrics
+                        and now - m.last_report >= m.trainer.options.report_interval}
+            stacked = [m for m in due if m.in_cohort]
+            figures = None
+            if cohort is not None and stacked:  # one batched evaluation of them all
+                figures = cohort.evaluate(confusion=any(m.job_id in detailed for m in stacked))
             rows = {member: i for i, member in enumerate(figures.ids)} if figures else {}
             for m in due:
                 m.bank()
-                options = m.trainer.options
-                detailed = options.detailed_metrics and \
-                    now - m.last_report >= options.report_interval
-                if detailed:
+                if m.job_id in detailed:
                     m.last_report = now
-                if m.in_cohort and not detailed and figures is not None:
-                    event = self._cohort_metrics(m, figures, rows[m.job_id])
+                if m.in_cohort and figures is not None:
+                    event = self._cohort_metrics(m, figures, rows[m.job_id],
+                                                 m.job_id in detailed)
                     if now - m.last_sync >= WEIGHTS_SYNC:
                         _sync(m, cohort)  # live weights for exports stay fresh enough
                 else:
-                    event = self._solo_metrics(m, cohort, detailed)
+                    event = self._solo_metrics(m, cohort, m.job_id in detailed)
                 self._publish(m, event, cohort)
             cost = time.thread_time() - started
             if self.budget is not None:
@@ -113,7 +116,8 @@ class CohortReports:
         return dataclasses.replace(event, steps_per_second=_rate(m))
 
     @staticmethod
-    def _cohort_metrics(m: Member, figures: CohortMetrics, row: int) -> MetricsEvent:
+    def _cohort_metrics(m: Member, figures: CohortMetrics, row: int,
+                        detailed: bool) -> MetricsEvent:
         def at(values: object) -> float | None:
             return None if values is None else float(values[row])  # type: ignore[index]
 
@@ -124,7 +128,10 @@ class CohortReports:
             step=m.step, epoch=m.step * trainer.batch_size / trainer.n_train,
             train_loss=train_loss, test_loss=at(figures.test_loss),
             train_accuracy=at(figures.train_accuracy), test_accuracy=at(figures.test_accuracy),
-            lr=trainer.lr, steps_per_second=_rate(m), elapsed=m.elapsed)
+            lr=trainer.lr, steps_per_second=_rate(m), elapsed=m.elapsed,
+            report=report_from_confusion(figures.confusion[row]).to_dict()
+            if detailed and figures.confusion is not None else None,
+            test_samples=int(trainer.x_test.shape[0]) or None)
 
     @staticmethod
     def _publish(m: Member, event: MetricsEvent, cohort: Cohort | None) -> None:

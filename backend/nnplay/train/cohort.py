@@ -64,6 +64,10 @@ class CohortMetrics:
     test_loss: Tensor | None
     train_accuracy: Tensor | None
     test_accuracy: Tensor | None
+    # With `evaluate(confusion=True)` on classification: each member's confusion matrix
+    # (M, k, k) int64 over its test set (its train set without one), as the solo
+    # detailed point's class report counts it.
+    confusion: Tensor | None = None
 
 
 @dataclass
@@ -364,9 +368,11 @@ class Cohort:
                     hidden.append(h)
         return h, hidden
 
-    def evaluate(self) -> CohortMetrics:
-        """Every member's metrics now, as its solo `Trainer.evaluate()` computes them."""
+    def evaluate(self, confusion: bool = False) -> CohortMetrics:
+        """Every member's metrics now, as its solo `Trainer.evaluate()` computes them
+        (with `confusion`, also the counts of its detailed point's class report)."""
         rows, head = self._rows, self.head
+        counts = None
         with torch.no_grad():
             figures: list[tuple[Tensor | None, Tensor | None]] = []
             for x, t, y in (("data.x", "data.t", "data.y"),
@@ -381,10 +387,20 @@ class Cohort:
                     m, n, k = out.shape
                     predicted = head.predict(out.reshape(m * n, k)).view(m, n)
                     accuracy = (predicted == rows[y]).float().mean(dim=1)
+                    if confusion:  # the test set's replace the train set's
+                        counts = self._confusion(predicted, rows[y])
                 figures.append((loss, accuracy))
         (train_loss, train_acc), (test_loss, test_acc) = figures
         assert train_loss is not None  # a cohort's members have training data
-        return CohortMetrics(tuple(self._ids), train_loss, test_loss, train_acc, test_acc)
+        return CohortMetrics(tuple(self._ids), train_loss, test_loss, train_acc, test_acc,
+                             counts)
+
+    def _confusion(self, predicted: Tensor, labels: Tensor) -> Tensor:
+        """Confusion matrices `(M, k, k)` int64 of predictions and labels `(M, n)`."""
+        m, k = predicted.shape[0], self.n_classes
+        member = torch.arange(m).unsqueeze(1)  # (M, 1)
+        cells = (member * k + labels.long()) * k + predicted.long()  # (M, n)
+        return torch.bincount(cells.reshape(-1), minlength=m * k * k).view(m, k, k)
 
     def _penalties(self, weights: list[Tensor]) -> Tensor | None:
         l1, l2 = self._rows["hyper.l1"], self._rows["hyper.l2"]

@@ -74,7 +74,11 @@ def classification_report(
     predicted: Tensor, labels: Tensor, n_classes: int
 ) -> ClassificationReport:
     """Per-class precision, recall, F1 and support plus macro averages over all `n_classes`."""
-    confusion = confusion_matrix(predicted, labels, n_classes)  # (k, k)
+    return report_from_confusion(confusion_matrix(predicted, labels, n_classes))
+
+
+def report_from_confusion(confusion: Tensor) -> ClassificationReport:
+    """The `classification_report` of a confusion matrix `(k, k)` int64 (rows: true class)."""
     counts = confusion.double()
     true_positive = counts.diagonal()  # (k,)
     support = counts.sum(dim=1)  # (k,) true samples per class
