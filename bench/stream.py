@@ -429,8 +429,8 @@ def main() -> None:
                              "0: threads in the server process)")
     parser.add_argument("--mix", choices=("same", "classroom"), default="same",
                         help="same: every job the preset; classroom: five presets, own lrs")
-    parser.add_argument("--cohorts", choices=("on", "off"), default="off",
-                        help="NNPLAY_COHORTS of the server")
+    parser.add_argument("--cohorts", choices=("on", "off"), default="on",
+                        help="NNPLAY_COHORTS of the server (default on, as the server)")
     parser.add_argument("--cohort-min-size", type=int, default=3,
                         help="NNPLAY_COHORT_MIN_SIZE of the server")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
