@@ -233,6 +233,7 @@ def test_fifty_jobs_in_a_live_server_train_as_cohorts_and_every_viewer_decodes_f
     starts them all: the per-person limit is raised to let it.)"""
     server = server_factory(env={"NNPLAY_MAX_JOBS_PER_USER": "50"})
     with Client(server.url) as client:
+        assert client.health()["cohorts"] == {"on": True, "min_size": 3}  # the defaults
         ids = [client.create_job(preset="spiral", overrides={
             "max_steps": 1_000_000, "seed": seed,
             "optimizer": {"name": "adam", "lr": (0.01, 0.005, 0.008, 0.012, 0.02)[seed % 5]}}

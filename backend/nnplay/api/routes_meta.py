@@ -36,7 +36,8 @@ async def health(request: Request) -> dict[str, Any]:
     """Say the server is up, which device it trains on and which torch it runs.
 
     `status` is `degraded` with a `reason` while runs cannot be saved (e.g. a full disk)
-    or the Ray cluster jobs train on is unreachable; `executor` says where jobs train.
+    or the Ray cluster jobs train on is unreachable; `executor` says where jobs train,
+    `cohorts` whether same-shaped jobs train together.
     """
     out: dict[str, Any] = {"status": "ok", "device": default_device_name(),
                            "torch": torch.__version__, "version": __version__}
@@ -44,6 +45,9 @@ async def health(request: Request) -> dict[str, Any]:
     executor = dict(manager.executor.health())
     cluster_down = executor.pop("reason", None)
     out.update(executor)
+    settings = request.app.state.settings
+    # Whether same-shaped jobs of a worker train as one stacked model (NNPLAY_COHORTS).
+    out["cohorts"] = {"on": settings.cohorts == "on", "min_size": settings.cohort_min_size}
     store = manager.store
     state = store.health() if store is not None else None
     if state is not None and not state.ok:
