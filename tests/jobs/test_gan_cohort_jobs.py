@@ -18,6 +18,7 @@ import torch
 from fastapi import FastAPI
 
 from nnplay.api.app import create_app
+from nnplay.client import Client
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.job import Job
@@ -209,3 +210,40 @@ def test_a_diverging_gan_member_fails_alone(make_app: Callable[..., JobManager],
     assert twin.wait_finished(WAIT) and alone.wait_finished(WAIT)
     assert twin.failure == wild.failure  # the same structured failure, same step, as solo
     close(final(calm[0]), final(alone))
+
+
+@pytest.mark.server
+@pytest.mark.timeout(120)
+def test_gan_jobs_in_a_live_server_progress_and_stream_frames(
+        server_factory: Callable[..., Any]) -> None:
+    """A real `nnplay serve` with one worker process and cohorts on: six gan-ring jobs
+    train (as one cohort) and a viewer decodes each kind of their frames."""
+    server = server_factory(env={"NNPLAY_COHORTS": "on", "NNPLAY_WORKERS": "1"})
+    with Client(server.url) as client:
+        ids = [client.create_job(preset="gan-ring", overrides={
+            "max_steps": 100_000, "seed": seed, "optimizer": {"name": "adam", "lr": lr}})["id"]
+            for seed, lr in enumerate((0.001, 0.0005, 0.002) * 2)]
+
+        def steps() -> dict[str, int]:
+            return {job["id"]: job["step"] for job in client.jobs()}
+
+        wait_until(lambda: all(steps()[i] > 0 for i in ids))
+        first = steps()
+        wait_until(lambda: all(steps()[i] > first[i] + 100 for i in ids))
+        with client.stream(ids[2]) as stream:
+            fakes: list[int] = []
+            kinds: set[str] = set()
+            deadline = time.monotonic() + WAIT
+            while len(fakes) < 4 and time.monotonic() < deadline:
+                event = stream.receive(timeout=WAIT)
+                if event.array is not None:
+                    assert event.array.size > 0  # decoded
+                    kinds.add(event.type)
+                if event.type == "fake":
+                    fakes.append(event.data["step"])
+        assert len(fakes) == 4, fakes
+        assert fakes == sorted(fakes) and fakes[-1] > fakes[0]
+        assert {"fake", "discriminator"} <= kinds
+        for job_id in ids:
+            client.stop(job_id)
+        wait_until(lambda: all(client.job(i)["status"] == "stopped" for i in ids))
