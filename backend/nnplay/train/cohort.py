@@ -75,7 +75,6 @@ class _Member:
 class Cohort(MemberRows[_Member]):
     """Members sharing one `cohort_key`, trained together one batched step at a time."""
 
-    batched_reports = True  # `evaluate()` and stacked probes serve its members' reports
 
     def __init__(self, spec: ExperimentSpec, grid_size: int = 64,
                  neuron_grid_size: int = 16) -> None:
@@ -108,20 +107,12 @@ class Cohort(MemberRows[_Member]):
         """A member's current learning rate."""
         return float(self._rows["hyper.lr"][self._ids.index(member)])
 
-    def add(self, member: MemberId, spec: ExperimentSpec,
-            state: dict[str, Any] | None = None) -> None:
-        """Add one member at a step boundary (from scratch, or a solo `state_dict()`)."""
-        self.add_many([(member, spec, state)])
-
     def add_many(self, members: Sequence[tuple[MemberId, ExperimentSpec,
                                               dict[str, Any] | None]]) -> None:
         """Add members at a step boundary, each as its solo run starts or continues."""
         joining, cursors = [], []
         for member, spec, state in members:
-            self._check_new(member)
-            if cohort_key(spec) != self.key:
-                raise ValueError(f"member {member!r} has another structure "
-                                 f"({cohort_refusal(spec) or 'its cohort key differs'})")
+            self._check_new(member, spec)
             row, info = self._row(spec, state)
             joining.append((member, row, info, int(state["step"]) if state else 0,
                             float(state["elapsed"]) if state else 0.0))
@@ -129,12 +120,6 @@ class Cohort(MemberRows[_Member]):
         self._append(joining)
         self._cursors = np.concatenate([self._cursors, np.array(cursors, dtype=np.int64)])
         self._leaf_weights()
-
-    def remove(self, member: MemberId) -> dict[str, Any]:
-        """Take a member out at a step boundary; returns its solo `state_dict()`."""
-        state = self.export_state(member)
-        self._drop([self._ids.index(member)])
-        return state
 
     def _drop(self, indices: Sequence[int]) -> None:
         self._cursors = self._cursors[self._keep(indices)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnplay.spec import OptimizerSpec
+from nnplay.spec import ExperimentSpec, OptimizerSpec
+from nnplay.train.cohort_key import cohort_key, cohort_refusal
 from nnplay.train.cohort_optim import (
     HYPER_FIELDS,
     SCALAR_START,
@@ -167,8 +169,13 @@ def keep_table(table: Table, keep: Sequence[int]) -> Table:
     return {name: value.detach().index_select(0, index) for name, value in table.items()}
 
 
-class MemberRows(Generic[Info]):
-    """Members in row order: their ids, table rows, run steps and training seconds."""
+class MemberRows(ABC, Generic[Info]):
+    """Members in row order: their ids, table rows, run steps and training seconds.
+
+    An engine builds and exports a member's rows; joining and leaving are shared.
+    """
+
+    key: Hashable | None = None  # the members' `cohort_key`
 
     def __init__(self) -> None:
         self._ids: list[MemberId] = []
@@ -197,9 +204,37 @@ class MemberRows(Generic[Info]):
         where = {member: i for i, member in enumerate(self._ids)}
         return torch.tensor([where[member] for member in members], dtype=torch.long)
 
-    def _check_new(self, member: MemberId) -> None:
+    @abstractmethod
+    def add_many(self, members: Sequence[tuple[MemberId, ExperimentSpec,
+                                              dict[str, Any] | None]]) -> None:
+        """Add members at a step boundary, each as its solo run starts or continues."""
+
+    @abstractmethod
+    def export_state(self, member: MemberId) -> dict[str, Any]:
+        """A member's state in its solo trainer's `state_dict()` format."""
+
+    @abstractmethod
+    def _drop(self, indices: Sequence[int]) -> None:
+        """Drop the rows at `indices` (`_keep` and whatever else the engine keeps)."""
+
+    def add(self, member: MemberId, spec: ExperimentSpec,
+            state: dict[str, Any] | None = None) -> None:
+        """Add one member at a step boundary (from scratch, or a solo `state_dict()`)."""
+        self.add_many([(member, spec, state)])
+
+    def remove(self, member: MemberId) -> dict[str, Any]:
+        """Take a member out at a step boundary; returns its solo `state_dict()`."""
+        state = self.export_state(member)
+        self._drop([self._ids.index(member)])
+        return state
+
+    def _check_new(self, member: MemberId, spec: ExperimentSpec) -> None:
+        """Refuse a member already here, or one whose spec has another structure."""
         if member in self._members:
             raise ValueError(f"member {member!r} is already in this cohort")
+        if cohort_key(spec) != self.key:
+            raise ValueError(f"member {member!r} has another structure "
+                             f"({cohort_refusal(spec) or 'its cohort key differs'})")
 
     def _append(self, joining: Sequence[tuple[MemberId, Table, Info, int, float]]) -> None:
         """Add members' (id, rows, info, step, elapsed) at the end."""
