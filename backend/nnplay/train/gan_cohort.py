@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from nnplay.data.gan_targets import build_gan_data
+from nnplay.data.kinds import kind_of
 from nnplay.models.activations import ACTIVATIONS
 from nnplay.models.gan import Discriminator, Generator
 from nnplay.spec import DenseLayer, ExperimentSpec, ModelSpec, NoiseKind, OptimizerSpec, Task
@@ -88,8 +89,10 @@ class GanCohort(MemberRows[_GanMember]):
         self.d_steps, self.g_steps = spec.d_steps, spec.g_steps
         self.objective = GanObjective(spec.gan_loss, spec.gradient_penalty)
         self.penalised = self.objective.penalty > 0  # the same for every member (the key)
+        # Each sample's width: 2 for the 2-D targets (cohort_refusal keeps images out).
+        self.width = math.prod(kind_of(spec).sample_shape(spec.dataset.name))
         with torch.random.fork_rng(devices=[]):  # a template: names and shapes only
-            generator, discriminator = self._networks(spec)
+            generator, discriminator = self._networks(spec, self.width)
         self._g_layout = FlatLayout((f"generator.{name}", p)
                                     for name, p in generator.named_parameters())
         self._d_layout = FlatLayout((f"discriminator.{name}", p)
@@ -102,13 +105,13 @@ class GanCohort(MemberRows[_GanMember]):
 
     # ----- membership -----------------------------------------------------------------
     @staticmethod
-    def _networks(spec: ExperimentSpec) -> tuple[Generator, Discriminator]:
+    def _networks(spec: ExperimentSpec, width: int) -> tuple[Generator, Discriminator]:
         """The member's solo networks, with the same draws as its trainer's."""
         assert spec.generator is not None and spec.discriminator is not None
         with BUILD_LOCK:
             torch.manual_seed(spec.seed)
-            generator = Generator(spec.generator, spec.latent_dim, 2, squash=False)
-            discriminator = Discriminator(spec.discriminator, 2)
+            generator = Generator(spec.generator, spec.latent_dim, width, squash=False)
+            discriminator = Discriminator(spec.discriminator, width)
         return generator, discriminator
 
     def lr_of(self, member: MemberId, target: str = "g") -> float:
@@ -139,7 +142,7 @@ class GanCohort(MemberRows[_GanMember]):
     def _row(self, spec: ExperimentSpec, state: dict[str, Any] | None
              ) -> tuple[Table, _GanMember]:
         """One member's table row, built as its solo trainer builds it."""
-        generator, discriminator = self._networks(spec)
+        generator, discriminator = self._networks(spec, self.width)
         if state is not None:
             nn.ModuleDict({"generator": generator, "discriminator": discriminator}
                           ).load_state_dict(state["network"])
@@ -153,7 +156,7 @@ class GanCohort(MemberRows[_GanMember]):
             state["d_optimizer"]["state"] if state else None))
         penalty = GanObjective(spec.gan_loss, spec.gradient_penalty).penalty
         row["penalty"] = torch.tensor(penalty, dtype=torch.float32)
-        row["data.real"] = build_gan_data(spec).real  # (n, 2)
+        row["data.real"] = build_gan_data(spec).real  # (n, width)
         rng = torch.Generator().manual_seed(spec.seed)
         if state is not None:
             rng.set_state(state["gan_rng"])
@@ -205,7 +208,7 @@ class GanCohort(MemberRows[_GanMember]):
         return torch.stack([torch.randn(shape, generator=rng) for rng in rngs])
 
     def _d_draws(self) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Each member's real batch `(M, B, 2)`, latents and penalty mixes `(M, B, 1)`, drawn
+        """Each member's real batch `(M, B, width)`, latents and penalty mixes `(M, B, 1)`, drawn
         in its solo run's order (real indices, latents, mixes)."""
         real, m, n = self._rows["data.real"], len(self._ids), self.n_real
         if self.full_batch:
@@ -224,12 +227,12 @@ class GanCohort(MemberRows[_GanMember]):
         return batch, z, mix
 
     def generate(self, z: Tensor, weights: list[Tensor] | None = None) -> Tensor:
-        """Every member's generator on its latents: `(M, B, latent)` -> `(M, B, 2)`."""
+        """Every member's generator on its latents: `(M, B, latent)` -> `(M, B, width)`."""
         weights = weights or self._g_layout.split(self._rows["g.param"])
         return dense_forward(z, weights, self._g_act)[0]
 
     def discriminate(self, x: Tensor, weights: list[Tensor] | None = None) -> Tensor:
-        """Every member's discriminator on its samples: `(M, B, 2)` -> `(M, B, 1)`."""
+        """Every member's discriminator on its samples: `(M, B, width)` -> `(M, B, 1)`."""
         weights = weights or self._d_layout.split(self._rows["d.param"])
         return dense_forward(x, weights, self._d_act)[0]
 
