@@ -3,13 +3,16 @@
 Prints one JSON object. For each mix and M, the aggregate steps/s (all members' steps
 per second, one thread) of solo `Trainer.train_step()` calls taken in turn, and of
 `Cohort.step()` over the cohorts the M specs form (one per structural key), and the
-ratio. Mixes: "same" (everyone on the spiral preset, own seed and lr) and "classroom"
-(five presets, two pairs of which share a key, each run with its own seed and lr).
+ratio. Mixes: "same" (everyone on the spiral preset, own seed and lr), "classroom"
+(five presets, two pairs of which share a key, each run with its own seed and lr) and
+"gan" (everyone on the gan-ring preset, own seed, target and lr: `GanTrainer.train_step()`
+against `GanCohort.step()`, one iteration each, at `--gan-members`).
 Solo rates are measured on at most `--solo-cap` trainers (a solo step does not depend
 on how many others exist); cohort rates on all M members. Machines are noisy: the two
 are measured in turn, `--rounds` times each, and the best of each is kept.
 
-    .venv/bin/python bench/cohort.py [--members 10 100 1000] [--seconds 1.0] [--rounds 3]
+    .venv/bin/python bench/cohort.py [--members 10 100 1000] [--gan-members 10 100]
+        [--seconds 1.0] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ import torch
 
 from nnplay.presets import get_preset
 from nnplay.spec import ExperimentSpec
-from nnplay.train.cohort import Cohort
+from nnplay.train.cohort_engines import CohortEngine, make_engine
 from nnplay.train.cohort_key import cohort_key
-from nnplay.train.loop import TrainerOptions
-from nnplay.train.trainer import Trainer
+from nnplay.train.loop import TrainerOptions, TrainLoop
+from nnplay.train.trainer import make_trainer
 
 # (preset, variant label or None): spiral and optimizers/Adam share a key, as do circle
 # and batch-vs-online's mini-batch run.
@@ -50,6 +53,7 @@ def member_specs(mix: str, members: int) -> list[ExperimentSpec]:
     """`members` specs of the mix, each with its own seed and a learning rate around the
     preset's (x0.5 to x2)."""
     bases = [preset_spec("spiral", None)] if mix == "same" else \
+        [preset_spec("gan-ring", None)] if mix == "gan" else \
         [preset_spec(name, label) for name, label in CLASSROOM]
     specs = []
     for i in range(members):
@@ -62,15 +66,15 @@ def member_specs(mix: str, members: int) -> list[ExperimentSpec]:
     return specs
 
 
-def solo_trainers(specs: list[ExperimentSpec]) -> list[Trainer]:
+def solo_trainers(specs: list[ExperimentSpec]) -> list[TrainLoop]:
     """Solo trainers of `specs`, each stepped once (warm)."""
-    trainers = [Trainer(spec, TrainerOptions(snapshot_interval=0)) for spec in specs]
+    trainers = [make_trainer(spec, TrainerOptions(snapshot_interval=0)) for spec in specs]
     for trainer in trainers:
         trainer.train_step()
     return trainers
 
 
-def solo_rate(trainers: list[Trainer], seconds: float) -> float:
+def solo_rate(trainers: list[TrainLoop], seconds: float) -> float:
     """Aggregate steps/s of solo trainers stepped one after another."""
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -80,20 +84,20 @@ def solo_rate(trainers: list[Trainer], seconds: float) -> float:
     return steps / (time.perf_counter() - started)
 
 
-def build_cohorts(specs: list[ExperimentSpec]) -> list[Cohort]:
+def build_cohorts(specs: list[ExperimentSpec]) -> list[CohortEngine]:
     """One cohort per structural key among `specs`."""
     groups: dict[Hashable, list[tuple[int, ExperimentSpec, None]]] = defaultdict(list)
     for i, spec in enumerate(specs):
         groups[cohort_key(spec)].append((i, spec, None))
     cohorts = []
     for members in groups.values():
-        cohort = Cohort(members[0][1])
+        cohort = make_engine(members[0][1])
         cohort.add_many(members)
         cohorts.append(cohort)
     return cohorts
 
 
-def cohort_rate(cohorts: list[Cohort], seconds: float) -> tuple[float, float]:
+def cohort_rate(cohorts: list[CohortEngine], seconds: float) -> tuple[float, float]:
     """Aggregate steps/s of the cohorts stepped in turn, and seconds per round of steps."""
     for cohort in cohorts:
         cohort.step()
@@ -111,15 +115,18 @@ def main() -> None:
     """Run the comparison and print JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--gan-members", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--mixes", nargs="+", default=["same", "classroom", "gan"],
+                        choices=["same", "classroom", "gan"])
     parser.add_argument("--seconds", type=float, default=1.0, help="per measurement")
     parser.add_argument("--solo-cap", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)  # one worker process trains on one core
     results: list[dict[str, Any]] = []
-    for mix in ("same", "classroom"):
+    for mix in args.mixes:
         trainers = solo_trainers(member_specs(mix, args.solo_cap))
-        for members in args.members:
+        for members in args.gan_members if mix == "gan" else args.members:
             specs = member_specs(mix, members)
             started = time.perf_counter()
             cohorts = build_cohorts(specs)

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 from nnplay.jobs.runner import CheckpointSaver
 from nnplay.train.cohort import Cohort, CohortMetrics
+from nnplay.train.cohort_engines import CohortEngine
 from nnplay.train.cohort_probes import stacked_snapshots
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import MetricsEvent
+from nnplay.train.events import AnyMetricsEvent, MetricsEvent
+from nnplay.train.loop import TrainLoop
 from nnplay.train.metrics import report_from_confusion
 from nnplay.train.report_budget import ReportBudget, ReportKind
 from nnplay.train.trainer import Trainer
@@ -33,7 +35,7 @@ class Member:
 
     job_id: str
     control: TrainerControl
-    trainer: Trainer
+    trainer: TrainLoop  # a `Trainer`, or a GAN pair's `GanTrainer`
     saver: CheckpointSaver | None
     on_done: Callable[[], None] | None
     step: int
@@ -47,7 +49,7 @@ class Member:
     next_snapshot: float = 0.0
     last_report: float = -math.inf
     last_sync: float = -math.inf
-    last_metrics: MetricsEvent | None = None
+    last_metrics: AnyMetricsEvent | None = None
 
     def bank(self) -> None:
         """Add the training time since `resumed_at` to `elapsed`."""
@@ -63,13 +65,13 @@ class CohortReports:
         self.budget = budget  # the worker's shared report budget, if any
         self.slice_seconds = slice_seconds  # solo-held snapshots per round stay within this
 
-    def emit_all(self, m: Member, cohort: Cohort | None, detailed: bool = False) -> None:
+    def emit_all(self, m: Member, cohort: CohortEngine | None, detailed: bool = False) -> None:
         """A metrics point and a snapshot of a solo-held member (start, pause, end)."""
         self._publish(m, self._solo_metrics(m, cohort, detailed), cohort)
         if m.trainer.options.snapshot_interval > 0:
             self._snapshot(m, cohort)
 
-    def report(self, running: list[Member], cohort: Cohort | None) -> None:
+    def report(self, running: list[Member], cohort: CohortEngine | None) -> None:
         """The metrics points, then the snapshots, of the running members that are due."""
         now = time.perf_counter()
         due = [m for m in running if now >= m.next_metrics]
@@ -77,15 +79,17 @@ class CohortReports:
             started = time.thread_time()
             detailed = {m.job_id for m in due if m.trainer.options.detailed_metrics
                         and now - m.last_report >= m.trainer.options.report_interval}
+            batched = _stacked(cohort)
             stacked = [m for m in due if m.in_cohort]
             figures = None
-            if cohort is not None and stacked:  # one batched evaluation of them all
-                figures = cohort.evaluate(confusion=any(m.job_id in detailed for m in stacked))
+            if batched is not None and stacked:  # one batched evaluation of them all
+                figures = batched.evaluate(confusion=any(m.job_id in detailed for m in stacked))
             rows = {member: i for i, member in enumerate(figures.ids)} if figures else {}
             for m in due:
                 m.bank()
                 if m.job_id in detailed:
                     m.last_report = now
+                event: AnyMetricsEvent
                 if m.in_cohort and figures is not None:
                     event = self._cohort_metrics(m, figures, rows[m.job_id],
                                                  m.job_id in detailed)
@@ -109,7 +113,8 @@ class CohortReports:
         self._probe(running, cohort)
 
     # ----- metrics points -----------------------------------------------------------------
-    def _solo_metrics(self, m: Member, cohort: Cohort | None, detailed: bool) -> MetricsEvent:
+    def _solo_metrics(self, m: Member, cohort: CohortEngine | None,
+                      detailed: bool) -> AnyMetricsEvent:
         _sync(m, cohort)
         m.trainer.elapsed = m.elapsed
         event = m.trainer.evaluate(detailed)
@@ -124,6 +129,7 @@ class CohortReports:
         train_loss = at(figures.train_loss)
         assert train_loss is not None
         trainer = m.trainer
+        assert isinstance(trainer, Trainer)  # batched figures are the dense `Cohort`'s
         return MetricsEvent(
             step=m.step, epoch=m.step * trainer.batch_size / trainer.n_train,
             train_loss=train_loss, test_loss=at(figures.test_loss),
@@ -134,7 +140,7 @@ class CohortReports:
             test_samples=int(trainer.x_test.shape[0]) or None)
 
     @staticmethod
-    def _publish(m: Member, event: MetricsEvent, cohort: Cohort | None) -> None:
+    def _publish(m: Member, event: AnyMetricsEvent, cohort: CohortEngine | None) -> None:
         m.last_metrics = m.trainer.last_metrics = event
         if m.saver is not None and m.in_cohort and m.saver.due():
             # The saver writes the trainer's state: make it the member's whole state.
@@ -147,17 +153,18 @@ class CohortReports:
 
     # ----- snapshots ----------------------------------------------------------------------
     @staticmethod
-    def _snapshot(m: Member, cohort: Cohort | None) -> None:
+    def _snapshot(m: Member, cohort: CohortEngine | None) -> None:
         _sync(m, cohort)
         snap = m.trainer.snapshot()
         for callback in m.trainer.callbacks:
             callback.on_snapshot(snap)
 
-    def _probe(self, running: list[Member], cohort: Cohort | None) -> None:
+    def _probe(self, running: list[Member], cohort: CohortEngine | None) -> None:
         """Snapshots of the watched members that are due: in-cohort ones in one stacked
         pass, solo-held ones one by one (at most a time slice of those per round)."""
         now = time.perf_counter()
         watched = 0
+        batched = _stacked(cohort)  # GAN pairs: each member's shadow probes, one by one
         stacked: list[Member] = []
         alone: list[Member] = []
         for m in running:
@@ -172,13 +179,13 @@ class CohortReports:
             # Members due within a quarter interval join this pass: their clocks line up
             # and later passes stay batched rather than one member each.
             if now >= m.next_snapshot - interval / 4:
-                (stacked if m.in_cohort else alone).append(m)
+                (stacked if m.in_cohort and batched is not None else alone).append(m)
         if stacked and any(now >= m.next_snapshot for m in stacked):
-            assert cohort is not None
+            assert cohort is not None and batched is not None
             began, started = time.perf_counter(), time.thread_time()
             snapshots = stacked_snapshots(
-                cohort, [m.job_id for m in stacked], [m.step for m in stacked],
-                [cohort.look_of(m.job_id) for m in stacked])
+                batched, [m.job_id for m in stacked], [m.step for m in stacked],
+                [batched.look_of(m.job_id) for m in stacked])
             for m, snap in zip(stacked, snapshots, strict=True):
                 for callback in m.trainer.callbacks:
                     callback.on_snapshot(snap)
@@ -210,7 +217,12 @@ class CohortReports:
             m.next_snapshot = began + every
 
 
-def _sync(m: Member, cohort: Cohort | None) -> None:
+def _stacked(cohort: CohortEngine | None) -> Cohort | None:
+    """The cohort when its members' metrics and probes are batched (dense ones), else None."""
+    return cohort if isinstance(cohort, Cohort) else None
+
+
+def _sync(m: Member, cohort: CohortEngine | None) -> None:
     """Bring an in-cohort member's shadow network up to its weights now."""
     if m.in_cohort and cohort is not None:
         m.trainer.network.load_state_dict(cohort.weights_of(m.job_id))

@@ -1,16 +1,18 @@
-"""A cohort runner: the jobs of one worker sharing a cohort key, trained as one `Cohort`.
+"""A cohort runner: the jobs of one worker sharing a cohort key, trained as one engine.
 
 A pool (`nnplay.jobs.cohort_pool`, seen here as `RunnerPool`) hands it the jobs of
-its key as `Join`s. A runner is one generator on the worker's `RunScheduler` (not a
-thread of its own: threads would fight solo runs for the interpreter lock), stepping
-all its running members in one batched step; it owns their membership (admission,
-moves between the cohort's rows and their trainers, controls, ends) and the rounds.
-Each member keeps its solo `Trainer` beside the cohort (its "shadow"): it gives start
-info, probes, the final per-class report and checkpoints, and holds the member's state
-whenever the member is not stepping in the cohort (paused, stepping N while paused,
-alone, ended). Members move in and out at step boundaries in the solo `state_dict()`
-format, so what a viewer sees matches a solo run. Their metrics points and snapshots
-are `CohortReports`' (`nnplay.jobs.cohort_reports`).
+its key as `Join`s; the key's task picks the stacked engine (`Cohort` for dense
+supervised runs, `GanCohort` for GAN pairs: `nnplay.train.cohort_engines`). A runner
+is one generator on the worker's `RunScheduler` (not a thread of its own: threads
+would fight solo runs for the interpreter lock), stepping all its running members in
+one batched step; it owns their membership (admission, moves between the cohort's
+rows and their trainers, controls, ends) and the rounds. Each member keeps its solo
+trainer beside the cohort (its "shadow"): it gives start info, probes, the final
+per-class report and checkpoints, and holds the member's state whenever the member
+is not stepping in the cohort (paused, stepping N while paused, alone, ended).
+Members move in and out at step boundaries in the solo `state_dict()` format, so
+what a viewer sees matches a solo run. Their metrics points and snapshots are
+`CohortReports`' (`nnplay.jobs.cohort_reports`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ from typing import Protocol
 
 from nnplay.jobs.cohort_reports import CohortReports, Member
 from nnplay.jobs.runner import RunEvents, RunRequest, prepare_run
-from nnplay.train.cohort import Cohort
+from nnplay.train.cohort_engines import CohortEngine, make_engine
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import Failure, RunStatus, TrainResult
 from nnplay.train.loop import Diverged, Yield
 from nnplay.train.report_budget import ReportBudget
-from nnplay.train.trainer import Trainer
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -69,7 +70,7 @@ class CohortRunner:
         self.control = TrainerControl()  # only a wake-up signal for the scheduler
         self.incoming: list[Join] = []  # guarded by the pool's lock
         self.members: dict[str, Member] = {}
-        self.cohort: Cohort | None = None
+        self.cohort: CohortEngine | None = None
 
     # ----- membership -----------------------------------------------------------------
     def _admit(self, join: Join) -> None:
@@ -79,7 +80,6 @@ class CohortRunner:
                 join.on_done()
             return
         trainer, saver = prepared
-        assert isinstance(trainer, Trainer)  # keyed specs are supervised
         join.events.on_trainer(trainer)
         now = time.perf_counter()
         m = Member(join.request.job_id, join.control, trainer, saver, join.on_done,
@@ -110,8 +110,8 @@ class CohortRunner:
             return
         if self.cohort is None:
             options = joining[0].trainer.options
-            self.cohort = Cohort(joining[0].trainer.spec, options.grid_size,
-                                 options.neuron_grid_size)
+            self.cohort = make_engine(joining[0].trainer.spec, options.grid_size,
+                                      options.neuron_grid_size)
         for m in joining:
             m.trainer.step, m.trainer.elapsed = m.step, m.elapsed
         self.cohort.add_many([(m.job_id, m.trainer.spec, m.trainer.state_dict())
@@ -148,12 +148,13 @@ class CohortRunner:
                                    failure=Failure(kind, m.step, reason)))
 
     # ----- one round --------------------------------------------------------------------
-    def _solo_step(self, m: Member) -> bool:
-        """One step of a member on its own trainer; False if it failed (and left)."""
+    def _solo_step(self, m: Member, phase: str = "both") -> bool:
+        """One step of a member on its own trainer (a GAN's `phase`: "d", "g" or "both");
+        False if it failed (and left)."""
         self._to_solo(m)
         started = time.perf_counter()
         try:
-            m.trainer.train_step()
+            m.trainer.train_phase(phase)
         except Diverged as error:
             m.step = m.trainer.step
             m.elapsed += time.perf_counter() - started
@@ -191,14 +192,10 @@ class CohortRunner:
         control = m.control
         if not control.dirty:
             return "run"
-        pending = control.take_pending_lrs()
-        if pending:
-            lr = pending.get("all", next(iter(pending.values())))
-            m.trainer.lr = lr
+        for target, lr in control.take_pending_lrs().items():  # "all", or a GAN's "g"/"d"
+            m.trainer.set_lr(lr, target)  # (its optimizer is reloaded on leaving the cohort)
             if m.in_cohort and self.cohort is not None:
-                self.cohort.set_lr(m.job_id, lr)
-            else:
-                m.trainer.set_lr(lr)
+                self.cohort.set_lr(m.job_id, lr, target)
         control.take_pending_probe()  # dense networks have no feature maps to probe
         if control.stop_requested:
             self._finish(m, RunStatus.stopped)
@@ -235,7 +232,7 @@ class CohortRunner:
                 if what == "step":
                     busy = True
                     started = time.perf_counter()
-                    if self._solo_step(m):
+                    if self._solo_step(m, m.control.step_phase):
                         m.elapsed += time.perf_counter() - started
                         if m.step >= m.trainer.spec.max_steps:
                             self._finish(m, RunStatus.completed)

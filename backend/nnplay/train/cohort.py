@@ -12,10 +12,9 @@ the solo trainer's `state_dict()` format, so a run can go solo <-> cohort intact
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +28,17 @@ from nnplay.models.network import Network
 from nnplay.spec import DenseLayer, ExperimentSpec
 from nnplay.train.cohort_key import cohort_key, cohort_refusal
 from nnplay.train.cohort_loss import member_losses
-from nnplay.train.cohort_optim import (
-    HYPER_FIELDS,
-    SCALAR_START,
-    STACKED_RULES,
-    hyper_row,
-    shaped,
+from nnplay.train.cohort_stack import (
+    FlatLayout,
+    MemberId,
+    MemberRows,
+    StackedOptimizer,
+    Table,
+    dense_forward,
 )
 from nnplay.train.heads import Head, make_head
 from nnplay.train.loop import BUILD_LOCK
-from nnplay.train.optimizers import build_optimizer
 from nnplay.train.probes import ProbeLook, probe_row
-
-MemberId = Hashable
 
 
 @dataclass(frozen=True)
@@ -79,112 +76,57 @@ class _Member:
     look: ProbeLook  # its frames' fields beside the pixels
 
 
-class Cohort:
+class Cohort(MemberRows[_Member]):
     """Members sharing one `cohort_key`, trained together one batched step at a time."""
+
 
     def __init__(self, spec: ExperimentSpec, grid_size: int = 64,
                  neuron_grid_size: int = 16) -> None:
+        super().__init__()
         refusal = cohort_refusal(spec)
         if refusal is not None:
             raise ValueError(f"this spec cannot join a cohort: {refusal}")
         self.key = cohort_key(spec)
-        self.rule = STACKED_RULES[spec.optimizer.name]
         self.loss = spec.loss
         self.n_train = spec.train_size
         self.full_batch = spec.batch_size >= self.n_train
         self.batch = self.n_train if self.full_batch else spec.batch_size
         self.ragged = not self.full_batch and self.n_train % self.batch != 0
         self.grid_sizes = (grid_size, neuron_grid_size)  # the probes' (boundary, neurons)
-        self._ids: list[MemberId] = []
-        self._members: dict[MemberId, _Member] = {}
-        self._rows: dict[str, Tensor] = {}
-        self._steps = np.zeros(0, dtype=np.int64)  # each member's run step
         self._cursors = np.zeros(0, dtype=np.int64)  # each member's place in its order
-        self.elapsed = np.zeros(0, dtype=np.float64)  # each member's training seconds
         with torch.random.fork_rng(devices=[]):  # a template: names and the head only
             template, self.head, dataset = self._network(spec)
         self.n_classes = dataset.n_classes  # 0 for regression
-        self._names = [name for name, _ in template.named_parameters()]
         self._activations: list[nn.Module] = [
             ACTIVATIONS[layer.activation].make() for layer in spec.model.layers
             if isinstance(layer, DenseLayer)]  # every layer (cohort_refusal said so)
-        self._n_weights = len(self._names)
         # All of a member's weights live in one flat row (M, P): the optimizer then takes
-        # a handful of ops per step, not a handful per weight tensor. (name, offset, shape)
-        self._shapes = [tuple(p.shape) for p in template.parameters()]
-        self._offsets = [0]
-        for shape in self._shapes:
-            self._offsets.append(self._offsets[-1] + math.prod(shape))
+        # a handful of ops per step, not a handful per weight tensor.
+        self._layout = FlatLayout(template.named_parameters())
+        self._optimizer = StackedOptimizer(spec.optimizer, self._layout)
+        self.rule = self._optimizer.rule
 
     # ----- membership -----------------------------------------------------------------
-    @property
-    def ids(self) -> tuple[MemberId, ...]:
-        """The members in row order."""
-        return tuple(self._ids)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def __contains__(self, member: object) -> bool:
-        return member in self._members
-
-    def step_of(self, member: MemberId) -> int:
-        """A member's run step (its solo trainer's `step`)."""
-        return int(self._steps[self._ids.index(member)])
-
     def lr_of(self, member: MemberId) -> float:
         """A member's current learning rate."""
         return float(self._rows["hyper.lr"][self._ids.index(member)])
 
-    def add(self, member: MemberId, spec: ExperimentSpec,
-            state: dict[str, Any] | None = None) -> None:
-        """Add one member at a step boundary (from scratch, or a solo `state_dict()`)."""
-        self.add_many([(member, spec, state)])
-
     def add_many(self, members: Sequence[tuple[MemberId, ExperimentSpec,
                                               dict[str, Any] | None]]) -> None:
         """Add members at a step boundary, each as its solo run starts or continues."""
-        rows: list[dict[str, Tensor]] = []
-        steps, cursors, elapsed = [], [], []
+        joining, cursors = [], []
         for member, spec, state in members:
-            if member in self._members:
-                raise ValueError(f"member {member!r} is already in this cohort")
-            if cohort_key(spec) != self.key:
-                raise ValueError(f"member {member!r} has another structure "
-                                 f"({cohort_refusal(spec) or 'its cohort key differs'})")
-            row, member_state = self._row(spec, state)
-            rows.append(row)
-            self._members[member] = member_state
-            self._ids.append(member)
-            steps.append(int(state["step"]) if state else 0)
+            self._check_new(member, spec)
+            row, info = self._row(spec, state)
+            joining.append((member, row, info, int(state["step"]) if state else 0,
+                            float(state["elapsed"]) if state else 0.0))
             cursors.append(int(state["cursor"]) if state else self.n_train)
-            elapsed.append(float(state["elapsed"]) if state else 0.0)
-        stacked = {name: torch.stack([row[name] for row in rows]) for name in rows[0]}
-        self._rows = stacked if not self._rows else {
-            name: torch.cat([self._rows[name].detach(), stacked[name]])
-            for name in self._rows}
-        self._steps = np.concatenate([self._steps, np.array(steps, dtype=np.int64)])
+        self._append(joining)
         self._cursors = np.concatenate([self._cursors, np.array(cursors, dtype=np.int64)])
-        self.elapsed = np.concatenate([self.elapsed, np.array(elapsed, dtype=np.float64)])
         self._leaf_weights()
 
-    def remove(self, member: MemberId) -> dict[str, Any]:
-        """Take a member out at a step boundary; returns its solo `state_dict()`."""
-        state = self.export_state(member)
-        self._drop([self._ids.index(member)])
-        return state
-
     def _drop(self, indices: Sequence[int]) -> None:
-        gone = set(indices)
-        keep = [i for i in range(len(self._ids)) if i not in gone]
-        index = torch.tensor(keep, dtype=torch.long)
-        self._rows = {name: value.detach().index_select(0, index)
-                      for name, value in self._rows.items()}
-        for i in sorted(gone):
-            del self._members[self._ids[i]]
-        self._ids = [self._ids[i] for i in keep]
-        self._steps, self._cursors = self._steps[keep], self._cursors[keep]
-        self.elapsed = self.elapsed[keep]
+        self._cursors = self._cursors[self._keep(indices)]
         self._leaf_weights()
 
     def _leaf_weights(self) -> None:
@@ -192,9 +134,7 @@ class Cohort:
 
     def split(self, flat: Tensor) -> list[Tensor]:
         """Views of flat weight rows `(M, P)` (or one row `(P,)`) as each weight's shape."""
-        lead = flat.shape[:-1]
-        return [flat[..., start:stop].view(*lead, *shape) for start, stop, shape in
-                zip(self._offsets, self._offsets[1:], self._shapes, strict=False)]
+        return self._layout.split(flat)
 
     # ----- a member's row: built as its solo trainer builds it ---------------------------
     @staticmethod
@@ -208,28 +148,17 @@ class Cohort:
         return network, head, dataset
 
     def _row(self, spec: ExperimentSpec,
-             state: dict[str, Any] | None) -> tuple[dict[str, Tensor], _Member]:
+             state: dict[str, Any] | None) -> tuple[Table, _Member]:
         """One member's stacked-table row, and what it keeps beside it."""
         network, head, dataset = self._network(spec)
         if state is not None:
             network.load_state_dict(state["network"])
-        weights = [p.detach().clone() for p in network.parameters()]
-        row: dict[str, Tensor] = {"param": torch.cat([w.flatten() for w in weights])}
+        weights = torch.cat([p.detach().flatten() for p in network.parameters()])
         lr = float(state["lr"]) if state else spec.optimizer.lr
-        saved = state["optimizer"]["state"] if state else {}
-        for slot in self.rule.slots:
-            row[f"slot.{slot}"] = torch.cat([
-                saved[i][slot].detach().to(torch.float32).flatten()
-                if slot in saved.get(i, {}) else torch.zeros(w.numel())
-                for i, w in enumerate(weights)])
-        for scalar in self.rule.scalars:
-            value = saved.get(0, {}).get(scalar)
-            row[f"scalar.{scalar}"] = torch.tensor(
-                float(value) if value is not None else SCALAR_START[scalar])
-        hyper = hyper_row(spec.optimizer, lr)
-        hyper.update(l1=spec.regularization.l1, l2=spec.regularization.l2)
-        for name, number in hyper.items():
-            row[f"hyper.{name}"] = torch.tensor(number, dtype=torch.float64)
+        row = self._optimizer.row(spec.optimizer, lr, weights,
+                                  state["optimizer"]["state"] if state else None)
+        row["hyper.l1"] = torch.tensor(spec.regularization.l1, dtype=torch.float64)
+        row["hyper.l2"] = torch.tensor(spec.regularization.l2, dtype=torch.float64)
         row["data.x"] = dataset.x_train  # (n_train, f)
         row["data.t"] = head.targets(dataset.y_train)  # (n_train,) or (n_train, k)
         row["data.y"] = dataset.y_train  # (n_train,) class ids or values
@@ -253,35 +182,20 @@ class Cohort:
         info = self._members[member]
         rows = {name: value[i].detach().clone() for name, value in self._rows.items()}
         lr = float(rows["hyper.lr"])
-        weights = [w.clone() for w in self.split(rows["param"])]
-        slots = {slot: self.split(rows[f"slot.{slot}"]) for slot in self.rule.slots}
-        hyper = hyper_row(info.spec.optimizer, lr)
-        optimizer_state: dict[int, dict[str, Tensor]] = {}
-        for j in range(self._n_weights):
-            entry = {f"{scalar}": rows[f"scalar.{scalar}"].to(torch.float32).clone()
-                     for scalar in self.rule.scalars}
-            entry.update({slot: slots[slot][j].clone()
-                          for slot in self.rule.kept(hyper)})
-            if entry and (self._stepped(rows) or "sum" in entry):
-                optimizer_state[j] = entry
-        params = [nn.Parameter(w.clone()) for w in weights]
-        groups = build_optimizer(info.spec.optimizer, params).state_dict()["param_groups"]
-        for group in groups:
-            group["lr"] = lr
         order = torch.empty(0, dtype=torch.long) if self.full_batch else rows["order"]
         return {
             "format": 1, "step": int(self._steps[i]), "elapsed": float(self.elapsed[i]),
             "torch_rng": torch.get_rng_state(), "lr": lr,
-            "network": dict(zip(self._names, weights, strict=True)),
-            "optimizer": {"state": optimizer_state, "param_groups": copy.deepcopy(groups)},
+            "network": {name: w.clone() for name, w in
+                        self._layout.state(rows["param"]).items()},
+            "optimizer": self._optimizer.export(rows, info.spec.optimizer),
             "shuffle": info.shuffle.get_state(), "order": order.clone(),
             "cursor": int(self._cursors[i]),
         }
 
     def weights_of(self, member: MemberId) -> dict[str, Tensor]:
         """A member's weights now, as its solo network's `state_dict()` (views: copy them)."""
-        row = self._rows["param"][self._ids.index(member)].detach()
-        return dict(zip(self._names, self.split(row), strict=True))
+        return self._layout.state(self._rows["param"][self._ids.index(member)].detach())
 
     @property
     def activations(self) -> list[nn.Module]:
@@ -291,11 +205,6 @@ class Cohort:
     def look_of(self, member: MemberId) -> ProbeLook:
         """A member's frame fields beside the pixels (value range, domain, classes)."""
         return self._members[member].look
-
-    def rows_of(self, members: Sequence[MemberId]) -> Tensor:
-        """The row indices `(k,)` of `members`."""
-        where = {member: i for i, member in enumerate(self._ids)}
-        return torch.tensor([where[member] for member in members], dtype=torch.long)
 
     def param_rows(self, rows: Tensor) -> Tensor:
         """A copy of the flat weight rows `(k, P)` at `rows`."""
@@ -309,15 +218,11 @@ class Cohort:
         """How many grid points a probe input ("probe.grid", "probe.neurons") has."""
         return int(self._rows[name].shape[2])  # (M, f, points)
 
-    def _stepped(self, rows: dict[str, Tensor]) -> bool:
-        """Whether a member's optimizer has state yet (torch keeps none before a step)."""
-        if "scalar.step" in rows:
-            return float(rows["scalar.step"]) > 0
-        return bool(rows["slot.momentum_buffer"].any())
-
     # ----- live changes ---------------------------------------------------------------
-    def set_lr(self, member: MemberId, lr: float) -> None:
-        """Change one member's learning rate, effective from its next step."""
+    def set_lr(self, member: MemberId, lr: float, target: str = "all") -> None:
+        """Change one member's learning rate, effective from its next step (`target` is a
+        GAN's; one network here)."""
+        del target
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning rate must be a positive number (got {lr!r})")
         self._rows["hyper.lr"][self._ids.index(member)] = lr
@@ -355,18 +260,8 @@ class Cohort:
                             keep: bool = True) -> tuple[Tensor, list[Tensor]]:
         """The output `(k, B, out)` and each hidden layer's post-activation `(k, B, units)`
         (as `Network.forward_with_hidden`); `weights` are `split()` rows, else all members'."""
-        h = x
-        weights = weights or self.split(self._rows["param"])
-        last = self._n_weights // 2 - 1
-        hidden: list[Tensor] = []
-        for layer in range(last + 1):
-            weight, bias = weights[2 * layer], weights[2 * layer + 1]
-            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
-            if layer < last:
-                h = self._activations[layer](h)
-                if keep:
-                    hidden.append(h)
-        return h, hidden
+        return dense_forward(x, weights or self.split(self._rows["param"]),
+                             self._activations, keep)
 
     def evaluate(self, confusion: bool = False) -> CohortMetrics:
         """Every member's metrics now, as its solo `Trainer.evaluate()` computes them
@@ -429,15 +324,8 @@ class Cohort:
         penalties = self._penalties(views)
         if penalties is not None:
             losses = losses + penalties
-        grads = torch.cat([g.reshape(len(self._ids), -1)
-                           for g in torch.autograd.grad(losses.sum(), views)], dim=1)
-        rule = self.rule
-        scalars = {name: self._rows[f"scalar.{name}"] for name in rule.scalars}
-        hypers = {name: self._rows[f"hyper.{name}"] for name in HYPER_FIELDS}
-        coefficients = rule.prepare(hypers, scalars)
-        slots = {slot: self._rows[f"slot.{slot}"] for slot in rule.slots}
-        with torch.no_grad():
-            rule.apply(weights, grads, slots, shaped(coefficients, 2))
+        self._optimizer.step(self._rows, self._layout.flat_grads(
+            torch.autograd.grad(losses.sum(), views)))
         self._steps += 1
         self.elapsed += time.perf_counter() - started  # every member trained all along
         values = losses.detach()

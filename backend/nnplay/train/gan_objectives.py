@@ -3,11 +3,14 @@
 The discriminator always ends in one linear unit; its raw output `(m, 1)` is a logit
 for `minimax` and `non_saturating` (sigmoid: the probability that a sample is real),
 a regression score for `least_squares` (real -> 1, fake -> 0), and an unbounded
-critic score for `wasserstein_gp`.
+critic score for `wasserstein_gp`. Every loss is a mean over a batch's last two axes, so
+the same formulas give one run's loss from `(m, 1)` and each cohort member's `(M,)`
+from stacked outputs `(M, B, 1)` (`nnplay.train.gan_cohort`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,14 +49,23 @@ GAN_LOSSES: dict[GanLoss, GanLossInfo] = {
 }
 
 
-def gradient_penalty(discriminator: nn.Module, real: Tensor, fake: Tensor, mix: Tensor,
-                     create_graph: bool = True) -> Tensor:
-    """Mean (|grad D(x)| - 1)^2 at x = mix * real + (1 - mix) * fake; `mix` is `(m, 1)`."""
+def gradient_penalty(discriminator: nn.Module | Callable[[Tensor], Tensor], real: Tensor,
+                     fake: Tensor, mix: Tensor, create_graph: bool = True) -> Tensor:
+    """Mean (|grad D(x)| - 1)^2 at x = mix * real + (1 - mix) * fake; `mix` is `(m, 1)`.
+
+    Stacked members (`real`, `fake` `(M, B, d)`, `mix` `(M, B, 1)`) give `(M,)`: each
+    member's own penalty (their scores do not mix, so one gradient of the sum serves all).
+    """
     between = (mix * real + (1.0 - mix) * fake).detach().requires_grad_(True)
     with torch.enable_grad():
-        scores = discriminator(between)  # (m, 1)
+        scores = discriminator(between)  # (m, 1) or (M, B, 1)
         (grad,) = torch.autograd.grad(scores.sum(), between, create_graph=create_graph)
-    return ((grad.norm(dim=1) - 1.0) ** 2).mean()
+    return ((grad.norm(dim=-1) - 1.0) ** 2).mean(dim=-1)
+
+
+def _mean(values: Tensor) -> Tensor:
+    """The mean over a batch of outputs: `(m, 1)` -> `()`, `(M, B, 1)` -> `(M,)`."""
+    return values.mean(dim=(-2, -1))
 
 
 class GanObjective:
@@ -69,21 +81,21 @@ class GanObjective:
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """The discriminator's loss from its outputs on real and generated samples (no penalty)."""
         if self.kind == GanLoss.least_squares:
-            return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
+            return 0.5 * _mean((real - 1.0) ** 2) + 0.5 * _mean(fake**2)
         if self.kind == GanLoss.wasserstein_gp:
-            return fake.mean() - real.mean()
+            return _mean(fake) - _mean(real)
         # -log D(x) - log(1 - D(G(z))) with D = sigmoid(logit), written stably.
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+        return _mean(F.softplus(-real)) + _mean(F.softplus(fake))
 
     def g_loss(self, fake: Tensor) -> Tensor:
         """The generator's loss from the discriminator's outputs on its samples."""
         if self.kind == GanLoss.minimax:
-            return -F.softplus(fake).mean()  # log(1 - D(G(z)))
+            return -_mean(F.softplus(fake))  # log(1 - D(G(z)))
         if self.kind == GanLoss.non_saturating:
-            return F.softplus(-fake).mean()  # -log D(G(z))
+            return _mean(F.softplus(-fake))  # -log D(G(z))
         if self.kind == GanLoss.least_squares:
-            return 0.5 * ((fake - 1.0) ** 2).mean()
-        return -fake.mean()  # wasserstein_gp
+            return 0.5 * _mean((fake - 1.0) ** 2)
+        return -_mean(fake)  # wasserstein_gp
 
     def display(self, outputs: Tensor) -> Tensor:
         """What D(x) is shown as: a probability, an LSGAN score, or the raw critic score."""
