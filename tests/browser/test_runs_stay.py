@@ -117,7 +117,7 @@ def test_csv_upload_trains_and_a_bad_line_is_named(page: Any, tmp_path: Path) ->
     rows += [f"{0.5 + i / 40:.3f},{(i % 5) / 10:.2f},1" for i in range(20)]
     good.write_text("\n".join(rows) + "\n")  # no header
     page.locator("#csv-file").set_input_files(str(good))
-    page.wait_for_function("window.nnplay.state.spec.dataset.points.length === 40")
+    page.wait_for_function("window.nnplay.state.spec.dataset.points?.length === 40")
     page.wait_for_function("location.hash.includes('pts=')")  # small data travels in the link
     prepared(page)
     page.get_by_role("button", name="Play").click()
