@@ -148,9 +148,11 @@ def _train(args: argparse.Namespace) -> int:
         print("nnplay: preparing… (loading torch)", file=sys.stderr, flush=True)
     import torch
 
+    from nnplay.train.allocator import keep_freed_memory
     from nnplay.train.trainer import TrainerOptions, make_trainer, warm_up
 
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     if not args.quiet:
         warm_up()  # torch's lazy imports, so the progress bar moves from its first draw
     # The server's data dir: its IDX files and the MNIST cache (converted once, not per run).

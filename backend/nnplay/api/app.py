@@ -35,6 +35,7 @@ from nnplay.jobs.executors import (
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.store import RunStore
 from nnplay.resources import resource_dir
+from nnplay.train.allocator import keep_freed_memory
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.server")
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     policy = SecurityPolicy.from_settings(settings)
     torch.set_num_threads(settings.torch_threads)
+    keep_freed_memory()  # the thread executor's jobs train in this process
     store = checkpoints = None
     if settings.persist:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

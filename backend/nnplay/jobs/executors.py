@@ -26,6 +26,7 @@ from nnplay.jobs.cohort_pool import CohortPool
 from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.jobs.worker import WorkerJobs
+from nnplay.train.allocator import keep_freed_memory
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
 from nnplay.train.loop import Yield
@@ -221,6 +222,7 @@ def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
     """A worker process: runs the jobs it is sent on its scheduler (`WorkerJobs`)."""
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
     torch.set_num_threads(torch_threads)
+    keep_freed_memory()
     warm_up()
     events.put(("", "ready", ()))
     batch = _EventBatch(events)

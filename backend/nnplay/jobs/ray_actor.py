@@ -22,6 +22,7 @@ import torch
 from nnplay.jobs.executors import ExecutorUnavailable, HookMessage, QueueEvents
 from nnplay.jobs.ray_data import ActorImageSets, ShippedSet
 from nnplay.jobs.worker import Command, WorkerJobs
+from nnplay.train.allocator import keep_freed_memory
 from nnplay.train.trainer import warm_up
 
 log = logging.getLogger("nnplay.jobs")
@@ -76,6 +77,7 @@ class WorkerActor:
     def __init__(self, name: str, torch_threads: int, report_share: float,
                  cohorts: bool, cohort_min_size: int = 3) -> None:
         torch.set_num_threads(torch_threads)
+        keep_freed_memory()
         warm_up()
         self.events = ActorEvents()
         self.image_sets = ActorImageSets()
