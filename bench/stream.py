@@ -34,7 +34,6 @@ on a local Ray (`NNPLAY_EXECUTOR=ray`, as many actors as local workers) and adds
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -244,6 +243,9 @@ def run_level(url: str, server_pid: int, specs: list[dict[str, Any]], seconds: f
     """Train one job per spec with one viewer each and measure them for `seconds`."""
     jobs = len(specs)
     client = Client(url, timeout=60.0)
+    # One identity first: parallel first requests would each be given their own (the
+    # cookie jar keeps one), and the deletes below would be refused with 403.
+    client.identity()
     pool = ThreadPoolExecutor(max_workers=min(jobs, 16))
     ids = list(pool.map(lambda spec: client.create_job(spec, frame_rate=frame_rate)["id"],
                         specs))
@@ -275,8 +277,10 @@ def run_level(url: str, server_pid: int, specs: list[dict[str, Any]], seconds: f
         for thread in threads:
             thread.join(5.0)
         def delete(job_id: str) -> None:
-            with contextlib.suppress(Exception):  # best effort: the next level needs quiet
+            try:  # the next level needs quiet: a job left running would skew it
                 client.delete(job_id)
+            except Exception as error:
+                print(f"could not delete {job_id}: {error}", file=sys.stderr)
 
         list(pool.map(delete, ids))  # in parallel: each delete waits for its job to end
         pool.shutdown()

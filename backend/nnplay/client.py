@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -116,6 +117,12 @@ class Client:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers,
                                  cookies=cookies)
+        # Until the server has given this client its identity cookie, calls go one at a
+        # time: parallel first calls (a script starting a class's jobs from a thread
+        # pool) would each be given an identity of their own, and the jobs made under
+        # the ones the cookie jar did not keep could no longer be changed.
+        self._known = bool(self.http.cookies)
+        self._first = threading.Lock()
 
     def identity(self) -> dict[str, Any]:
         """GET /api/identity: this client's identity and whether it is the admin."""
@@ -123,7 +130,12 @@ class Client:
         return result
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+        if self._known:
+            response = self.http.request(method, path, **kwargs)
+        else:
+            with self._first:
+                response = self.http.request(method, path, **kwargs)
+                self._known = bool(self.http.cookies)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -190,6 +191,17 @@ def test_another_identity_can_watch_a_run_but_not_change_it(
         # The owner still can.
         owner.step(job_id, 5)
         owner.delete(job_id)
+
+
+def test_a_fresh_client_starting_jobs_from_many_threads_owns_them_all(
+        shared_server: Callable[[dict[str, str]], ServerProcess]) -> None:
+    """Parallel first calls of one `Client` share the identity the first answer gives."""
+    server = shared_server(THREADS)
+    with Client(server.url) as client, ThreadPoolExecutor(8) as pool:
+        jobs = list(pool.map(lambda _: client.create_job(**PAUSED), range(8)))
+        assert all(job["owned"] for job in jobs)
+        list(pool.map(lambda job: client.delete(job["id"]), jobs))  # no 403
+        assert {job["id"] for job in jobs}.isdisjoint(j["id"] for j in client.jobs())
 
 
 def test_the_admin_token_manages_every_run(classroom: ServerProcess) -> None:
