@@ -20,6 +20,7 @@ from nnplay.api.app import create_app
 from nnplay.client import Client
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
+from nnplay.jobs.cohort_reports import METRICS_POINTS_PER_S
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.status import JobStatus
@@ -207,6 +208,30 @@ def test_a_diverging_member_fails_alone(make_app: Callable[..., JobManager],
     assert twin.wait_finished(WAIT) and alone.wait_finished(WAIT)
     assert twin.failure == wild.failure  # the same structured failure, same step, as solo
     close(final(calm[0]), final(alone))
+
+
+def test_a_cohorts_members_send_a_bounded_number_of_metrics_points_together(
+        make_app: Callable[..., JobManager], cohort_steps: list[int]) -> None:
+    """Thirty watched members of one cohort: each still gets points, but together at
+    most METRICS_POINTS_PER_S a second (twenty each would be 600: the server's store and
+    viewers pay for every point)."""
+    manager = make_app("on")
+    jobs = [manager.create(member_spec(seed, 0.01, 1_000_000)) for seed in range(30)]
+    for job in jobs:
+        job.control.set_watched(True)  # as a viewer's websocket does
+    wait_until(lambda: all(len(job.history.points()) > 2 for job in jobs))
+    before = [len(job.history.points()) for job in jobs]
+    started = time.monotonic()
+    time.sleep(2.0)
+    after = [len(job.history.points()) for job in jobs]
+    seconds = time.monotonic() - started
+    for job in jobs:
+        manager.stop(job.id)
+    total = sum(after) - sum(before)
+    assert all(a > b for a, b in zip(after, before, strict=True))  # every member reports
+    # One round may send a point of every member at once beyond the pace.
+    assert total <= METRICS_POINTS_PER_S * seconds + len(jobs), total
+    assert max(cohort_steps) == 30  # they trained as one cohort
 
 
 def _watch(client: Client, job_id: str, frames: int) -> list[int]:

@@ -51,6 +51,11 @@ class ReportBudget:
         with self._lock:
             self._runs -= 1
 
+    @property
+    def runs(self) -> int:
+        """Runs reporting now (at least 1): each cohort runner counts as one."""
+        return max(1, self._runs)
+
     def spent(self, kind: ReportKind, cost: float) -> None:
         """A run spent `cost` CPU seconds on one report of `kind` (or one batched pass)."""
         with self._lock:
@@ -68,7 +73,7 @@ class ReportBudget:
 
     def spacing(self, cost: float, kind: ReportKind) -> float:
         """Seconds between two reports of `kind` by one run that each cost `cost` CPU seconds."""
-        return cost * max(1, self._runs) / self.allowance(kind)
+        return cost * self.runs / self.allowance(kind)
 
     def _decayed(self, kind: ReportKind) -> float:
         """`kind`'s spending decayed to now (the lock held)."""
