@@ -7,16 +7,16 @@ counted (wrapped, still called) to show the batched path was taken.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from fastapi import FastAPI
+from cohortapp import WAIT, cohort_apps, count_steps, final, wait_until  # noqa: F401 (make_app)
+from cohortapp import close as close_on
 
-from nnplay.api.app import create_app
 from nnplay.client import Client
 from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
@@ -29,7 +29,6 @@ from nnplay.spec import ExperimentSpec, parse_spec
 from nnplay.train.cohort import Cohort
 from nnplay.train.trainer import Trainer, TrainerOptions
 
-WAIT = 30.0
 STEPS = 300
 # (seed, lr): rates at which float noise does not grow chaotically within the run
 LRS = ((1, 0.01), (2, 0.005), (3, 0.008), (4, 0.012))
@@ -41,51 +40,10 @@ def member_spec(seed: int, lr: float, max_steps: int = STEPS, **extra: Any) -> E
                                        "max_steps": max_steps, **extra})
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `condition` until it holds, or fail."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., JobManager]]:
-    """In-process apps (thread executor, no disk) with cohorts on or off."""
-    apps: list[FastAPI] = []
-
-    def make(cohorts: str, **settings: Any) -> JobManager:
-        monkeypatch.setenv("NNPLAY_COHORTS", cohorts)
-        app = create_app(Settings(**{"workers": 0, "persist": False, "device": "cpu",
-                                     **settings}))
-        apps.append(app)
-        manager: JobManager = app.state.manager
-        return manager
-
-    yield make
-    for app in apps:
-        app.state.manager.shutdown(timeout=5.0)
-
-
 @pytest.fixture
 def cohort_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many members each `Cohort.step` stepped (the real step still runs)."""
-    sizes: list[int] = []
-    real = Cohort.step
-
-    def counted(self: Cohort) -> Any:
-        sizes.append(len(self))
-        return real(self)
-
-    monkeypatch.setattr(Cohort, "step", counted)
-    return sizes
-
-
-def final(job: Job) -> dict[str, Any]:
-    """The job's last metrics point."""
-    assert job.latest is not None
-    return job.latest
+    return count_steps(monkeypatch, Cohort)
 
 
 def four(manager: JobManager, paused: bool = False, max_steps: int = STEPS,
@@ -97,12 +55,7 @@ def four(manager: JobManager, paused: bool = False, max_steps: int = STEPS,
 
 def close(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Two metrics points agree within float tolerance."""
-    assert a["step"] == b["step"]
-    for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy"):
-        if b.get(key) is None:
-            assert a.get(key) is None, key
-        else:
-            assert a[key] == pytest.approx(b[key], rel=1e-3, abs=1e-4), key
+    close_on(a, b, ("train_loss", "test_loss", "train_accuracy", "test_accuracy"))
 
 
 def test_members_end_with_the_same_metrics_as_solo_runs(

@@ -9,19 +9,17 @@ results are compared with its solo run: the same spec in a cohorts-off app, or a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from fastapi import FastAPI
+from cohortapp import WAIT, cohort_apps, count_steps, final, wait_until  # noqa: F401 (make_app)
+from cohortapp import close as close_on
 
-from nnplay.api.app import create_app
 from nnplay.client import Client
-from nnplay.config import Settings
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.status import JobStatus
 from nnplay.presets import get_preset
@@ -30,7 +28,6 @@ from nnplay.train.gan import GanTrainer
 from nnplay.train.gan_cohort import GanCohort
 from nnplay.train.loop import TrainerOptions
 
-WAIT = 60.0
 STEPS = 150
 LRS = ((1, 0.001), (2, 0.0005), (3, 0.0008), (4, 0.0012))  # (seed, lr)
 FIGURES = ("d_loss", "g_loss", "d_real", "d_fake", "distance", "kl", "js", "coverage")
@@ -45,61 +42,15 @@ def ring(seed: int, lr: float, max_steps: int = STEPS, **extra: Any) -> Experime
         **extra})
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `condition` until it holds, or fail."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
-
-
-def final(job: Job) -> dict[str, Any]:
-    """The job's last metrics point."""
-    assert job.latest is not None
-    return job.latest
-
-
-@pytest.fixture
-def make_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., JobManager]]:
-    """In-process apps (thread executor, no disk) with cohorts on or off."""
-    apps: list[FastAPI] = []
-
-    def make(cohorts: str, **settings: Any) -> JobManager:
-        monkeypatch.setenv("NNPLAY_COHORTS", cohorts)
-        app = create_app(Settings(**{"workers": 0, "persist": False, "device": "cpu",
-                                     **settings}))
-        apps.append(app)
-        manager: JobManager = app.state.manager
-        return manager
-
-    yield make
-    for app in apps:
-        app.state.manager.shutdown(timeout=5.0)
-
-
 @pytest.fixture
 def gan_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many members each `GanCohort.step` stepped (the real step still runs)."""
-    sizes: list[int] = []
-    real = GanCohort.step
-
-    def counted(self: GanCohort) -> Any:
-        sizes.append(len(self))
-        return real(self)
-
-    monkeypatch.setattr(GanCohort, "step", counted)
-    return sizes
+    return count_steps(monkeypatch, GanCohort)
 
 
 def close(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Two GAN metrics points agree within float tolerance."""
-    assert a["step"] == b["step"]
-    for key in FIGURES:
-        if b.get(key) is None:
-            assert a.get(key) is None, key
-        else:
-            assert a[key] == pytest.approx(b[key], rel=1e-3, abs=1e-4), key
+    close_on(a, b, FIGURES)
 
 
 def by_hand(spec: ExperimentSpec, d_first: int = 0) -> dict[str, Any]:
