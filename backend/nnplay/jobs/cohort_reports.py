@@ -110,15 +110,16 @@ class CohortReports:
             # steps/s from ~190 to ~42 and frames/s from 18 to 10.7.
             runners = self.budget.runs if self.budget is not None else 1
             points = len(running) * runners / METRICS_POINTS_PER_S
+            # The shared budget's spacing is the same for every member of this pass.
+            shared = self.budget.spacing(cost, ReportKind.metrics) if self.budget else 0.0
             for m in due:
                 options = m.trainer.options
                 every = options.metrics_interval if m.control.watched else max(
                     options.metrics_interval, options.unwatched_metrics_interval)
                 if options.metrics_interval > 0:  # as a solo run: its own point's cost
                     every = max(every, each / options.metrics_budget, points)
-                if self.budget is not None:
-                    every = max(every, self.budget.spacing(cost, ReportKind.metrics))
-                m.next_metrics = now + every  # from when it was due: a cadence, not a gap
+                # From when it was due: a cadence, not a gap.
+                m.next_metrics = now + max(every, shared)
         self._probe(running, cohort)
 
     # ----- metrics points -----------------------------------------------------------------
@@ -216,13 +217,13 @@ class CohortReports:
         if self.budget is not None:
             self.budget.spent(ReportKind.snapshots, cost)
         cost /= len(probed)  # each member's part
+        # This runner counts as one run of the shared budget: its watched members'
+        # snapshots together stay within that run's part (the same for each of them).
+        shared = self.budget.spacing(cost * watched, ReportKind.snapshots) \
+            if self.budget is not None else 0.0
         for m in probed:
             options = m.trainer.options
-            # This runner counts as one run of the shared budget: its watched members'
-            # snapshots together stay within that run's part.
-            every = max(options.snapshot_interval, cost / options.snapshot_budget)
-            if self.budget is not None:
-                every = max(every, self.budget.spacing(cost * watched, ReportKind.snapshots))
+            every = max(options.snapshot_interval, cost / options.snapshot_budget, shared)
             m.next_snapshot = began + every
 
 
