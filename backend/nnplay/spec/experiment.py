@@ -76,22 +76,23 @@ class RegularizationSpec(StrictModel):
     l2: StrictFloat = Field(0.0, ge=0.0, le=LIMITS.max_regularization)
 
 
+def _default_gan_network(target: DatasetName, activation: Activation) -> ModelSpec:
+    """One dense layer of 128 units for images, two of 32 for 2-D points."""
+    if DATASET_KINDS[target] == DataKindName.image:
+        layers = [DenseLayer(units=128, activation=activation)]
+    else:
+        layers = [DenseLayer(units=32, activation=activation)] * 2
+    return ModelSpec(layers=layers, init=Init.kaiming_uniform)
+
+
 def default_generator(target: DatasetName) -> ModelSpec:
     """The generator a GAN spec gets when it names none."""
-    if DATASET_KINDS[target] == DataKindName.image:
-        return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.relu)],
-                         init=Init.kaiming_uniform)
-    return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.relu)] * 2,
-                     init=Init.kaiming_uniform)
+    return _default_gan_network(target, Activation.relu)
 
 
 def default_discriminator(target: DatasetName) -> ModelSpec:
     """The discriminator a GAN spec gets when it names none."""
-    if DATASET_KINDS[target] == DataKindName.image:
-        return ModelSpec(layers=[DenseLayer(units=128, activation=Activation.leaky_relu)],
-                         init=Init.kaiming_uniform)
-    return ModelSpec(layers=[DenseLayer(units=32, activation=Activation.leaky_relu)] * 2,
-                     init=Init.kaiming_uniform)
+    return _default_gan_network(target, Activation.leaky_relu)
 
 
 class ExperimentSpec(StrictModel):
