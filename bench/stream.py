@@ -126,6 +126,15 @@ def start_server(data_dir: Path, env: dict[str, str], timeout: float = 120.0
     raise RuntimeError(f"server did not answer within {timeout} s")
 
 
+def stop_server(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def wait_until_training(url: str, jobs: int, timeout: float = 300.0) -> None:
     """Wait until `jobs` short jobs have completed: every worker process is up (on a busy
     machine spawning them takes longer than /api/health answering; a level measured
@@ -380,11 +389,7 @@ def ray_levels(env: dict[str, str], levels: list[int], args: argparse.Namespace,
                 results.append(run_level(url, process.pid, job_specs(args.mix, args.preset, jobs),
                                          args.seconds, args.frame_rate))
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process, 30)
 
     def ratio(ray_value: float | None, local_value: float | None) -> float | None:
         return round(ray_value / local_value, 3) if ray_value and local_value else None
@@ -473,11 +478,7 @@ def main() -> None:
                     result["loadavg"] = [round(x, 2) for x in os.getloadavg()]
                     results.append(result)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_server(process, 15)
     served = one["steps_per_s"]["median"] or 0.0
     bare_mean = statistics.mean(bare)
     engine = {"server_steps_per_s": served, "bare_steps_per_s": [round(b, 1) for b in bare],
