@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-WIDTHS = (360, 390, 768, 1024)
+WIDTHS = (360, 390, 768, 1024, 1280)  # 1280: a laptop, where the top bar is one row
 SCREENSHOT_WIDTHS = (390, 768)
 LAB_WIDTHS = (390, 768)  # the CNN and RNN labs
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
@@ -131,6 +131,10 @@ def test_no_view_scrolls_sideways(narrow: Any, finished_run: str, width: int) ->
         if view == "rnn":  # the unfolded network and the hidden state drawn
             page.wait_for_function("window.nnplay.rnn && window.nnplay.rnn.frames.hidden_state")
         assert_fits(page, f"{view} at {width}px")
+        if width > 640:  # the view tabs are in the bar (not the phone menu): one line each
+            heights = page.evaluate(
+                "[...document.querySelectorAll('.view-tab')].map(t => t.offsetHeight)")
+            assert max(heights) <= 30, f"{view} at {width}px: a view tab wraps {heights}"
         if width in SCREENSHOT_WIDTHS:
             shoot(page, f"{view}-{width}")
     # The run detail, opened from the table.
