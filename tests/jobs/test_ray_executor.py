@@ -152,8 +152,8 @@ def test_same_seed_trains_to_the_same_weights_and_metrics_as_local(
         assert ray_last["step"] == local_last["step"] == 300
         for key in ("train_loss", "test_loss"):
             assert ray_last[key] == pytest.approx(local_last[key], rel=1e-5, abs=1e-7)
-        ray_weights, ray_step = on_ray.network_state(ray_job.id)
-        local_weights, _ = local.network_state(local_job.id)
+        ray_weights, ray_step = on_ray.weights.network_state(ray_job.id)
+        local_weights, _ = local.weights.network_state(local_job.id)
         assert ray_step == 300 and ray_weights.keys() == local_weights.keys()
         for name, tensor in local_weights.items():
             assert torch.allclose(ray_weights[name], tensor, atol=1e-6), name

@@ -242,7 +242,7 @@ async def job_metrics(job_id: str, manager: Manager, format: str = "json") -> An
 async def job_weights(job_id: str, manager: Manager) -> Response:
     """The network's weights as a safetensors file (the spec is in its metadata)."""
     job = manager.get(job_id)
-    state, step = await asyncio.to_thread(manager.network_state, job_id)
+    state, step = await asyncio.to_thread(manager.weights.network_state, job_id)
     data = safetensors_bytes(state, job.spec, step)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.safetensors"'})
@@ -253,7 +253,7 @@ async def job_onnx(job_id: str, manager: Manager) -> Response:
     """The run as an ONNX model: raw points (m, 2) or images (m, h, w) in, the shown
     output (image classifiers: class probabilities) out."""
     job = manager.get(job_id)
-    state, _ = await asyncio.to_thread(manager.network_state, job_id)
+    state, _ = await asyncio.to_thread(manager.weights.network_state, job_id)
     data = await asyncio.to_thread(onnx_bytes, job.spec, state, manager.data_dir)
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="nnplay-{job.id}.onnx"'})
@@ -270,7 +270,7 @@ async def predict_image(job_id: str, manager: Manager, body: Annotated[dict[str,
     manager.get(job_id)
     if set(body) != {"image"}:
         raise ValueError("send {\"image\": [[...], ...]}: h rows of w numbers between 0 and 1")
-    return await asyncio.to_thread(manager.predict, job_id, body["image"], feature_maps)
+    return await asyncio.to_thread(manager.weights.predict, job_id, body["image"], feature_maps)
 
 
 @router.get("/{job_id}/test-images", responses=READ_JOB_ERRORS)
@@ -301,7 +301,7 @@ async def generate_sequence(job_id: str, manager: Manager, body: Annotated[dict[
     Works while the run trains, paused and after it ended (from its checkpoint).
     """
     manager.get(job_id)
-    return await asyncio.to_thread(manager.generate, job_id, body)
+    return await asyncio.to_thread(manager.weights.generate, job_id, body)
 
 
 @router.get("/{job_id}/spec", responses=READ_JOB_ERRORS)

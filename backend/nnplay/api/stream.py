@@ -157,7 +157,7 @@ async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> N
     if snapshot is None and job.status.finished:
         # A run restored after a restart: draw its final state from its checkpoint.
         manager: JobManager = websocket.app.state.manager
-        snapshot = await asyncio.to_thread(manager.snapshot_from_checkpoint, job)
+        snapshot = await asyncio.to_thread(manager.weights.snapshot_from_checkpoint, job)
     encoder = websocket.app.state.encode_frames
     pending_frames: list[bytes] = []
     if snapshot is not None:

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from nnplay.data.images import image_set_problem
-from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
+from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.executors import Executor, ThreadExecutor
 from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job
 from nnplay.jobs.job_events import JobEvents
+from nnplay.jobs.job_weights import JobWeights
 from nnplay.jobs.refusals import StoreUnavailable, TooManyJobs, TooManyJobsPerUser, UnknownJob
 from nnplay.jobs.runner import RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
@@ -30,15 +31,11 @@ from nnplay.spec import (
 )
 from nnplay.train.control import TrainerControl
 from nnplay.train.events import (
-    AnySnapshot,
     Failure,
     RunStatus,
     TrainResult,
 )
-from nnplay.train.generate import check_generate, generate
-from nnplay.train.loop import TrainerOptions
-from nnplay.train.predict import check_image, is_image_classifier, predict
-from nnplay.train.trainer import make_trainer
+from nnplay.train.predict import check_image, is_image_classifier
 
 log = logging.getLogger("nnplay.jobs")
 
@@ -84,6 +81,8 @@ class JobManager:
         self._reaper = threading.Thread(target=self._reap_idle_loop, name="nnplay-reaper",
                                         daemon=True)
         self._reaper.start()
+        # Reading a job's network after the fact (exports, predict, generate, pictures).
+        self.weights = JobWeights(self.get, executor, checkpoints, data_dir)
 
     def _reap_idle_loop(self) -> None:
         interval = min(30.0, max(0.1, min(self.idle_timeout, self.unwatched_timeout) / 4))
@@ -284,59 +283,6 @@ class JobManager:
             self.store.delete_run(job.id)
         if self.checkpoints is not None:
             self.checkpoints.delete(job.id)
-
-    def network_state(self, job_id: str) -> tuple[dict[str, Any], int]:
-        """A job's weights and their step: live from its trainer, else from its checkpoint."""
-        job = self.get(job_id)
-        trainer = job.trainer
-        if trainer is not None:
-            state = {k: v.detach().cpu().clone() for k, v in
-                     trainer.network.state_dict().items()}
-            return state, trainer.step
-        if self.checkpoints is None:
-            raise ValueError("the job has no weights yet: it has not started")
-        if job.status in (JobStatus.running, JobStatus.paused):
-            # The trainer lives in a worker process: ask it for a checkpoint now.
-            job.checkpoint_saved.clear()
-            self.executor.request_checkpoint(job.id)
-            job.checkpoint_saved.wait(5.0)
-        try:
-            checkpoint = self.checkpoints.load(job.id)
-        except CheckpointError as error:
-            raise ValueError(f"no weights for this job: {error}") from None
-        return checkpoint["network"], int(checkpoint["step"])
-
-    def predict(self, job_id: str, image: Any, feature_maps: bool = False) -> dict[str, Any]:
-        """An image classifier's answer for one image, with the weights of `network_state`."""
-        job = self.get(job_id)
-        if not is_image_classifier(job.spec):
-            raise ValueError("this run is not an image classifier: predict takes runs of task "
-                             "'classification' on digits, mnist or fashion_mnist")
-        check_image(image, IMAGE_SHAPES[job.spec.dataset.name])  # before asking a worker
-        state, _ = self.network_state(job_id)
-        return predict(job.spec, state, image, self.data_dir, feature_maps)
-
-    def generate(self, job_id: str, body: Any) -> dict[str, Any]:
-        """A sequence run's free-running output (text or values), like `predict`."""
-        job = self.get(job_id)
-        check_generate(job.spec, body)  # before asking a worker
-        state, _ = self.network_state(job_id)
-        return generate(job.spec, state, body)
-
-    def snapshot_from_checkpoint(self, job: Job) -> AnySnapshot | None:
-        """Probe a finished run restored from the store, from its last checkpoint."""
-        if self.checkpoints is None or job.trainer is not None:
-            return job.latest_snapshot
-        try:
-            state = self.checkpoints.load(job.id)
-        except CheckpointError:
-            return None
-        trainer = make_trainer(job.spec, TrainerOptions(
-            metrics_interval=0, snapshot_interval=0, data_dir=self.data_dir))
-        trainer.load_state_dict(state)
-        job.start_info = trainer.start_info()
-        job.latest_snapshot = trainer.snapshot()
-        return job.latest_snapshot
 
     def _schedule(self) -> None:
         # Caller holds the lock.
