@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 import time
 from typing import Any
@@ -67,6 +68,17 @@ def test_header_length_is_little_endian_uint32() -> None:
     assert data[0] == len(head) & 0xFF and data[3] == 0
     assert json.loads(data[4:4 + len(head)]) == header
     assert len(data) == 4 + len(head)
+
+
+def test_a_header_number_that_overflowed_goes_as_null_and_the_frame_still_parses() -> None:
+    header = {"type": "test", "shape": [0], "dtype": "uint8", "value_range": [-math.inf, 1.0],
+              "nested": {"scale": math.nan}}
+    data = encode_frame(header, b"")
+    (length,) = struct.unpack_from("<I", data)
+    text = data[4:4 + length].decode()
+    assert "Infinity" not in text and "NaN" not in text  # a browser's JSON.parse refuses both
+    decoded, _ = decode_frame(data)
+    assert decoded["value_range"] == [None, 1.0] and decoded["nested"] == {"scale": None}
 
 
 def test_payload_follows_header_as_raw_little_endian_float32() -> None:

@@ -105,7 +105,10 @@ _LENGTH = struct.Struct("<I")
 
 def encode_frame(header: dict[str, Any], payload: bytes) -> bytes:
     """Pack one binary frame (a header number that overflowed goes as null: JSON has no inf)."""
-    head = json.dumps(finite_only(header), separators=(",", ":")).encode()
+    try:  # headers are almost always finite: check in C rather than walk them first
+        head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        head = json.dumps(finite_only(header), separators=(",", ":")).encode()
     return _LENGTH.pack(len(head)) + head + payload
 
 

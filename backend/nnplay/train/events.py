@@ -8,7 +8,7 @@ Supervised runs publish `MetricsEvent` and `Snapshot`, GANs `GanMetricsEvent` an
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -46,7 +46,9 @@ class MetricsEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a non-finite figure is None)."""
-        return finite_only(asdict(self))
+        # Shallow: `finite_only` copies what it walks anyway; `asdict`'s deep copy made a
+        # point five times as costly (55 against 10 µs with a class report).
+        return finite_only({item.name: getattr(self, item.name) for item in fields(self)})
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,9 @@ class GanMetricsEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a non-finite figure is None)."""
-        return finite_only(asdict(self))
+        # Shallow: `finite_only` copies what it walks anyway; `asdict`'s deep copy made a
+        # point five times as costly (55 against 10 µs with a class report).
+        return finite_only({item.name: getattr(self, item.name) for item in fields(self)})
 
 
 @dataclass(frozen=True)
