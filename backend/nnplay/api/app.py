@@ -31,6 +31,7 @@ from nnplay.jobs.executors import (
     ExecutorUnavailable,
     ProcessExecutor,
     ThreadExecutor,
+    WorkerSettings,
 )
 from nnplay.jobs.manager import JobManager
 from nnplay.jobs.store import RunStore
@@ -148,8 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                settings.torch_threads, settings.report_share, cohorts,
                                settings.ray_actor_cpus, min_size)
     elif workers > 0:
-        executor = ProcessExecutor(workers, settings.torch_threads, settings.report_share,
-                                   cohorts=cohorts, cohort_min_size=min_size)
+        executor = ProcessExecutor(workers, WorkerSettings(
+            settings.torch_threads, settings.report_share, cohorts, min_size,
+            encode_frames=snapshot_frames))
         if checkpoints is None:  # weights of a job in a worker travel as a checkpoint
             checkpoints = CheckpointStore(Path(tempfile.mkdtemp(prefix="nnplay-")))
     manager = JobManager(

@@ -17,13 +17,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any, Protocol
 
 import torch
 
 from nnplay.jobs.cohort_pool import CohortPool
-from nnplay.jobs.runner import RunEvents, RunRequest, job_steps
+from nnplay.jobs.runner import FrameEncoder, RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.jobs.worker import WorkerJobs
 from nnplay.train.allocator import keep_freed_memory
@@ -165,10 +166,11 @@ class QueueEvents(RunEvents):
     """Inside a worker: forwards every hook to the server (or to a batch of a round's)."""
 
     def __init__(self, events: EventSink, job_id: str,
-                 batch: _EventBatch | None = None) -> None:
+                 batch: _EventBatch | None = None, encode: FrameEncoder | None = None) -> None:
         self.events = events
         self.job_id = job_id
         self.batch = batch
+        self.encode = encode  # snapshots leave as frames, encoded here, when given
 
     def _send(self, hook: str, *args: Any) -> None:
         if self.batch is not None:
@@ -183,7 +185,12 @@ class QueueEvents(RunEvents):
         self._send("on_metrics", event)
 
     def on_snapshot(self, snapshot: AnySnapshot) -> None:
-        self._send("on_snapshot", snapshot)
+        # Encoded here, the frames cross the queue as bytes: pickling and unpickling a
+        # snapshot's arrays and encoding them in the server cost ~3x as much CPU.
+        if self.encode is not None:
+            self._send("on_frames", self.encode(snapshot))
+        else:
+            self._send("on_snapshot", snapshot)
 
     def on_pause(self, step: int) -> None:
         self._send("on_pause", step)
@@ -216,20 +223,34 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How every worker process runs its jobs."""
+
+    torch_threads: int = 1
+    report_share: float = 0.5  # of a core, for metrics and snapshots (`ReportBudget`)
+    cohorts: bool = False
+    cohort_min_size: int = 3
+    # Encodes snapshots into frames in the worker (a module-level function, so that it
+    # pickles by name); None sends the snapshots themselves.
+    encode_frames: FrameEncoder | None = None
+
+
 def _worker_main(commands: multiprocessing.Queue[tuple[Any, ...] | None],
-                 events: multiprocessing.Queue[HookMessage | None], torch_threads: int,
-                 report_share: float, cohorts: bool = False, cohort_min_size: int = 3) -> None:
+                 events: multiprocessing.Queue[HookMessage | None],
+                 settings: WorkerSettings) -> None:
     """A worker process: runs the jobs it is sent on its scheduler (`WorkerJobs`)."""
     threading.Thread(target=_exit_with_parent, name="nnplay-parent-watch", daemon=True).start()
-    torch.set_num_threads(torch_threads)
+    torch.set_num_threads(settings.torch_threads)
     keep_freed_memory()
     warm_up()
     events.put(("", "ready", ()))
     batch = _EventBatch(events)
-    jobs = WorkerJobs(f"nnplay-{multiprocessing.current_process().name}", report_share,
-                      cohorts, lambda job_id, member: QueueEvents(
-                          events, job_id, batch if member else None),
-                      cohort_min_size, batch.flush)
+    jobs = WorkerJobs(f"nnplay-{multiprocessing.current_process().name}",
+                      settings.report_share, settings.cohorts,
+                      lambda job_id, member: QueueEvents(
+                          events, job_id, batch if member else None, settings.encode_frames),
+                      settings.cohort_min_size, batch.flush)
     while True:
         command = commands.get()
         if command is None:
@@ -304,14 +325,11 @@ class _Worker:
     message half written, which then only ever affects its own, discarded queue.
     """
 
-    def __init__(self, context: Any, torch_threads: int, report_share: float,
-                 index: int, cohorts: bool = False, cohort_min_size: int = 3) -> None:
+    def __init__(self, context: Any, settings: WorkerSettings, index: int) -> None:
         self.commands: multiprocessing.Queue[tuple[Any, ...] | None] = context.Queue()
         self.events: multiprocessing.Queue[HookMessage | None] = context.Queue()
         self.process: SpawnProcess = context.Process(
-            target=_worker_main,
-            args=(self.commands, self.events, torch_threads, report_share, cohorts,
-                  cohort_min_size),
+            target=_worker_main, args=(self.commands, self.events, settings),
             name=f"nnplay-worker-{index}", daemon=True)
         self.jobs: set[str] = set()
         self.dead = False  # its process exited (set by the watcher)
@@ -331,14 +349,9 @@ class _Worker:
 class ProcessExecutor:
     """Jobs spread over `workers` processes; a worker that dies is replaced at once."""
 
-    def __init__(self, workers: int, torch_threads: int = 1,
-                 report_share: float = 0.5, cohorts: bool = False,
-                 cohort_min_size: int = 3) -> None:
+    def __init__(self, workers: int, settings: WorkerSettings | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._cohorts = cohorts
-        self._cohort_min_size = cohort_min_size
-        self._torch_threads = torch_threads
-        self._report_share = report_share
+        self._settings = settings or WorkerSettings()
         self._lock = threading.Lock()
         self._handlers: Routes = {}
         self._closing = False
@@ -350,8 +363,7 @@ class ProcessExecutor:
         self._watcher.start()
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._context, self._torch_threads, self._report_share, self._spawned,
-                         self._cohorts, self._cohort_min_size)
+        worker = _Worker(self._context, self._settings, self._spawned)
         self._spawned += 1
         worker.dispatcher = threading.Thread(target=self._dispatch, args=(worker,),
                                              name=f"nnplay-dispatch-{worker.process.name}",

@@ -13,6 +13,7 @@ from nnplay.data import Dataset, GanData
 from nnplay.data.kinds import load_data
 from nnplay.data.sequences import SequenceDataset
 from nnplay.jobs.hub import Hub
+from nnplay.jobs.runner import Frames
 from nnplay.jobs.status import JobStatus, check_transition
 from nnplay.models.layers import describe_layers
 from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, Task
@@ -22,9 +23,6 @@ from nnplay.train.loop import TrainLoop
 
 if TYPE_CHECKING:
     from nnplay.jobs.executors import Controls
-
-FrameEncoder = Callable[[AnySnapshot], list[tuple[str, bytes]]]
-
 
 class MetricsHistory:
     """Metric points of a run, bounded: when full, every other point is dropped.
@@ -129,7 +127,8 @@ class Job:
         self.hub = Hub(on_viewers=lambda count: self.control.set_watched(count > 0))
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
-        self.latest_snapshot: AnySnapshot | None = None
+        self.latest_frames: Frames | None = None  # the newest snapshot's frames
+        self.latest_snapshot: AnySnapshot | None = None  # a restored run's, when drawn
         self.start_info: TrainStart | None = None
         self.trainer: TrainLoop | None = None
         # GANs report (and take) the generator's lr; a change sets both optimizers'.

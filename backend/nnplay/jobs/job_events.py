@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from nnplay.jobs.checkpoints import CheckpointStore
-from nnplay.jobs.job import FrameEncoder, Job, metrics_point
-from nnplay.jobs.runner import RunEvents
+from nnplay.jobs.job import Job, metrics_point
+from nnplay.jobs.runner import FrameEncoder, Frames, RunEvents
 from nnplay.jobs.status import JobStatus
 from nnplay.jobs.store import RunStore
 from nnplay.train.events import AnyMetricsEvent, AnySnapshot, TrainResult, TrainStart
@@ -55,10 +55,13 @@ class JobEvents(RunEvents):
         job.hub.publish_metrics(point)
 
     def on_snapshot(self, snapshot: AnySnapshot) -> None:
+        self.on_frames(self.manager.encode_frames(snapshot))
+
+    def on_frames(self, frames: Frames) -> None:
         job = self.job
-        job.latest_snapshot = snapshot
-        if job.hub.has_subscribers:  # nobody watching: skip the encoding work
-            job.hub.publish_frames(self.manager.encode_frames(snapshot))
+        job.latest_frames = frames  # what a viewer that connects later gets first
+        if job.hub.has_subscribers:
+            job.hub.publish_frames(frames)
 
     def on_pause(self, step: int) -> None:
         self.job.note_step(step, paused=True)

@@ -12,11 +12,11 @@ from typing import Any
 from nnplay.data.images import image_set_problem
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.executors import Executor, ThreadExecutor
-from nnplay.jobs.job import RESULT_STATUS, FrameEncoder, Job
+from nnplay.jobs.job import RESULT_STATUS, Job
 from nnplay.jobs.job_events import JobEvents
 from nnplay.jobs.job_weights import JobWeights
 from nnplay.jobs.refusals import StoreUnavailable, TooManyJobs, TooManyJobsPerUser, UnknownJob
-from nnplay.jobs.runner import RunRequest
+from nnplay.jobs.runner import FrameEncoder, RunRequest
 from nnplay.jobs.status import IllegalTransition, JobStatus
 from nnplay.jobs.store import RunStore, StoredRun
 from nnplay.spec import (

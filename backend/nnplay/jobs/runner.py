@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from nnplay.jobs.checkpoints import CheckpointStore, decode_state, encode_state
 from nnplay.spec import parse_spec
 from nnplay.train.callbacks import Callback
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainResult
+from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainResult
 from nnplay.train.loop import TrainerOptions, TrainLoop, Yield
 from nnplay.train.report_budget import ReportBudget
 from nnplay.train.trainer import make_trainer
@@ -48,6 +48,11 @@ class RunRequest:
     checkpoint_data: bytes | None = None
 
 
+# A snapshot as the binary frames a viewer gets: `(type, bytes)` in the frame registry's order.
+Frames = list[tuple[str, bytes]]
+FrameEncoder = Callable[[AnySnapshot], Frames]
+
+
 class RunEvents(Callback):
     """The trainer's hooks plus what a run adds; the job manager implements them."""
 
@@ -68,6 +73,9 @@ class RunEvents(Callback):
 
     def on_checkpoint_data(self, data: bytes) -> None:
         """A shipped checkpoint's bytes (`RunRequest.ship_checkpoints`); `on_checkpoint` follows."""
+
+    def on_frames(self, frames: Frames) -> None:
+        """A snapshot, already encoded as frames where it was taken (a worker process)."""
 
 
 class Checkpoints(Protocol):
