@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from nnplay.jobs.cohort_pool import CohortPool
+from nnplay.jobs.placement import Placement
 from nnplay.jobs.runner import FrameEncoder, RunEvents, RunRequest, job_steps
 from nnplay.jobs.scheduler import RunScheduler
 from nnplay.jobs.worker import WorkerJobs
@@ -352,6 +353,7 @@ class ProcessExecutor:
     def __init__(self, workers: int, settings: WorkerSettings | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._settings = settings or WorkerSettings()
+        self._placement = Placement(self._settings.cohorts)
         self._lock = threading.Lock()
         self._handlers: Routes = {}
         self._closing = False
@@ -372,9 +374,10 @@ class ProcessExecutor:
         return worker
 
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
-        """Send the job to the live worker running the fewest jobs."""
+        """Send the job to a live worker: the least loaded, or one training its cohort."""
         with self._lock:
-            worker = min((w for w in self._workers if not w.dead), key=lambda w: len(w.jobs))
+            worker = self._placement.choose([w for w in self._workers if not w.dead],
+                                            request.job_id, request.spec)
             worker.jobs.add(request.job_id)
             self._handlers[request.job_id] = (events, worker)
         worker.commands.put(("start", request.job_id, request))
