@@ -267,7 +267,10 @@ def test_a_killed_worker_interrupts_its_jobs_and_is_replaced(
         server_factory: Callable[..., ServerProcess]) -> None:
     server = server_factory(env={"NNPLAY_WORKERS": "2"})
     with Client(server.url) as client:
-        ids = [client.create_job(preset="spiral", overrides=LONG)["id"] for _ in range(4)]
+        # Two lessons: a lesson's jobs go to one worker (cohort placement), so each
+        # worker trains two of them.
+        ids = [client.create_job(preset=preset, overrides=LONG)["id"]
+               for preset in ("spiral", "spiral", "circle", "circle")]
         wait_until(lambda: all(client.job(i)["step"] > 0 for i in ids), what="all training")
         workers = _worker_pids(server.process.pid)
         assert len(workers) == 2, workers
