@@ -36,6 +36,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from nnplay.jobs.checkpoints import CheckpointStore
 from nnplay.jobs.executors import Controls, RemoteControl, Routes, route_hook, take_routes
+from nnplay.jobs.placement import Placement
 from nnplay.jobs.ray_actor import RayUnavailable, RemoteWorker, connect
 from nnplay.jobs.ray_data import ServerImageSets, ShippedSet
 from nnplay.jobs.runner import RunEvents, RunRequest
@@ -78,6 +79,7 @@ class RayExecutor:
         self._owns_connection = connect(address)
         self._checkpoints = checkpoints
         self._options = (torch_threads, report_share, cohorts, cohort_min_size)
+        self._placement = Placement(cohorts)
         self._actor_cpus = actor_cpus
         self._lock = threading.Lock()
         self._handlers: Routes = {}
@@ -123,7 +125,8 @@ class RayExecutor:
 
     # ----- Executor -----------------------------------------------------------------------
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
-        """Send the job (its checkpoint's bytes, its image set) to the least-loaded actor."""
+        """Send the job (its checkpoint's bytes, its image set) to the least-loaded actor,
+        or to one training its cohort (`nnplay.jobs.placement`)."""
         data = None
         if request.resume and self._checkpoints.exists(request.job_id):
             data = self._checkpoints.path(request.job_id).read_bytes()
@@ -142,7 +145,8 @@ class RayExecutor:
             now = time.monotonic()
             started = [slot for slot in live if slot.where is not None
                        or now - slot.spawned_at < START_WARNING] or live
-            slot = min(started, key=lambda s: len(s.jobs)) if started else None
+            slot = self._placement.choose(started, request.job_id, request.spec) \
+                if started else None
             if slot is not None:
                 slot.jobs.add(request.job_id)
                 self._handlers[request.job_id] = (events, slot)
