@@ -234,6 +234,28 @@ class Viewer:
             self.ready.set()
 
 
+def _progress(job: dict[str, Any]) -> tuple[int, float | None]:
+    """A job's newest metrics point as (step, training seconds); seconds None without one."""
+    point = job.get("metrics") or {}
+    return int(point.get("step", job["step"])), point.get("elapsed")
+
+
+def _rate(before: tuple[int, float | None], after: tuple[int, float | None],
+          window: float) -> float:
+    """Steps per second between two metrics points of one job.
+
+    A point's step and training time belong together, so their differences give the
+    rate however old each point was when read; at 150 points a second per worker a
+    member of a 150-member cohort sends one about every second, and dividing by the
+    wall window instead would be off by up to that second. Without two distinct
+    points the wall window is used.
+    """
+    (step_a, at_a), (step_b, at_b) = before, after
+    if at_a is not None and at_b is not None and at_b - at_a > window / 2:
+        return (step_b - step_a) / (at_b - at_a)
+    return (step_b - step_a) / window
+
+
 def _quantile(values: list[float], q: float) -> float | None:
     """The `q` quantile (nearest rank) of `values`, None when empty."""
     if not values:
@@ -273,10 +295,10 @@ def run_level(url: str, server_pid: int, specs: list[dict[str, Any]], seconds: f
 
         cpu_before, own_before = _cpu_seconds(server_pid), time.process_time()
         loop_before = _thread_cpu_seconds(server_pid)
-        steps_before = {job["id"]: job["step"] for job in client.jobs()}
+        steps_before = {job["id"]: _progress(job) for job in client.jobs()}
         start_wall = time.time()
         time.sleep(seconds)
-        steps_after = {job["id"]: job["step"] for job in client.jobs()}
+        steps_after = {job["id"]: _progress(job) for job in client.jobs()}
         end_wall = time.time()
         cpu_after, own_after = _cpu_seconds(server_pid), time.process_time()
         loop_after = _thread_cpu_seconds(server_pid)
@@ -296,7 +318,7 @@ def run_level(url: str, server_pid: int, specs: list[dict[str, Any]], seconds: f
         client.close()
 
     window = end_wall - start_wall
-    steps = [(steps_after[i] - steps_before[i]) / window for i in ids]
+    steps = [_rate(steps_before[i], steps_after[i], window) for i in ids]
     frames = [sum(start_wall <= t <= end_wall for t, _ in v.frames) / window for v in viewers]
     latencies = [lat * 1000 for v in viewers for t, lat in v.frames if start_wall <= t <= end_wall]
     server_cores = ((cpu_after - cpu_before) / window
