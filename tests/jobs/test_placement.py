@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnplay.jobs.placement import COHORT_SLACK, Placement
+from nnplay.jobs.runner import RunRequest
 from nnplay.presets import get_preset
 from nnplay.spec import parse_spec
 from nnplay.train.cohort_key import cohort_key
@@ -20,11 +21,15 @@ def _spec(preset: str, seed: int) -> dict[str, Any]:
     return get_preset(preset).build({"seed": seed}).model_dump(mode="json")
 
 
+def _request(job_id: str, spec: dict[str, Any], device: str = "cpu") -> RunRequest:
+    return RunRequest(job_id=job_id, spec=spec, frame_rate=20.0, device=device)
+
+
 def _place(placement: Placement, workers: list[_Worker], specs: list[dict[str, Any]],
            first: int = 0) -> dict[str, _Worker]:
     placed = {}
     for i, spec in enumerate(specs, start=first):
-        worker = placement.choose(workers, f"j{i}", spec)
+        worker = placement.choose(workers, _request(f"j{i}", spec))
         worker.jobs.add(f"j{i}")
         placed[f"j{i}"] = worker
     return placed
@@ -58,7 +63,7 @@ def test_one_preset_for_everyone_splits_evenly_over_the_workers() -> None:
     assert len(workers[0].jobs) == len(workers[1].jobs) == 50
 
 
-def test_ended_jobs_and_bad_specs_leave_the_least_loaded_choice() -> None:
+def test_ended_jobs_bad_specs_and_gpu_runs_leave_the_least_loaded_choice() -> None:
     placement = Placement(cohorts=True)
     workers = [_Worker(), _Worker()]
     placed = _place(placement, workers, [_spec("spiral", i) for i in range(6)])
@@ -67,6 +72,8 @@ def test_ended_jobs_and_bad_specs_leave_the_least_loaded_choice() -> None:
         worker.jobs.discard(job)
     workers[1].jobs.add("other")
     # Nobody runs spiral any more: a new spiral job goes to the least loaded worker.
-    assert placement.choose(workers, "new", _spec("spiral", 9)) is workers[0]
-    workers[0].jobs |= {"a", "b"}
-    assert placement.choose(workers, "bad", {"layers": "not a list"}) is workers[1]
+    assert placement.choose(workers, _request("new", _spec("spiral", 9))) is workers[0]
+    workers[0].jobs |= {"new", "a", "b"}
+    assert placement.choose(workers, _request("bad", {"layers": "not a list"})) is workers[1]
+    # A run on the GPU never joins a cohort (its worker trains it solo): least loaded too.
+    assert placement.choose(workers, _request("gpu", _spec("spiral", 10), "cuda")) is workers[1]

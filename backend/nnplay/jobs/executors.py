@@ -376,8 +376,7 @@ class ProcessExecutor:
     def start(self, request: RunRequest, events: RunEvents) -> Controls:
         """Send the job to a live worker: the least loaded, or one training its cohort."""
         with self._lock:
-            worker = self._placement.choose([w for w in self._workers if not w.dead],
-                                            request.job_id, request.spec)
+            worker = self._placement.choose([w for w in self._workers if not w.dead], request)
             worker.jobs.add(request.job_id)
             self._handlers[request.job_id] = (events, worker)
         worker.commands.put(("start", request.job_id, request))

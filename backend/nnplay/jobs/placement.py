@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Protocol, TypeVar
 
-from nnplay.spec import parse_spec
-from nnplay.train.cohort_key import cohort_key
+from nnplay.jobs.cohort_pool import CohortPool
+from nnplay.jobs.runner import RunRequest
 
 COHORT_SLACK = 8  # jobs a worker may run beyond the least loaded one to keep a cohort whole
 
@@ -33,15 +33,16 @@ class Placement:
         self.cohorts = cohorts
         self._keys: dict[str, Hashable] = {}  # job id -> cohort key, for running jobs
 
-    def choose(self, slots: Sequence[SlotT], job_id: str, spec: dict[str, object]) -> SlotT:
+    def choose(self, slots: Sequence[SlotT], request: RunRequest) -> SlotT:
         """The slot for a new job: one running its cohort key unless that one runs more
         than COHORT_SLACK jobs beyond the least loaded slot, else the least loaded."""
         least = min(slots, key=lambda slot: len(slot.jobs))
-        key = self._key(spec) if self.cohorts else None
+        # The key the job's worker will group it by (None: it will train solo there).
+        key = CohortPool.key_of(request) if self.cohorts else None
         if key is None:
             return least
         self._forget_ended(slots)
-        self._keys[job_id] = key
+        self._keys[request.job_id] = key
         holders = [slot for slot in slots
                    if len(slot.jobs) - len(least.jobs) <= COHORT_SLACK
                    and any(self._keys.get(other) == key for other in slot.jobs)]
@@ -51,13 +52,6 @@ class Placement:
         """Drop the keys of jobs no slot runs any more (ended, or their worker died)."""
         running = set().union(*(slot.jobs for slot in slots))
         self._keys = {job: key for job, key in self._keys.items() if job in running}
-
-    @staticmethod
-    def _key(spec: dict[str, object]) -> Hashable | None:
-        try:
-            return cohort_key(parse_spec(spec))
-        except ValueError:  # the worker reports a bad spec itself, as a failed start
-            return None
 
 
 __all__ = ["COHORT_SLACK", "Placement"]

@@ -145,8 +145,7 @@ class RayExecutor:
             now = time.monotonic()
             started = [slot for slot in live if slot.where is not None
                        or now - slot.spawned_at < START_WARNING] or live
-            slot = self._placement.choose(started, request.job_id, request.spec) \
-                if started else None
+            slot = self._placement.choose(started, shipped) if started else None
             if slot is not None:
                 slot.jobs.add(request.job_id)
                 self._handlers[request.job_id] = (events, slot)
