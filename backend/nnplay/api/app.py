@@ -186,7 +186,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.manager = manager
     app.state.security = policy
-    app.state.encode_frames = snapshot_frames
     app.state.catalog = build_catalog()
     # Checking a stack's shapes builds the network once (up to ~50 MB for the largest CNN
     # the limits allow): two at a time, whatever the number of clients editing.

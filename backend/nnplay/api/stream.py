@@ -153,13 +153,12 @@ async def _send(websocket: WebSocket, job: Job, subscription: Subscription) -> N
     await websocket.send_json({"type": "metrics", "history": True, "points": history})
     last_step = history[-1]["step"] if history else -1
     points_sent = False
-    pending_frames = [data for _, data in job.latest_frames or []]
-    if not pending_frames and job.status.finished:
+    frames = job.latest_frames
+    if frames is None and job.status.finished:
         # A run restored after a restart: draw its final state from its checkpoint.
         manager: JobManager = websocket.app.state.manager
-        snapshot = await asyncio.to_thread(manager.weights.snapshot_from_checkpoint, job)
-        if snapshot is not None:
-            pending_frames = [data for _, data in websocket.app.state.encode_frames(snapshot)]
+        frames = await asyncio.to_thread(manager.weights.restored_frames, job)
+    pending_frames = [data for _, data in frames or []]
     while True:
         if not points_sent and job.start_info is not None:
             if job.sends_points:

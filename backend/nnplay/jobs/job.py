@@ -18,7 +18,7 @@ from nnplay.jobs.status import JobStatus, check_transition
 from nnplay.models.layers import describe_layers
 from nnplay.spec import DATASET_KINDS, DataKindName, ExperimentSpec, Task
 from nnplay.train.control import TrainerControl
-from nnplay.train.events import AnyMetricsEvent, AnySnapshot, RunStatus, TrainStart
+from nnplay.train.events import AnyMetricsEvent, RunStatus, TrainStart
 from nnplay.train.loop import TrainLoop
 
 if TYPE_CHECKING:
@@ -128,7 +128,6 @@ class Job:
         self.history = MetricsHistory(history_capacity)
         self.latest: dict[str, Any] | None = None  # the newest metrics point
         self.latest_frames: Frames | None = None  # the newest snapshot's frames
-        self.latest_snapshot: AnySnapshot | None = None  # a restored run's, when drawn
         self.start_info: TrainStart | None = None
         self.trainer: TrainLoop | None = None
         # GANs report (and take) the generator's lr; a change sets both optimizers'.

@@ -16,9 +16,9 @@ from typing import Any
 from nnplay.jobs.checkpoints import CheckpointError, CheckpointStore
 from nnplay.jobs.executors import Executor
 from nnplay.jobs.job import Job
+from nnplay.jobs.runner import FrameEncoder, Frames
 from nnplay.jobs.status import JobStatus
 from nnplay.spec import IMAGE_SHAPES
-from nnplay.train.events import AnySnapshot
 from nnplay.train.generate import check_generate, generate
 from nnplay.train.loop import TrainerOptions
 from nnplay.train.predict import check_image, is_image_classifier, predict
@@ -31,8 +31,10 @@ class JobWeights:
     """Reads jobs' networks: live, from their worker on request, or from disk."""
 
     def __init__(self, get: Callable[[str], Job], executor: Executor,
-                 checkpoints: CheckpointStore | None, data_dir: Path | None) -> None:
+                 checkpoints: CheckpointStore | None, data_dir: Path | None,
+                 encode_frames: FrameEncoder) -> None:
         self._get = get  # the manager's lookup (raises UnknownJob)
+        self._encode_frames = encode_frames
         self._executor = executor
         self._checkpoints = checkpoints
         self._data_dir = data_dir
@@ -75,10 +77,13 @@ class JobWeights:
         state, _ = self.network_state(job_id)
         return generate(job.spec, state, body)
 
-    def snapshot_from_checkpoint(self, job: Job) -> AnySnapshot | None:
-        """Probe a finished run restored from the store, from its last checkpoint."""
-        if self._checkpoints is None or job.trainer is not None:
-            return job.latest_snapshot
+    def restored_frames(self, job: Job) -> Frames | None:
+        """The frames of a finished run that sent none here (one restored from the store),
+        probed from its last checkpoint and kept as its latest frames."""
+        if job.latest_frames is not None:
+            return job.latest_frames
+        if self._checkpoints is None:
+            return None
         try:
             state = self._checkpoints.load(job.id)
         except CheckpointError:
@@ -87,8 +92,8 @@ class JobWeights:
             metrics_interval=0, snapshot_interval=0, data_dir=self._data_dir))
         trainer.load_state_dict(state)
         job.start_info = trainer.start_info()
-        job.latest_snapshot = trainer.snapshot()
-        return job.latest_snapshot
+        job.latest_frames = self._encode_frames(trainer.snapshot())
+        return job.latest_frames
 
 
 __all__ = ["JobWeights"]

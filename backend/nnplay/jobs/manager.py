@@ -82,7 +82,7 @@ class JobManager:
                                         daemon=True)
         self._reaper.start()
         # Reading a job's network after the fact (exports, predict, generate, pictures).
-        self.weights = JobWeights(self.get, executor, checkpoints, data_dir)
+        self.weights = JobWeights(self.get, executor, checkpoints, data_dir, encode_frames)
 
     def _reap_idle_loop(self) -> None:
         interval = min(30.0, max(0.1, min(self.idle_timeout, self.unwatched_timeout) / 4))
