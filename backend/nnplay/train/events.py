@@ -26,6 +26,15 @@ def finite_only(value: Any) -> Any:
     return value
 
 
+def finite_fields(event: Any) -> dict[str, Any]:
+    """A dataclass event's fields, JSON-ready: `finite_only` of a shallow field dict.
+
+    Shallow: `finite_only` copies what it walks anyway; `asdict`'s deep copy made a
+    metrics point five times as costly (55 against 10 µs with a class report).
+    """
+    return finite_only({item.name: getattr(event, item.name) for item in fields(event)})
+
+
 @dataclass(frozen=True)
 class MetricsEvent:
     """One point of the training curves."""
@@ -46,9 +55,7 @@ class MetricsEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a non-finite figure is None)."""
-        # Shallow: `finite_only` copies what it walks anyway; `asdict`'s deep copy made a
-        # point five times as costly (55 against 10 µs with a class report).
-        return finite_only({item.name: getattr(self, item.name) for item in fields(self)})
+        return finite_fields(self)
 
 
 @dataclass(frozen=True)
@@ -122,9 +129,7 @@ class GanMetricsEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a non-finite figure is None)."""
-        # Shallow: `finite_only` copies what it walks anyway; `asdict`'s deep copy made a
-        # point five times as costly (55 against 10 µs with a class report).
-        return finite_only({item.name: getattr(self, item.name) for item in fields(self)})
+        return finite_fields(self)
 
 
 @dataclass(frozen=True)
