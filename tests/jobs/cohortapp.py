@@ -1,12 +1,11 @@
 """What the cohort job tests (dense and GAN) share: in-process apps with cohorts on or
-off, polling, a counter of batched steps, and comparing a member's point with solo's.
+off, a counter of batched steps, and comparing a member's point with solo's.
 
 Not named conftest: other test folders' helpers are imported by module name too.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,17 +16,6 @@ from nnplay.api.app import create_app
 from nnplay.config import Settings
 from nnplay.jobs.job import Job
 from nnplay.jobs.manager import JobManager
-
-WAIT = 60.0  # seconds a test waits for something (never reached when it passes)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `condition` until it holds, or fail."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
 
 
 def final(job: Job) -> dict[str, Any]:

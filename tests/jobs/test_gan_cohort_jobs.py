@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import torch
-from cohortapp import WAIT, cohort_apps, count_steps, final, wait_until  # noqa: F401 (make_app)
 from cohortapp import close as close_on
+from cohortapp import cohort_apps, count_steps, final  # noqa: F401 (make_app)
+from polling import WAIT, wait_until
 
 from nnplay.client import Client
 from nnplay.jobs.checkpoints import CheckpointStore

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from nnplay.api.frames import snapshot_frames
 from nnplay.jobs.checkpoints import CheckpointStore
@@ -32,15 +33,6 @@ def small_spec(max_steps: int = 1_000_000, **fields: Any) -> ExperimentSpec:
     """A tiny, fast spec; the default budget outlasts any test."""
     return parse_spec({"dataset": {"name": "gaussians", "n_samples": 100, "noise": 0.2},
                        "model": {"layers": [{"units": 2}]}, "max_steps": max_steps, **fields})
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll `condition` every few milliseconds until it holds, or fail."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
 
 
 @pytest.fixture
